@@ -1,0 +1,331 @@
+// Package config turns the environment into a validated Config: every
+// variable the function reads is named here, and every problem is reported at
+// once, naming the variable, before any API is called.
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Defaults from the contract (SPEC.md, "Configuration").
+const (
+	DefaultTEOEndpoint  = "teo.tencentcloudapi.com"
+	DefaultSSMEndpoint  = "ssm.tencentcloudapi.com"
+	DefaultSTSEndpoint  = "sts.tencentcloudapi.com"
+	DefaultSSMVersionID = "current"
+	// DefaultTEORateLimit is the documented limit of every TEO key API.
+	DefaultTEORateLimit = 20
+	// ZonePlaceholder is replaced by the zone id in secret names.
+	ZonePlaceholder = "{zone}"
+)
+
+// Config is the validated configuration of one function instance.
+type Config struct {
+	Zones        []string // the allow-list, in configured order, without duplicates
+	TEO          Endpoint
+	TEORateLimit float64
+
+	SSM     *SSM     // nil: SSM sink off
+	Webhook *Webhook // nil: webhook sink off
+
+	TriggerToken  string
+	TriggerSecret string
+
+	RoleARN string
+	STS     Endpoint
+	Region  string // TENCENTCLOUD_REGION, the function's own region
+
+	LogLevel slog.Level
+}
+
+// SSM configures the Tencent Secrets Manager sink.
+type SSM struct {
+	SecretName string // may hold {zone}
+	VersionID  string
+	Region     string
+	Endpoint   Endpoint
+}
+
+// SecretNameFor is the secret that holds zone's key.
+func (s SSM) SecretNameFor(zone string) string {
+	return strings.ReplaceAll(s.SecretName, ZonePlaceholder, zone)
+}
+
+// Webhook configures the signed webhook sink.
+type Webhook struct {
+	URL        *url.URL
+	Secret     string // whsec_…
+	IncludeKey bool
+}
+
+// Error lists every configuration problem found.
+type Error struct{ Problems []Problem }
+
+// Problem is one variable and what is wrong with it.
+type Problem struct{ Var, Msg string }
+
+func (p Problem) Error() string { return p.Var + ": " + p.Msg }
+
+func (e *Error) Error() string {
+	msgs := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		msgs[i] = p.Error()
+	}
+	return "configuration: " + strings.Join(msgs, "; ")
+}
+
+// IsConfigError reports whether err is (or wraps) a configuration error.
+func IsConfigError(err error) bool {
+	var ce *Error
+	return errors.As(err, &ce)
+}
+
+// Load reads the configuration through getenv (os.Getenv in production).
+func Load(getenv func(string) string) (Config, error) {
+	l := loader{getenv: getenv}
+	var c Config
+	c.Zones = l.zones("ZONE_IDS")
+	c.TEO = l.endpoint("TEO_ENDPOINT", DefaultTEOEndpoint)
+	c.TEORateLimit = l.rate("TEO_RATE_LIMIT", DefaultTEORateLimit)
+	c.Region = strings.TrimSpace(getenv("TENCENTCLOUD_REGION"))
+	c.TriggerToken = getenv("TRIGGER_TOKEN")
+	c.TriggerSecret = getenv("TRIGGER_SECRET")
+	if c.TriggerSecret != "" {
+		l.whsec("TRIGGER_SECRET", c.TriggerSecret)
+	}
+	c.RoleARN = strings.TrimSpace(getenv("ROLE_ARN"))
+	if c.RoleARN != "" && !roleARN.MatchString(c.RoleARN) {
+		l.fail("ROLE_ARN", "want qcs::cam::uin/<uin>:roleName/<name> or qcs::cam::uin/<uin>:role/<id>")
+	}
+	c.STS = l.endpoint("STS_ENDPOINT", DefaultSTSEndpoint)
+	c.LogLevel = l.level("LOG_LEVEL")
+	c.SSM = l.ssm(c.Region, len(c.Zones))
+	c.Webhook = l.webhook()
+	if v := getenv("AWS_SECRET_ID"); v != "" {
+		l.fail("AWS_SECRET_ID", "the AWS Secrets Manager sink is not part of this build; unset it and use SSM_SECRET_NAME or WEBHOOK_URL")
+	}
+	if c.SSM == nil && c.Webhook == nil && !l.failed("SSM_SECRET_NAME", "WEBHOOK_URL", "AWS_SECRET_ID") {
+		l.fail("SSM_SECRET_NAME", "no sink configured: set SSM_SECRET_NAME and/or WEBHOOK_URL; a refreshed key with nowhere to go locks out every gateway client")
+	}
+	if len(l.problems) > 0 {
+		return Config{}, &Error{Problems: l.problems}
+	}
+	return c, nil
+}
+
+var (
+	zoneID      = regexp.MustCompile(`^zone-[a-z0-9]{1,64}$`)
+	secretName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+	versionID   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	region      = regexp.MustCompile(`^[a-z]{2,}(-[a-z0-9]+)+$`)
+	roleARN     = regexp.MustCompile(`^qcs::cam::uin/[0-9]+:(roleName/[\w+=,.@-]+|role/[\w/+=,.@-]+)$`)
+	zoneSplitRe = regexp.MustCompile(`[\s,]+`)
+)
+
+// ParseZones splits a comma/space separated list of zone ids, keeping order
+// and dropping duplicates.
+func ParseZones(value string) ([]string, error) {
+	var zones []string
+	seen := map[string]bool{}
+	for _, z := range zoneSplitRe.Split(strings.TrimSpace(value), -1) {
+		if z == "" {
+			continue
+		}
+		if !zoneID.MatchString(z) {
+			return nil, fmt.Errorf("%q is not a zone id (zone- followed by lowercase letters and digits)", truncate(z))
+		}
+		if !seen[z] {
+			seen[z] = true
+			zones = append(zones, z)
+		}
+	}
+	if len(zones) == 0 {
+		return nil, fmt.Errorf("no zone ids")
+	}
+	return zones, nil
+}
+
+// ValidZoneID reports whether z has the shape of a zone id.
+func ValidZoneID(z string) bool { return zoneID.MatchString(z) }
+
+type loader struct {
+	getenv   func(string) string
+	problems []Problem
+}
+
+func (l *loader) fail(name, format string, args ...any) {
+	l.problems = append(l.problems, Problem{Var: name, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (l *loader) failed(names ...string) bool {
+	for _, p := range l.problems {
+		for _, n := range names {
+			if p.Var == n {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (l *loader) get(name, def string) string {
+	if v := strings.TrimSpace(l.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (l *loader) zones(name string) []string {
+	v := l.getenv(name)
+	if strings.TrimSpace(v) == "" {
+		l.fail(name, "required: the zone ids this function may rotate, e.g. zone-2abc1234")
+		return nil
+	}
+	zones, err := ParseZones(v)
+	if err != nil {
+		l.fail(name, "%v", err)
+	}
+	return zones
+}
+
+func (l *loader) endpoint(name, def string) Endpoint {
+	e, err := ParseEndpoint(l.get(name, def))
+	if err != nil {
+		l.fail(name, "%v", err)
+	}
+	return e
+}
+
+func (l *loader) rate(name string, def float64) float64 {
+	v := l.get(name, "")
+	if v == "" {
+		return def
+	}
+	r, err := strconv.ParseFloat(v, 64)
+	if err != nil || r <= 0 || r > 1000 {
+		l.fail(name, "%q is not a rate in requests per second (0 < rate <= 1000; the documented TEO limit is 20)", truncate(v))
+		return def
+	}
+	return r
+}
+
+func (l *loader) level(name string) slog.Level {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(l.get(name, "info"))); err != nil {
+		l.fail(name, "want debug, info, warn or error")
+	}
+	return lv
+}
+
+func (l *loader) bool(name string, def bool) bool {
+	v := l.get(name, "")
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		l.fail(name, "%q is not true or false", truncate(v))
+	}
+	return b
+}
+
+// whsec checks a Standard Webhooks secret: whsec_ and the base64 of 24 to 64
+// random bytes. The value itself never appears in a message.
+func (l *loader) whsec(name, v string) {
+	raw, ok := strings.CutPrefix(v, "whsec_")
+	if !ok {
+		l.fail(name, "want a Standard Webhooks secret: whsec_ followed by base64")
+		return
+	}
+	key, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil {
+		l.fail(name, "the part after whsec_ is not valid base64")
+		return
+	}
+	if len(key) < 24 || len(key) > 64 {
+		l.fail(name, "the secret decodes to %d bytes; want 24 to 64 random bytes", len(key))
+	}
+}
+
+func (l *loader) ssm(defaultRegion string, zoneCount int) *SSM {
+	name := l.get("SSM_SECRET_NAME", "")
+	if name == "" {
+		return nil
+	}
+	s := &SSM{
+		SecretName: name,
+		VersionID:  l.get("SSM_VERSION_ID", DefaultSSMVersionID),
+		Region:     l.get("SSM_REGION", defaultRegion),
+		Endpoint:   l.endpoint("SSM_ENDPOINT", DefaultSSMEndpoint),
+	}
+	if !secretName.MatchString(s.SecretNameFor("zone-0123456789ab")) {
+		l.fail("SSM_SECRET_NAME", "%q: letters, digits, - and _ only, starting with a letter or digit, at most 128 bytes after {zone} is replaced", truncate(name))
+	}
+	if zoneCount > 1 && !strings.Contains(name, ZonePlaceholder) {
+		l.fail("SSM_SECRET_NAME", "must contain {zone} when ZONE_IDS lists more than one zone, or every zone would overwrite the same secret")
+	}
+	if !versionID.MatchString(s.VersionID) {
+		l.fail("SSM_VERSION_ID", "%q: letters, digits, '.', '-' and '_', starting with a letter or digit, at most 64 bytes", truncate(s.VersionID))
+	}
+	switch {
+	case s.Region == "":
+		l.fail("SSM_REGION", "required with SSM_SECRET_NAME (or set TENCENTCLOUD_REGION): SSM secrets are regional")
+	case !region.MatchString(s.Region):
+		l.fail("SSM_REGION", "%q is not a region such as ap-guangzhou", truncate(s.Region))
+	}
+	return s
+}
+
+func (l *loader) webhook() *Webhook {
+	raw := l.get("WEBHOOK_URL", "")
+	if raw == "" {
+		if l.getenv("WEBHOOK_SECRET") != "" {
+			l.fail("WEBHOOK_URL", "WEBHOOK_SECRET is set but WEBHOOK_URL is not")
+		}
+		return nil
+	}
+	w := &Webhook{Secret: l.getenv("WEBHOOK_SECRET"), IncludeKey: l.bool("WEBHOOK_INCLUDE_KEY", true)}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || u.Opaque != "":
+		l.fail("WEBHOOK_URL", "not an absolute URL")
+	case u.User != nil:
+		l.fail("WEBHOOK_URL", "must not carry credentials in the URL; the request is signed with WEBHOOK_SECRET")
+	case u.Fragment != "":
+		l.fail("WEBHOOK_URL", "must not have a fragment")
+	case u.Scheme == "https":
+	case u.Scheme == "http" && IsLoopback(u.Hostname()):
+	case u.Scheme == "http":
+		l.fail("WEBHOOK_URL", "must be https (http is accepted only for loopback hosts): the body carries the key")
+	default:
+		l.fail("WEBHOOK_URL", "scheme %q is not https", u.Scheme)
+	}
+	if err == nil && u.Host != "" {
+		if herr := validHostPort(u.Host); herr != nil {
+			l.fail("WEBHOOK_URL", "%v", herr)
+		}
+	}
+	w.URL = u
+	if w.Secret == "" {
+		l.fail("WEBHOOK_SECRET", "required with WEBHOOK_URL: every webhook is signed (Standard Webhooks)")
+	} else {
+		l.whsec("WEBHOOK_SECRET", w.Secret)
+	}
+	return w
+}
+
+// truncate keeps messages short when a variable holds garbage.
+func truncate(s string) string {
+	const max = 64
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
+}

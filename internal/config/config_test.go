@@ -1,0 +1,197 @@
+package config
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseZones(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []string
+		wantErr string
+	}{
+		{in: "zone-abc123", want: []string{"zone-abc123"}},
+		{in: "zone-a,zone-b zone-c\tzone-d\nzone-e", want: []string{"zone-a", "zone-b", "zone-c", "zone-d", "zone-e"}},
+		{in: " , zone-a,, zone-b ,", want: []string{"zone-a", "zone-b"}},
+		{in: "zone-a,zone-a,zone-b,zone-a", want: []string{"zone-a", "zone-b"}},
+		{in: "", wantErr: "no zone ids"},
+		{in: " ,, ", wantErr: "no zone ids"},
+		{in: "zone-ABC", wantErr: "not a zone id"},
+		{in: "zone-", wantErr: "not a zone id"},
+		{in: "zone_abc", wantErr: "not a zone id"},
+		{in: "abc", wantErr: "not a zone id"},
+		{in: "zone-a;zone-b", wantErr: "not a zone id"},
+		{in: "zone-a/../b", wantErr: "not a zone id"},
+		{in: "zone-ab\x00c", wantErr: "not a zone id"},
+		{in: "zone-日本", wantErr: "not a zone id"},
+		{in: "zone-" + strings.Repeat("a", 65), wantErr: "not a zone id"},
+		{in: "zone-a,*", wantErr: "not a zone id"},
+	}
+	for _, tc := range tests {
+		got, err := ParseZones(tc.in)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("ParseZones(%q) error = %v, want %q", tc.in, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseZones(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestParseEndpoint(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Endpoint
+		wantErr string
+	}{
+		{in: "teo.tencentcloudapi.com", want: Endpoint{"https", "teo.tencentcloudapi.com"}},
+		{in: "teo.intl.tencentcloudapi.com", want: Endpoint{"https", "teo.intl.tencentcloudapi.com"}},
+		{in: "TEO.TencentCloudAPI.com", want: Endpoint{"https", "teo.tencentcloudapi.com"}},
+		{in: "https://teo.tencentcloudapi.com", want: Endpoint{"https", "teo.tencentcloudapi.com"}},
+		{in: "https://teo.tencentcloudapi.com/", want: Endpoint{"https", "teo.tencentcloudapi.com"}},
+		{in: "proxy.internal:8443", want: Endpoint{"https", "proxy.internal:8443"}},
+		{in: "http://127.0.0.1:8080", want: Endpoint{"http", "127.0.0.1:8080"}},
+		{in: "http://localhost:9", want: Endpoint{"http", "localhost:9"}},
+		{in: "http://[::1]:8080", want: Endpoint{"http", "[::1]:8080"}},
+		{in: "  https://10.0.0.1  ", want: Endpoint{"https", "10.0.0.1"}},
+		{in: "", wantErr: "empty"},
+		{in: "http://teo.tencentcloudapi.com", wantErr: "only for loopback"},
+		{in: "http://10.0.0.1:80", wantErr: "only for loopback"},
+		{in: "ftp://teo.tencentcloudapi.com", wantErr: "not https"},
+		{in: "https://teo.tencentcloudapi.com/v3", wantErr: "no path"},
+		{in: "https://user:pw@teo.tencentcloudapi.com", wantErr: "without credentials"},
+		{in: "https://teo.tencentcloudapi.com?x=1", wantErr: "without credentials"},
+		{in: "teo.tencentcloudapi.com:0", wantErr: "bad port"},
+		{in: "teo.tencentcloudapi.com:70000", wantErr: "bad port"},
+		{in: "teo.tencentcloudapi.com:http", wantErr: ""},
+		{in: "teo..com", wantErr: "bad host name"},
+		{in: "-teo.com", wantErr: "bad host name"},
+		{in: "teo_x.com", wantErr: "bad host name"},
+		{in: "https://", wantErr: "missing host"},
+		{in: "://x", wantErr: ""},
+		{in: "te o.com", wantErr: ""},
+		{in: "%zz", wantErr: ""},
+		{in: "\x00", wantErr: ""},
+	}
+	for _, tc := range tests {
+		got, err := ParseEndpoint(tc.in)
+		wantFail := tc.wantErr != "" || tc.want == (Endpoint{})
+		if wantFail {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("ParseEndpoint(%q) = %v, %v; want error %q", tc.in, got, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseEndpoint(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+const goodSecret = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoad(t *testing.T) {
+	base := func(extra map[string]string) map[string]string {
+		m := map[string]string{"ZONE_IDS": "zone-a,zone-b", "SSM_SECRET_NAME": "mpgw-{zone}", "TENCENTCLOUD_REGION": "ap-guangzhou"}
+		for k, v := range extra {
+			if v == "<unset>" {
+				delete(m, k)
+			} else {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	tests := []struct {
+		name     string
+		env      map[string]string
+		wantVars []string // variables named in the error, in order
+		check    func(t *testing.T, c Config)
+	}{
+		{name: "defaults", env: base(nil), check: func(t *testing.T, c Config) {
+			if c.TEO.URL() != "https://teo.tencentcloudapi.com" || c.TEORateLimit != 20 || c.SSM.VersionID != "current" ||
+				c.SSM.Region != "ap-guangzhou" || c.SSM.Endpoint.Host != "ssm.tencentcloudapi.com" || c.Webhook != nil ||
+				c.STS.Host != "sts.tencentcloudapi.com" || c.LogLevel.String() != "INFO" {
+				t.Errorf("unexpected defaults: %+v %+v", c, c.SSM)
+			}
+			if c.SSM.SecretNameFor("zone-a") != "mpgw-zone-a" {
+				t.Errorf("SecretNameFor = %q", c.SSM.SecretNameFor("zone-a"))
+			}
+		}},
+		{name: "webhook only", env: base(map[string]string{"SSM_SECRET_NAME": "<unset>", "WEBHOOK_URL": "https://hooks.example.com/teo", "WEBHOOK_SECRET": goodSecret, "WEBHOOK_INCLUDE_KEY": "false"}),
+			check: func(t *testing.T, c Config) {
+				if c.SSM != nil || c.Webhook == nil || c.Webhook.IncludeKey || c.Webhook.URL.Host != "hooks.example.com" {
+					t.Errorf("unexpected webhook config: %+v", c.Webhook)
+				}
+			}},
+		{name: "loopback http webhook", env: base(map[string]string{"WEBHOOK_URL": "http://127.0.0.1:9999/hook", "WEBHOOK_SECRET": goodSecret})},
+		{name: "no sink", env: base(map[string]string{"SSM_SECRET_NAME": "<unset>"}), wantVars: []string{"SSM_SECRET_NAME"}},
+		{name: "no zones", env: base(map[string]string{"ZONE_IDS": "<unset>"}), wantVars: []string{"ZONE_IDS"}},
+		{name: "garbage zones", env: base(map[string]string{"ZONE_IDS": "zone-a,DROP TABLE"}), wantVars: []string{"ZONE_IDS"}},
+		{name: "shared secret name", env: base(map[string]string{"SSM_SECRET_NAME": "mpgw-key"}), wantVars: []string{"SSM_SECRET_NAME"}},
+		{name: "one zone shared name ok", env: base(map[string]string{"ZONE_IDS": "zone-a", "SSM_SECRET_NAME": "mpgw-key"})},
+		{name: "bad secret name", env: base(map[string]string{"SSM_SECRET_NAME": "-{zone}/x"}), wantVars: []string{"SSM_SECRET_NAME"}},
+		{name: "no region", env: base(map[string]string{"TENCENTCLOUD_REGION": "<unset>"}), wantVars: []string{"SSM_REGION"}},
+		{name: "bad region", env: base(map[string]string{"SSM_REGION": "Guangzhou!"}), wantVars: []string{"SSM_REGION"}},
+		{name: "bad version", env: base(map[string]string{"SSM_VERSION_ID": ".hidden"}), wantVars: []string{"SSM_VERSION_ID"}},
+		{name: "bad endpoints", env: base(map[string]string{"TEO_ENDPOINT": "http://evil.example.com", "SSM_ENDPOINT": "https://x/y", "STS_ENDPOINT": "::"}),
+			wantVars: []string{"TEO_ENDPOINT", "STS_ENDPOINT", "SSM_ENDPOINT"}},
+		{name: "bad rate", env: base(map[string]string{"TEO_RATE_LIMIT": "fast"}), wantVars: []string{"TEO_RATE_LIMIT"}},
+		{name: "zero rate", env: base(map[string]string{"TEO_RATE_LIMIT": "0"}), wantVars: []string{"TEO_RATE_LIMIT"}},
+		{name: "fractional rate", env: base(map[string]string{"TEO_RATE_LIMIT": "2.5"}), check: func(t *testing.T, c Config) {
+			if c.TEORateLimit != 2.5 {
+				t.Errorf("rate = %v", c.TEORateLimit)
+			}
+		}},
+		{name: "bad level", env: base(map[string]string{"LOG_LEVEL": "loud"}), wantVars: []string{"LOG_LEVEL"}},
+		{name: "webhook http remote", env: base(map[string]string{"WEBHOOK_URL": "http://hooks.example.com", "WEBHOOK_SECRET": goodSecret}), wantVars: []string{"WEBHOOK_URL"}},
+		{name: "webhook no secret", env: base(map[string]string{"WEBHOOK_URL": "https://hooks.example.com"}), wantVars: []string{"WEBHOOK_SECRET"}},
+		{name: "webhook bad secret", env: base(map[string]string{"WEBHOOK_URL": "https://hooks.example.com", "WEBHOOK_SECRET": "whsec_@@@"}), wantVars: []string{"WEBHOOK_SECRET"}},
+		{name: "webhook short secret", env: base(map[string]string{"WEBHOOK_URL": "https://hooks.example.com", "WEBHOOK_SECRET": "whsec_AAEC"}), wantVars: []string{"WEBHOOK_SECRET"}},
+		{name: "webhook secret without url", env: base(map[string]string{"WEBHOOK_SECRET": goodSecret}), wantVars: []string{"WEBHOOK_URL"}},
+		{name: "webhook include key garbage", env: base(map[string]string{"WEBHOOK_URL": "https://h.example.com", "WEBHOOK_SECRET": goodSecret, "WEBHOOK_INCLUDE_KEY": "maybe"}), wantVars: []string{"WEBHOOK_INCLUDE_KEY"}},
+		{name: "webhook url with credentials", env: base(map[string]string{"WEBHOOK_URL": "https://u:p@h.example.com", "WEBHOOK_SECRET": goodSecret}), wantVars: []string{"WEBHOOK_URL"}},
+		{name: "trigger secret garbage", env: base(map[string]string{"TRIGGER_SECRET": "hunter2"}), wantVars: []string{"TRIGGER_SECRET"}},
+		{name: "role arn", env: base(map[string]string{"ROLE_ARN": "qcs::cam::uin/100000000001:roleName/rotator"})},
+		{name: "bad role arn", env: base(map[string]string{"ROLE_ARN": "arn:aws:iam::1:role/x"}), wantVars: []string{"ROLE_ARN"}},
+		{name: "aws sink not built", env: base(map[string]string{"AWS_SECRET_ID": "mpgw/{zone}"}), wantVars: []string{"AWS_SECRET_ID"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(env(tc.env))
+			if len(tc.wantVars) == 0 {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				if tc.check != nil {
+					tc.check(t, c)
+				}
+				return
+			}
+			var ce *Error
+			if !errors.As(err, &ce) || !IsConfigError(err) {
+				t.Fatalf("Load error = %v, want *Error", err)
+			}
+			var got []string
+			for _, p := range ce.Problems {
+				got = append(got, p.Var)
+			}
+			if !reflect.DeepEqual(got, tc.wantVars) {
+				t.Errorf("problems name %v, want %v (%v)", got, tc.wantVars, err)
+			}
+			if strings.Contains(err.Error(), goodSecret[6:]) {
+				t.Errorf("error reveals a secret: %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,115 @@
+// Package credentials finds the Tencent Cloud credentials of one invocation.
+//
+// Order, first match wins:
+//
+//  1. TENCENTCLOUD_SECRETID, TENCENTCLOUD_SECRETKEY and TENCENTCLOUD_SESSIONTOKEN:
+//     the SCF execution role's temporary credentials (SCF sets them, and
+//     renews them through each invoke's Environment).
+//  2. TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY: the SDK's variables.
+//  3. The SDK's credentials file: TENCENTCLOUD_CREDENTIALS_FILE, else
+//     ~/.tencentcloud/credentials, section [default].
+//  4. The tccli profile ~/.tccli/<TCCLI_PROFILE or default>.credential.
+//
+// Then, when ROLE_ARN is set, those credentials assume the role through STS.
+// Credentials are read afresh for every invocation and never cached: the
+// role's temporary keys expire while an instance stays warm.
+package credentials
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/tcapi"
+)
+
+// Credential is what the API clients sign with, and where it came from.
+type Credential struct {
+	common.CredentialIface
+	Source string // names the variables or file, never their values
+}
+
+// ErrNotFound means no source held credentials.
+var ErrNotFound = errors.New("no Tencent Cloud credentials: set TENCENTCLOUD_SECRETID, TENCENTCLOUD_SECRETKEY and TENCENTCLOUD_SESSIONTOKEN (the SCF execution role sets them), or TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or write ~/.tencentcloud/credentials")
+
+// Resolve finds the base credentials through getenv, then the profile files.
+func Resolve(getenv func(string) string) (Credential, error) {
+	id, key, token := getenv("TENCENTCLOUD_SECRETID"), getenv("TENCENTCLOUD_SECRETKEY"), getenv("TENCENTCLOUD_SESSIONTOKEN")
+	if id != "" || key != "" {
+		if id == "" || key == "" {
+			return Credential{}, incomplete("TENCENTCLOUD_SECRETID", id, "TENCENTCLOUD_SECRETKEY")
+		}
+		src := "TENCENTCLOUD_SECRETID/TENCENTCLOUD_SECRETKEY"
+		if token != "" {
+			src += "/TENCENTCLOUD_SESSIONTOKEN"
+		}
+		return Credential{common.NewTokenCredential(id, key, token), src}, nil
+	}
+	id, key = getenv("TENCENTCLOUD_SECRET_ID"), getenv("TENCENTCLOUD_SECRET_KEY")
+	if id != "" || key != "" {
+		if id == "" || key == "" {
+			return Credential{}, incomplete("TENCENTCLOUD_SECRET_ID", id, "TENCENTCLOUD_SECRET_KEY")
+		}
+		return Credential{common.NewCredential(id, key), "TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY"}, nil
+	}
+	files := []struct {
+		name     string
+		provider common.Provider
+	}{
+		{"the credentials file (TENCENTCLOUD_CREDENTIALS_FILE or ~/.tencentcloud/credentials)", common.DefaultProfileProvider()},
+		{"the tccli profile (~/.tccli)", common.DefaultTccliProfileProvider()},
+	}
+	for _, f := range files {
+		cred, err := f.provider.GetCredential()
+		if err == nil && cred.GetSecretId() != "" && cred.GetSecretKey() != "" {
+			return Credential{cred, f.name}, nil
+		}
+		if err != nil && !notConfigured(err) {
+			// The SDK's parse errors may quote the file: say only which file.
+			return Credential{}, fmt.Errorf("reading %s: the file exists but has no usable secret_id and secret_key", f.name)
+		}
+	}
+	return Credential{}, ErrNotFound
+}
+
+func incomplete(first, firstValue, second string) error {
+	missing := second
+	if firstValue == "" {
+		missing = first
+	}
+	return fmt.Errorf("incomplete credentials: %s and %s must be set together; %s is empty", first, second, missing)
+}
+
+// notConfigured tells "this source is absent" from "this source is broken".
+func notConfigured(err error) bool {
+	var se interface{ GetMessage() string }
+	return errors.As(err, &se) && se.GetMessage() == "could not find config file"
+}
+
+// AssumeRole exchanges base for the temporary credentials of roleARN.
+func AssumeRole(ctx context.Context, base Credential, roleARN string, sts config.Endpoint, region, session string) (Credential, error) {
+	if region == "" {
+		region = "ap-guangzhou" // STS needs a region; any works for AssumeRole
+	}
+	client := &tcapi.Client{Service: "sts", Version: "2018-08-13", Endpoint: sts, Region: region, Credential: base}
+	var out struct {
+		Credentials struct{ Token, TmpSecretId, TmpSecretKey string }
+		ExpiredTime int64
+	}
+	params := map[string]any{"RoleArn": roleARN, "RoleSessionName": session, "DurationSeconds": 3600}
+	if err := client.Call(ctx, "AssumeRole", params, &out); err != nil {
+		return Credential{}, fmt.Errorf("assuming ROLE_ARN %s: %w", roleARN, err)
+	}
+	c := out.Credentials
+	if c.TmpSecretId == "" || c.TmpSecretKey == "" || c.Token == "" {
+		return Credential{}, fmt.Errorf("assuming ROLE_ARN %s: sts AssumeRole answered without credentials", roleARN)
+	}
+	if out.ExpiredTime != 0 && time.Unix(out.ExpiredTime, 0).Before(time.Now()) {
+		return Credential{}, fmt.Errorf("assuming ROLE_ARN %s: sts AssumeRole answered with expired credentials", roleARN)
+	}
+	return Credential{common.NewTokenCredential(c.TmpSecretId, c.TmpSecretKey, c.Token), "ROLE_ARN via " + base.Source}, nil
+}

@@ -1,0 +1,209 @@
+// Package tcapi calls Tencent Cloud API 3.0 services (TEO, SSM, STS) through
+// the common SDK's generic client: TC3 signing, the error envelope, a per
+// action rate limit, timeouts and retries of transient failures.
+package tcapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
+	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
+	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
+	"golang.org/x/time/rate"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
+)
+
+// DefaultTimeout bounds one request (connect, send, answer).
+const DefaultTimeout = 10 * time.Second
+
+// DefaultRetry retries transient failures of idempotent calls.
+var DefaultRetry = retry.Policy{Attempts: 4, Initial: 200 * time.Millisecond, Max: 2 * time.Second}
+
+// Client calls one service. Create one per invocation: the credential is
+// fixed for its lifetime (role credentials expire while an instance is warm).
+type Client struct {
+	Service    string // signing service name: "teo", "ssm", "sts"
+	Version    string // API version, e.g. "2022-09-01"
+	Endpoint   config.Endpoint
+	Region     string                 // X-TC-Region; "" omits the header
+	Credential common.CredentialIface // required
+	Limits     *Limits                // nil: no client-side rate limit
+	Timeout    time.Duration          // per request; 0 = DefaultTimeout
+	Retry      retry.Policy           // for Call; zero value = DefaultRetry
+	Transport  http.RoundTripper      // nil = a shared transport
+	Logger     *slog.Logger           // nil = no logs
+
+	once sync.Once
+	sdk  *common.Client
+}
+
+// Call sends action with params and decodes the Response object into out,
+// retrying transient failures. Use it for idempotent actions only.
+func (c *Client) Call(ctx context.Context, action string, params, out any) error {
+	policy := c.Retry
+	if policy.Attempts == 0 {
+		policy = DefaultRetry
+	}
+	return policy.Do(ctx, func(ctx context.Context, attempt int) error {
+		return c.send(ctx, action, params, out, attempt)
+	})
+}
+
+// CallOnce sends action exactly once: for actions that must not be repeated
+// blindly (a refresh that may have happened although its answer was lost).
+func (c *Client) CallOnce(ctx context.Context, action string, params, out any) error {
+	return c.send(ctx, action, params, out, 1)
+}
+
+// Budget is the longest Call may take, retries included.
+func (c *Client) Budget() time.Duration {
+	policy := c.Retry
+	if policy.Attempts == 0 {
+		policy = DefaultRetry
+	}
+	return policy.Budget(c.timeout())
+}
+
+func (c *Client) timeout() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return DefaultTimeout
+}
+
+func (c *Client) client() *common.Client {
+	c.once.Do(func() {
+		cpf := profile.NewClientProfile()
+		// NewClientProfile already disables the region breaker; say it again:
+		// when open it sends calls to a backup host, away from the endpoint.
+		cpf.DisableRegionBreaker = true
+		// Our own retries re-sign each attempt; the SDK's would resend the
+		// same signed bytes, and a refresh must never be repeated blindly.
+		cpf.RateLimitExceededMaxRetries = 0
+		cpf.NetworkFailureMaxRetries = 0
+		cpf.HttpProfile.Endpoint = c.Endpoint.Host
+		cpf.HttpProfile.Scheme = "HTTPS"
+		if c.Endpoint.Scheme == "http" {
+			cpf.HttpProfile.Scheme = "HTTP"
+		}
+		cpf.HttpProfile.ReqTimeout = int((c.timeout() + time.Second - 1) / time.Second)
+		cpf.Language = "en-US"
+		transport := c.Transport
+		if transport == nil {
+			transport = sharedTransport
+		}
+		c.sdk = common.NewCommonClient(c.Credential, c.Region, cpf).WithHttpTransport(transport)
+	})
+	return c.sdk
+}
+
+func (c *Client) send(ctx context.Context, action string, params, out any, attempt int) error {
+	if c.Credential == nil {
+		return &Error{Service: c.Service, Action: action, Code: "ClientError.CredentialError", Message: "no credentials"}
+	}
+	if err := c.Limits.Wait(ctx, c.Service+"."+action); err != nil {
+		return fmt.Errorf("%s %s: waiting for the rate limit: %w", c.Service, action, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout())
+	defer cancel()
+
+	req := tchttp.NewCommonRequest(c.Service, c.Version, action)
+	req.SetContext(ctx)
+	body, err := json.Marshal(params)
+	if err != nil {
+		return fmt.Errorf("%s %s: encoding parameters: %w", c.Service, action, err)
+	}
+	if err := req.SetActionParameters(body); err != nil {
+		return fmt.Errorf("%s %s: encoding parameters: %w", c.Service, action, err)
+	}
+	resp := tchttp.NewCommonResponse()
+	start := time.Now()
+	err = c.client().Send(req, resp)
+	if err != nil {
+		e := fromSDK(c.Service, action, err)
+		if ctxErr := ctx.Err(); ctxErr != nil && e.Code == codeNetwork {
+			// Out of time is not a network failure: never retry it.
+			e.cause = errors.Join(ctxErr, e.cause)
+		}
+		c.log(ctx, action, attempt, e.Code, start)
+		return e
+	}
+	c.log(ctx, action, attempt, "", start)
+	if out == nil {
+		return nil
+	}
+	var envelope struct{ Response json.RawMessage }
+	if err := json.Unmarshal(resp.GetBody(), &envelope); err != nil || envelope.Response == nil {
+		return &Error{Service: c.Service, Action: action, Code: codeParse, Message: "answer without a Response object"}
+	}
+	if err := json.Unmarshal(envelope.Response, out); err != nil {
+		// The decoder's message may quote the value: keep only the type.
+		return &Error{Service: c.Service, Action: action, Code: codeParse, Message: fmt.Sprintf("unexpected answer shape (%T)", err)}
+	}
+	return nil
+}
+
+func (c *Client) log(ctx context.Context, action string, attempt int, code string, start time.Time) {
+	if c.Logger == nil {
+		return
+	}
+	c.Logger.LogAttrs(ctx, slog.LevelDebug, "api call",
+		slog.String("service", c.Service), slog.String("apiAction", action), slog.Int("attempt", attempt),
+		slog.String("code", code), slog.Duration("duration", time.Since(start)))
+}
+
+// sharedTransport keeps connections to the API hosts alive across clients.
+var sharedTransport = &http.Transport{
+	Proxy:                 http.ProxyFromEnvironment,
+	DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	TLSHandshakeTimeout:   5 * time.Second,
+	ResponseHeaderTimeout: DefaultTimeout,
+	IdleConnTimeout:       30 * time.Second,
+	MaxIdleConnsPerHost:   16,
+	ForceAttemptHTTP2:     true,
+}
+
+// Limits holds one token bucket per action, shared by every zone of a run,
+// so that a run never sends an action faster than the service allows.
+type Limits struct {
+	perSecond float64
+	actions   map[string]float64
+	mu        sync.Mutex
+	buckets   map[string]*rate.Limiter
+}
+
+// NewLimits allows perSecond requests per action, or the rate perAction
+// gives for an action ("Service.Action" keys). A burst of one spaces
+// requests evenly, which a service counting per second never rejects.
+func NewLimits(perSecond float64, perAction map[string]float64) *Limits {
+	return &Limits{perSecond: perSecond, actions: perAction, buckets: map[string]*rate.Limiter{}}
+}
+
+// Wait blocks until action may be sent, or ctx ends. A nil *Limits never waits.
+func (l *Limits) Wait(ctx context.Context, action string) error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	b, ok := l.buckets[action]
+	if !ok {
+		r, ok := l.actions[action]
+		if !ok {
+			r = l.perSecond
+		}
+		b = rate.NewLimiter(rate.Limit(r), 1)
+		l.buckets[action] = b
+	}
+	l.mu.Unlock()
+	return b.Wait(ctx)
+}

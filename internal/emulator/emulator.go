@@ -1,0 +1,314 @@
+package emulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+const (
+	maxBodyBytes      = 1 << 20
+	defaultTEORate    = 20
+	defaultRoleTTL    = 12 * time.Hour
+	controlPathPrefix = "/_emulator/"
+)
+
+// Options configure an Emulator. The zero value is usable.
+type Options struct {
+	// Zones that exist from the start, each with a fresh key.
+	Zones []string
+	// Now is the emulator clock: signature skew, token expiry, rate limits,
+	// CreateTime and scheduled deletions follow it. Default time.Now. The
+	// SDK stamps requests with the real time, so a test clock must stay
+	// within 5 minutes of it unless the test wants AuthFailure.SignatureExpire.
+	Now func() time.Time
+	// TEORateLimit is the per-action limit of the TEO key APIs in requests
+	// per second. 0 means the documented 20; a negative value turns the
+	// limit off (load tests).
+	TEORateLimit float64
+	// CredentialTTL is the lifetime of RoleCredential. Default 12h.
+	CredentialTTL time.Duration
+	// Roles, if not empty, are the only RoleArns AssumeRole accepts.
+	Roles []string
+	// Logger gets one line per API call (action, target, code, duration).
+	// It never sees a key, token or signature. Default: no logging.
+	Logger *slog.Logger
+}
+
+// Emulator is an http.Handler answering the Tencent Cloud API 3.0 for TEO,
+// SSM and STS, plus the /_emulator/ control surface. All methods are safe
+// for concurrent use.
+type Emulator struct {
+	now        func() time.Time
+	logger     *slog.Logger
+	roles      map[string]bool // nil: every well-formed RoleArn is accepted
+	endpoints  map[string]*endpoint
+	permanent  Credential
+	role       Credential
+	control    http.Handler
+	closed     chan struct{} // closed by Close; ends injected delays
+	closeOnce  sync.Once
+	server     *http.Server // set by Start
+	listenAddr string       // set by Start
+
+	mu        sync.Mutex
+	creds     map[string]Credential // by SecretId
+	zones     map[string]string     // zone → key; "" when the zone has no key
+	secrets   map[secretID]*SecretState
+	faults    []*activeFault // in injection order; the first match wins
+	calls     map[string]int
+	performed map[string]int
+}
+
+// New returns an emulator with a fresh permanent key pair and a fresh
+// execution-role credential. It does not listen: serve it with
+// httptest.NewServer or an http.Server, or use Start.
+func New(opts Options) *Emulator {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	teoRate := opts.TEORateLimit
+	if teoRate == 0 {
+		teoRate = defaultTEORate
+	}
+	ttl := opts.CredentialTTL
+	if ttl <= 0 {
+		ttl = defaultRoleTTL
+	}
+	e := &Emulator{
+		now:       now,
+		logger:    logger,
+		endpoints: newEndpoints(teoRate),
+		closed:    make(chan struct{}),
+		creds:     map[string]Credential{},
+		zones:     map[string]string{},
+		secrets:   map[secretID]*SecretState{},
+		calls:     map[string]int{},
+		performed: map[string]int{},
+	}
+	if len(opts.Roles) > 0 {
+		e.roles = make(map[string]bool, len(opts.Roles))
+		for _, r := range opts.Roles {
+			e.roles[r] = true
+		}
+	}
+	e.permanent = newCredential()
+	e.role = newCredential()
+	e.role.Token = newSessionToken()
+	e.role.Expires = now().Add(ttl)
+	e.creds[e.permanent.SecretID] = e.permanent
+	e.creds[e.role.SecretID] = e.role
+	for _, z := range opts.Zones {
+		e.zones[z] = newGatewayKey()
+	}
+	e.control = e.controlHandler()
+	return e
+}
+
+// Start listens on addr (e.g. "127.0.0.1:0") and serves the emulator in the
+// background until Close.
+func Start(addr string, opts Options) (*Emulator, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: listen: %w", err)
+	}
+	e := New(opts)
+	e.listenAddr = ln.Addr().String()
+	e.server = &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(e.logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := e.server.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			e.logger.Error("emulator server stopped", slog.String("error", err.Error()))
+		}
+	}()
+	return e, nil
+}
+
+// URL is the base URL ("http://127.0.0.1:port") of a started emulator, ""
+// if it was not started with Start. The SDK wants the host:port part as
+// HttpProfile.Endpoint, with Scheme "HTTP".
+func (e *Emulator) URL() string {
+	if e.listenAddr == "" {
+		return ""
+	}
+	return "http://" + e.listenAddr
+}
+
+// Close ends pending injected delays and, for a started emulator, stops the
+// server and closes its connections.
+func (e *Emulator) Close() error {
+	e.closeOnce.Do(func() { close(e.closed) })
+	if e.server == nil {
+		return nil
+	}
+	return e.server.Close()
+}
+
+// ServeHTTP implements http.Handler.
+func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, controlPathPrefix) {
+		e.control.ServeHTTP(w, r)
+		return
+	}
+	start := time.Now()
+	requestID := newRequestID()
+	out := e.serveAPI(w, r, requestID)
+	code := out.code
+	if code == "" {
+		code = "OK"
+	}
+	attrs := []slog.Attr{
+		slog.String("action", out.action),
+		slog.String("target", out.target),
+		slog.String("code", code),
+		slog.Duration("duration", time.Since(start)),
+		slog.String("request_id", requestID),
+	}
+	if out.fault != "" {
+		attrs = append(attrs, slog.String("fault", out.fault))
+	}
+	e.logger.LogAttrs(r.Context(), slog.LevelInfo, "tencentcloud api call", attrs...)
+}
+
+// outcome is what gets logged about a call.
+type outcome struct {
+	action, target string
+	code           string // "" for success
+	fault          string // phase of the injected fault that applied, if any
+}
+
+// serveAPI runs the processing order described in the package comment.
+func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request, requestID string) outcome {
+	out := outcome{action: r.Header.Get("X-TC-Action")}
+	fail := func(err error) outcome {
+		out.code = writeError(w, requestID, err)
+		return out
+	}
+	if r.Method != http.MethodPost {
+		return fail(apiErrorf("UnsupportedProtocol", "Only POST requests with a JSON body are supported."))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
+		return fail(apiErrorf("RequestSizeLimitExceeded", "The request body exceeds %d bytes.", maxBodyBytes))
+	} else if err != nil {
+		return fail(apiErrorf("InvalidRequest", "The request body could not be read."))
+	}
+
+	svc, err := e.authenticate(r, body)
+	if err != nil {
+		return fail(err)
+	}
+	ep, err := resolve(e.endpoints, svc, r.Header.Get("X-TC-Version"), out.action)
+	if err != nil {
+		return fail(err)
+	}
+	e.count(e.calls, ep.action)
+
+	p, err := parseParams(body)
+	if err != nil {
+		return fail(err)
+	}
+	out.target = p.target()
+
+	f, faulted := e.takeFault(ep.action, out.target)
+	if faulted && f.Phase == Before {
+		out.fault = f.Phase.String()
+		if code, done := e.applyFault(w, r, requestID, f); done {
+			out.code = code
+			return out
+		}
+	}
+
+	res, err := e.perform(ep, r.Header.Get("X-TC-Region"), p)
+
+	if faulted && f.Phase == After {
+		out.fault = f.Phase.String()
+		if code, done := e.applyFault(w, r, requestID, f); done {
+			out.code = code
+			return out
+		}
+	}
+	if err != nil {
+		return fail(err)
+	}
+	writeResult(w, requestID, res)
+	return out
+}
+
+// resolve finds the endpoint of a request whose credential scope named svc.
+func resolve(endpoints map[string]*endpoint, svc, version, action string) (*endpoint, error) {
+	spec, ok := services[svc]
+	if !ok {
+		return nil, apiErrorf("NoSuchProduct", "The product `%s` does not exist.", svc)
+	}
+	if version == "" {
+		return nil, missingParameter("Version")
+	}
+	if version != spec.version {
+		return nil, apiErrorf("NoSuchVersion", "The API version `%s` does not exist for `%s`.", version, svc)
+	}
+	if action == "" {
+		return nil, missingParameter("Action")
+	}
+	ep, ok := endpoints[action]
+	if !ok || ep.service != svc {
+		return nil, apiErrorf("InvalidAction", "The API `%s` does not exist for `%s`.", action, svc)
+	}
+	return ep, nil
+}
+
+// perform runs the rate limiter, the region check and the action, and
+// counts the action as performed if it succeeded.
+func (e *Emulator) perform(ep *endpoint, region string, p params) (result, error) {
+	c := call{now: e.now(), region: region, params: p}
+	if err := ep.allow(c.now); err != nil {
+		return nil, err
+	}
+	if services[ep.service].regional && region == "" {
+		return nil, missingParameter("Region")
+	}
+	res, err := ep.handle(e, c)
+	if err != nil {
+		return nil, err
+	}
+	e.count(e.performed, ep.action)
+	return res, nil
+}
+
+func (e *Emulator) count(counter map[string]int, action string) {
+	e.mu.Lock()
+	counter[action]++
+	e.mu.Unlock()
+}
+
+// sleep waits d unless the client goes away or the emulator is closed first;
+// it reports whether the full delay elapsed.
+func (e *Emulator) sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+	case <-e.closed:
+	}
+	return false
+}

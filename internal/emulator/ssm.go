@@ -1,0 +1,498 @@
+package emulator
+
+import (
+	"encoding/base64"
+	"regexp"
+	"slices"
+	"time"
+)
+
+// Secret statuses (DescribeSecret Status).
+const (
+	StatusEnabled       = "Enabled"
+	StatusDisabled      = "Disabled"
+	StatusPendingDelete = "PendingDelete"
+)
+
+const (
+	defaultVersionID     = "SSM_Current"
+	maxSecretsPerRegion  = 1000
+	maxVersionsPerSecret = 10
+	maxSecretValueBytes  = 32 << 10
+	maxDescriptionBytes  = 2048
+	maxRecoveryDays      = 30
+	emulatedAccountUin   = 100000000001
+)
+
+var (
+	secretNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+	versionIDPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+)
+
+// secretID keys secrets: names are unique per region.
+type secretID struct{ region, name string }
+
+// secretsLocked returns the secret table after carrying out the scheduled
+// deletions that are due on the emulator clock. Every access goes through
+// it, so the API and the inspection methods always agree.
+func (e *Emulator) secretsLocked() map[secretID]*SecretState {
+	now := e.now()
+	for id, s := range e.secrets {
+		if s.Status == StatusPendingDelete && !now.Before(s.DeleteTime) {
+			delete(e.secrets, id)
+		}
+	}
+	return e.secrets
+}
+
+// lookupSecretLocked finds a secret for an action other than
+// GetSecretValue (which has its own not-found code).
+func (e *Emulator) lookupSecretLocked(region, name string) (*SecretState, error) {
+	s, ok := e.secretsLocked()[secretID{region, name}]
+	if !ok {
+		return nil, apiErrorf("ResourceNotFound", "The secret `%s` does not exist in region `%s`.", name, region)
+	}
+	return s, nil
+}
+
+func secretName(p params) (string, error) {
+	name, err := p.required("SecretName")
+	if err == nil && !secretNamePattern.MatchString(name) {
+		err = apiErrorf("InvalidParameterValue", "The parameter `SecretName` must be 1 to 128 letters, digits, '-' or '_', starting with a letter or digit.")
+	}
+	return name, err
+}
+
+func checkVersionID(id string) error {
+	if !versionIDPattern.MatchString(id) {
+		return apiErrorf("InvalidParameterValue", "The parameter `VersionId` must be 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit.")
+	}
+	return nil
+}
+
+func versionID(p params) (string, error) {
+	id, err := p.required("VersionId")
+	if err == nil {
+		err = checkVersionID(id)
+	}
+	return id, err
+}
+
+// secretValue reads exactly one of SecretString and SecretBinary. Binary
+// values stay in their base64 form, which is what GetSecretValue returns.
+func secretValue(p params) (value string, binary bool, err error) {
+	str, err := p.str("SecretString")
+	if err != nil {
+		return "", false, err
+	}
+	bin, err := p.str("SecretBinary")
+	if err != nil {
+		return "", false, err
+	}
+	if (str == "") == (bin == "") {
+		return "", false, apiErrorf("InvalidParameterValue", "Exactly one of the parameters `SecretString` and `SecretBinary` must be set.")
+	}
+	if bin != "" {
+		raw, err := base64.StdEncoding.DecodeString(bin)
+		if err != nil {
+			return "", false, apiErrorf("InvalidParameterValue", "The parameter `SecretBinary` must be base64.")
+		}
+		if len(raw) > maxSecretValueBytes {
+			return "", false, apiErrorf("InvalidParameterValue", "The parameter `SecretBinary` exceeds %d bytes.", maxSecretValueBytes)
+		}
+		return bin, true, nil
+	}
+	if len(str) > maxSecretValueBytes {
+		return "", false, apiErrorf("InvalidParameterValue", "The parameter `SecretString` exceeds %d bytes.", maxSecretValueBytes)
+	}
+	return str, false, nil
+}
+
+func description(p params) (string, error) {
+	d, err := p.str("Description")
+	if err == nil && len(d) > maxDescriptionBytes {
+		err = apiErrorf("InvalidParameterValue", "The parameter `Description` exceeds %d bytes.", maxDescriptionBytes)
+	}
+	return d, err
+}
+
+func tags(p params) (map[string]string, error) {
+	var list []struct{ TagKey, TagValue string }
+	if err := p.decode("Tags", &list); err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(list))
+	for _, t := range list {
+		if t.TagKey == "" {
+			return nil, apiErrorf("InvalidParameterValue", "Every tag needs a non-empty `TagKey`.")
+		}
+		if _, dup := out[t.TagKey]; dup {
+			return nil, apiErrorf("InvalidParameterValue.TagKeysDuplicated", "The tag key `%s` is repeated.", t.TagKey)
+		}
+		out[t.TagKey] = t.TagValue
+	}
+	return out, nil
+}
+
+// notWhilePendingDelete guards the writes the documentation allows only on
+// Enabled and Disabled secrets.
+func notWhilePendingDelete(s *SecretState, action string) error {
+	if s.Status == StatusPendingDelete {
+		return apiErrorf("OperationDenied", "%s is not allowed on the secret `%s` while it is scheduled for deletion; restore it first.", action, s.Name)
+	}
+	return nil
+}
+
+func (s *SecretState) version(id string) int {
+	return slices.IndexFunc(s.Versions, func(v Version) bool { return v.ID == id })
+}
+
+func (e *Emulator) ssmCreateSecret(c call) (result, error) {
+	name, err := secretName(c.params)
+	if err != nil {
+		return nil, err
+	}
+	vid, err := c.params.str("VersionId")
+	if err != nil {
+		return nil, err
+	}
+	if vid == "" {
+		vid = defaultVersionID
+	}
+	if err := checkVersionID(vid); err != nil {
+		return nil, err
+	}
+	desc, err := description(c.params)
+	if err != nil {
+		return nil, err
+	}
+	secretType, err := c.params.integer("SecretType", 0)
+	if err != nil {
+		return nil, err
+	}
+	if secretType != 0 {
+		return nil, apiErrorf("InvalidParameterValue", "Only user-defined secrets (SecretType 0) can be created here.")
+	}
+	value, binary, err := secretValue(c.params)
+	if err != nil {
+		return nil, err
+	}
+	tagMap, err := tags(c.params)
+	if err != nil {
+		return nil, err
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	secrets := e.secretsLocked()
+	if _, exists := secrets[secretID{c.region, name}]; exists {
+		return nil, apiErrorf("ResourceInUse.SecretExists", "The secret `%s` already exists in region `%s`.", name, c.region)
+	}
+	inRegion := 0
+	for id := range secrets {
+		if id.region == c.region {
+			inRegion++
+		}
+	}
+	if inRegion >= maxSecretsPerRegion {
+		return nil, apiErrorf("LimitExceeded", "The region `%s` already holds the maximum of %d secrets.", c.region, maxSecretsPerRegion)
+	}
+	secrets[secretID{c.region, name}] = &SecretState{
+		Region:      c.region,
+		Name:        name,
+		Description: desc,
+		Status:      StatusEnabled,
+		Tags:        tagMap,
+		Versions:    []Version{{ID: vid, Value: value, Binary: binary, Created: c.now}},
+		Created:     c.now,
+	}
+	return result{"SecretName": name, "VersionId": vid, "TagCode": 0, "TagMsg": ""}, nil
+}
+
+func (e *Emulator) ssmPutSecretValue(c call) (result, error) {
+	name, err := secretName(c.params)
+	if err != nil {
+		return nil, err
+	}
+	vid, err := versionID(c.params)
+	if err != nil {
+		return nil, err
+	}
+	value, binary, err := secretValue(c.params)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, err := e.lookupSecretLocked(c.region, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := notWhilePendingDelete(s, "PutSecretValue"); err != nil {
+		return nil, err
+	}
+	if s.version(vid) >= 0 {
+		return nil, apiErrorf("ResourceInUse.VersionIdExists", "The version `%s` of the secret `%s` already exists.", vid, name)
+	}
+	if len(s.Versions) >= maxVersionsPerSecret {
+		return nil, apiErrorf("LimitExceeded", "The secret `%s` already has the maximum of %d versions; delete one first.", name, maxVersionsPerSecret)
+	}
+	s.Versions = append(s.Versions, Version{ID: vid, Value: value, Binary: binary, Created: c.now})
+	return result{"SecretName": name, "VersionId": vid}, nil
+}
+
+func (e *Emulator) ssmUpdateSecret(c call) (result, error) {
+	name, err := secretName(c.params)
+	if err != nil {
+		return nil, err
+	}
+	vid, err := versionID(c.params)
+	if err != nil {
+		return nil, err
+	}
+	value, binary, err := secretValue(c.params)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, err := e.lookupSecretLocked(c.region, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := notWhilePendingDelete(s, "UpdateSecret"); err != nil {
+		return nil, err
+	}
+	i := s.version(vid)
+	if i < 0 {
+		return nil, versionNotFound(name, vid)
+	}
+	s.Versions[i].Value, s.Versions[i].Binary = value, binary
+	return result{"SecretName": name, "VersionId": vid}, nil
+}
+
+func (e *Emulator) ssmGetSecretValue(c call) (result, error) {
+	name, err := secretName(c.params)
+	if err != nil {
+		return nil, err
+	}
+	vid, err := versionID(c.params)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, ok := e.secretsLocked()[secretID{c.region, name}]
+	if !ok {
+		return nil, apiErrorf("ResourceNotFound.SecretNotExist", "The secret `%s` does not exist in region `%s`.", name, c.region)
+	}
+	switch s.Status {
+	case StatusDisabled:
+		return nil, apiErrorf("ResourceUnavailable.ResourceDisabled", "The secret `%s` is disabled.", name)
+	case StatusPendingDelete:
+		return nil, apiErrorf("ResourceUnavailable.ResourcePendingDeleted", "The secret `%s` is scheduled for deletion.", name)
+	}
+	i := s.version(vid)
+	if i < 0 {
+		return nil, versionNotFound(name, vid)
+	}
+	v := s.Versions[i]
+	res := result{"SecretName": name, "VersionId": vid, "SecretString": "", "SecretBinary": ""}
+	if v.Binary {
+		res["SecretBinary"] = v.Value
+	} else {
+		res["SecretString"] = v.Value
+	}
+	return res, nil
+}
+
+func (e *Emulator) ssmDescribeSecret(c call) (result, error) {
+	name, err := secretName(c.params)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, err := e.lookupSecretLocked(c.region, name)
+	if err != nil {
+		return nil, err
+	}
+	var deleteTime int64
+	if s.Status == StatusPendingDelete {
+		deleteTime = s.DeleteTime.Unix()
+	}
+	return result{
+		"SecretName":            s.Name,
+		"Description":           s.Description,
+		"KmsKeyId":              "",
+		"CreateUin":             emulatedAccountUin,
+		"Status":                s.Status,
+		"DeleteTime":            deleteTime,
+		"CreateTime":            s.Created.Unix(),
+		"SecretType":            0,
+		"ProductName":           "",
+		"ResourceID":            "",
+		"RotationStatus":        false,
+		"RotationFrequency":     0,
+		"ResourceName":          "",
+		"ProjectID":             0,
+		"AssociatedInstanceIDs": []string{},
+		"TargetUin":             0,
+		"AdditionalConfig":      "",
+	}, nil
+}
+
+func (e *Emulator) ssmListSecretVersionIds(c call) (result, error) {
+	name, err := secretName(c.params)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, err := e.lookupSecretLocked(c.region, name)
+	if err != nil {
+		return nil, err
+	}
+	versions := make([]map[string]any, len(s.Versions))
+	for i, v := range s.Versions {
+		versions[i] = map[string]any{"VersionId": v.ID, "CreateTime": v.Created.Unix()}
+	}
+	return result{"SecretName": name, "Versions": versions}, nil
+}
+
+func (e *Emulator) ssmUpdateDescription(c call) (result, error) {
+	name, err := secretName(c.params)
+	if err != nil {
+		return nil, err
+	}
+	// Required, but may be set to "" to clear the description.
+	if !c.params.has("Description") {
+		return nil, missingParameter("Description")
+	}
+	desc, err := description(c.params)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, err := e.lookupSecretLocked(c.region, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := notWhilePendingDelete(s, "UpdateDescription"); err != nil {
+		return nil, err
+	}
+	s.Description = desc
+	return result{"SecretName": name}, nil
+}
+
+// ssmDeleteSecretVersion works in every status, as documented.
+func (e *Emulator) ssmDeleteSecretVersion(c call) (result, error) {
+	name, err := secretName(c.params)
+	if err != nil {
+		return nil, err
+	}
+	vid, err := versionID(c.params)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, err := e.lookupSecretLocked(c.region, name)
+	if err != nil {
+		return nil, err
+	}
+	i := s.version(vid)
+	if i < 0 {
+		return nil, versionNotFound(name, vid)
+	}
+	s.Versions = slices.Delete(s.Versions, i, i+1)
+	return result{"SecretName": name, "VersionId": vid}, nil
+}
+
+func (e *Emulator) ssmDisableSecret(c call) (result, error) {
+	return e.setStatus(c, "DisableSecret", StatusDisabled)
+}
+
+func (e *Emulator) ssmEnableSecret(c call) (result, error) {
+	return e.setStatus(c, "EnableSecret", StatusEnabled)
+}
+
+// setStatus switches between Enabled and Disabled; a secret scheduled for
+// deletion must be restored first.
+func (e *Emulator) setStatus(c call, action, status string) (result, error) {
+	name, err := secretName(c.params)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, err := e.lookupSecretLocked(c.region, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := notWhilePendingDelete(s, action); err != nil {
+		return nil, err
+	}
+	s.Status = status
+	return result{}, nil
+}
+
+// ssmDeleteSecret deletes a Disabled secret now (RecoveryWindowInDays 0) or
+// schedules the deletion (1 to 30 days, status PendingDelete).
+func (e *Emulator) ssmDeleteSecret(c call) (result, error) {
+	name, err := secretName(c.params)
+	if err != nil {
+		return nil, err
+	}
+	days, err := c.params.integer("RecoveryWindowInDays", 0)
+	if err != nil {
+		return nil, err
+	}
+	if days < 0 || days > maxRecoveryDays {
+		return nil, apiErrorf("InvalidParameterValue", "The parameter `RecoveryWindowInDays` must be between 0 and %d.", maxRecoveryDays)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, err := e.lookupSecretLocked(c.region, name)
+	if err != nil {
+		return nil, err
+	}
+	switch s.Status {
+	case StatusPendingDelete:
+		return nil, apiErrorf("OperationDenied", "The secret `%s` is already scheduled for deletion.", name)
+	case StatusEnabled:
+		return nil, apiErrorf("OperationDenied", "The secret `%s` must be disabled before it can be deleted.", name)
+	}
+	deleteAt := c.now.Add(time.Duration(days) * 24 * time.Hour)
+	if days == 0 {
+		delete(e.secrets, secretID{c.region, name})
+	} else {
+		s.Status, s.DeleteTime = StatusPendingDelete, deleteAt
+	}
+	return result{"SecretName": name, "DeleteTime": deleteAt.Unix(), "FlowID": 0}, nil
+}
+
+// ssmRestoreSecret cancels a scheduled deletion; the secret comes back
+// Disabled, as documented.
+func (e *Emulator) ssmRestoreSecret(c call) (result, error) {
+	name, err := secretName(c.params)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, err := e.lookupSecretLocked(c.region, name)
+	if err != nil {
+		return nil, err
+	}
+	if s.Status != StatusPendingDelete {
+		return nil, apiErrorf("OperationDenied", "The secret `%s` is not scheduled for deletion.", name)
+	}
+	s.Status, s.DeleteTime = StatusDisabled, time.Time{}
+	return result{"SecretName": name}, nil
+}
+
+func versionNotFound(name, vid string) error {
+	return apiErrorf("ResourceNotFound", "The version `%s` of the secret `%s` does not exist.", vid, name)
+}

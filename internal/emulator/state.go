@@ -1,0 +1,182 @@
+package emulator
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// defaultPendingDeleteWindow is the deletion delay SetSecretStatus gives a
+// secret it puts into PendingDelete.
+const defaultPendingDeleteWindow = 7 * 24 * time.Hour
+
+// Version is one version of a secret.
+type Version struct {
+	ID    string
+	Value string // SecretString, or the base64 SecretBinary when Binary is set
+	// Binary says the version was written as SecretBinary.
+	Binary  bool
+	Created time.Time
+}
+
+// SecretState is an SSM secret as the emulator holds it.
+type SecretState struct {
+	Region, Name, Description string
+	Status                    string // StatusEnabled, StatusDisabled or StatusPendingDelete
+	Tags                      map[string]string
+	Versions                  []Version // in creation order
+	Created                   time.Time
+	DeleteTime                time.Time // when a PendingDelete secret goes away; zero otherwise
+}
+
+func (s *SecretState) clone() SecretState {
+	c := *s
+	c.Tags = maps.Clone(s.Tags)
+	c.Versions = slices.Clone(s.Versions)
+	return c
+}
+
+// PermanentCredential is the emulator's permanent API key pair.
+func (e *Emulator) PermanentCredential() Credential { return e.permanent }
+
+// RoleCredential is the emulator's temporary execution-role credential (with
+// a token), like the one SCF gives a function; it expires after
+// Options.CredentialTTL.
+func (e *Emulator) RoleCredential() Credential { return e.role }
+
+// AddCredential registers a key pair (replacing one with the same SecretId).
+// With a Token it is a temporary credential: requests must carry the token,
+// and after Expires (if set) it is refused with AuthFailure.TokenFailure.
+func (e *Emulator) AddCredential(c Credential) {
+	e.mu.Lock()
+	e.creds[c.SecretID] = c
+	e.mu.Unlock()
+}
+
+func (e *Emulator) credential(secretID string) (Credential, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, ok := e.creds[secretID]
+	return c, ok
+}
+
+// AddZone makes a zone exist with a fresh key, replacing any key it had.
+func (e *Emulator) AddZone(zone string) { e.SetKey(zone, newGatewayKey()) }
+
+// AddZoneWithoutKey makes a zone exist without a key, removing any key it had.
+func (e *Emulator) AddZoneWithoutKey(zone string) { e.SetKey(zone, "") }
+
+// Key returns the current key of a zone; false if the zone does not exist or
+// has no key.
+func (e *Emulator) Key(zone string) (string, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	key := e.zones[zone]
+	return key, key != ""
+}
+
+// SetKey replaces a zone's key behind the API's back, as a change in the
+// console would; the zone is created if needed. The key is not validated,
+// so tests can plant malformed keys; "" leaves the zone without a key.
+func (e *Emulator) SetKey(zone, key string) {
+	e.mu.Lock()
+	e.zones[zone] = key
+	e.mu.Unlock()
+}
+
+// Secret returns a copy of a secret.
+func (e *Emulator) Secret(region, name string) (SecretState, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, ok := e.secretsLocked()[secretID{region, name}]
+	if !ok {
+		return SecretState{}, false
+	}
+	return s.clone(), true
+}
+
+// Secrets returns copies of all secrets, by region and name.
+func (e *Emulator) Secrets() []SecretState {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]SecretState, 0, len(e.secrets))
+	for _, s := range e.secretsLocked() {
+		out = append(out, s.clone())
+	}
+	slices.SortFunc(out, func(a, b SecretState) int {
+		return cmp.Or(strings.Compare(a.Region, b.Region), strings.Compare(a.Name, b.Name))
+	})
+	return out
+}
+
+// SetSecretStatus changes a secret's status directly. PendingDelete schedules
+// the deletion 7 days ahead on the emulator clock.
+func (e *Emulator) SetSecretStatus(region, name, status string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, ok := e.secretsLocked()[secretID{region, name}]
+	if !ok {
+		return fmt.Errorf("emulator: no secret %q in region %q", name, region)
+	}
+	switch status {
+	case StatusEnabled, StatusDisabled:
+		s.Status, s.DeleteTime = status, time.Time{}
+	case StatusPendingDelete:
+		s.Status, s.DeleteTime = status, e.now().Add(defaultPendingDeleteWindow)
+	default:
+		return errors.New("emulator: status must be Enabled, Disabled or PendingDelete")
+	}
+	return nil
+}
+
+// PutSecret seeds (or replaces) a secret without going through the API or
+// its validation. An empty Status means Enabled; zero times mean now; a
+// PendingDelete secret without DeleteTime is deleted 7 days from now.
+func (e *Emulator) PutSecret(s SecretState) {
+	now := e.now()
+	c := s.clone()
+	if c.Status == "" {
+		c.Status = StatusEnabled
+	}
+	if c.Created.IsZero() {
+		c.Created = now
+	}
+	if c.Status == StatusPendingDelete && c.DeleteTime.IsZero() {
+		c.DeleteTime = now.Add(defaultPendingDeleteWindow)
+	}
+	for i := range c.Versions {
+		if c.Versions[i].Created.IsZero() {
+			c.Versions[i].Created = now
+		}
+	}
+	e.mu.Lock()
+	e.secrets[secretID{c.Region, c.Name}] = &c
+	e.mu.Unlock()
+}
+
+// Calls counts the authenticated requests for an action, including those
+// that then failed validation, were faulted or were rate limited.
+func (e *Emulator) Calls(action string) int { return e.counter(e.calls, action) }
+
+// Performed counts the times an action's work was actually done: state
+// changed or a read served. A call with an After fault counts; one with a
+// Before fault does not.
+func (e *Emulator) Performed(action string) int { return e.counter(e.performed, action) }
+
+func (e *Emulator) counter(counter map[string]int, action string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return counter[action]
+}
+
+// ResetCounters zeroes Calls and Performed.
+func (e *Emulator) ResetCounters() {
+	e.mu.Lock()
+	clear(e.calls)
+	clear(e.performed)
+	e.mu.Unlock()
+}

@@ -1,0 +1,39 @@
+package scf
+
+import (
+	"context"
+	"time"
+)
+
+// Invocation is what the platform tells the function about the current call.
+type Invocation struct {
+	RequestID             string
+	TraceID               string
+	FunctionName          string
+	FunctionVersion       string
+	Namespace             string
+	Region                string
+	AppID                 string
+	Uin                   string
+	InvokedFunctionUnique string
+	MemoryLimitInMB       int32
+	TimeLimitInMs         int32
+	// Deadline is zero when the platform sent none.
+	Deadline time.Time
+	// Environment is the decoded request Environment. It carries the execution
+	// role's temporary credentials: never log it.
+	Environment map[string]string
+}
+
+type invocationKey struct{}
+
+// NewContext returns a copy of ctx carrying inv.
+func NewContext(ctx context.Context, inv Invocation) context.Context {
+	return context.WithValue(ctx, invocationKey{}, inv)
+}
+
+// FromContext returns the Invocation stored in ctx by NewContext.
+func FromContext(ctx context.Context) (Invocation, bool) {
+	inv, ok := ctx.Value(invocationKey{}).(Invocation)
+	return inv, ok
+}

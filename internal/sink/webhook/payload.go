@@ -1,0 +1,121 @@
+package webhook
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
+)
+
+// Event types sent by the sink (the "type" field of the body).
+const (
+	TypeRotated        = "teo.mpgw.secret_key.rotated"
+	TypeRotationFailed = "teo.mpgw.secret_key.rotation_failed"
+)
+
+// maxBody bounds what is read of a receiver's answer and what the Receiver
+// accepts. Our events are well under 1 KiB; the limit only has to stop a
+// misbehaving peer from holding memory or the invocation.
+const maxBody = 64 << 10
+
+// envelope is the Standard Webhooks recommended shape. Field order is the
+// order on the wire.
+type envelope[T any] struct {
+	Type      string `json:"type"`
+	Timestamp string `json:"timestamp"` // RFC 3339, UTC, of the event (not of the attempt)
+	Data      T      `json:"data"`
+}
+
+type rotatedData struct {
+	ZoneID              string `json:"zoneId"`
+	SecretKey           string `json:"secretKey,omitempty"` // left out unless WEBHOOK_INCLUDE_KEY
+	Fingerprint         string `json:"fingerprint"`
+	PreviousFingerprint string `json:"previousFingerprint,omitempty"`
+	Action              string `json:"action"`
+	RotationID          string `json:"rotationId"`
+}
+
+type failedData struct {
+	ZoneID      string `json:"zoneId"`
+	Action      string `json:"action"`
+	RotationID  string `json:"rotationId"`
+	KeyChanged  bool   `json:"keyChanged"`
+	APIAction   string `json:"apiAction"`
+	Code        string `json:"code"`
+	Error       string `json:"error"`
+	Remedy      string `json:"remedy"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// rotatedBody is the body announcing d. This is the one place the key is
+// revealed, and only when includeKey is set.
+func rotatedBody(d sink.Delivery, includeKey bool, at time.Time) []byte {
+	data := rotatedData{
+		ZoneID:              d.ZoneID,
+		Fingerprint:         d.Key.Fingerprint(),
+		PreviousFingerprint: d.Previous,
+		Action:              d.Action,
+		RotationID:          d.RotationID,
+	}
+	if includeKey {
+		data.SecretKey = d.Key.Reveal()
+	}
+	return encode(TypeRotated, at, data)
+}
+
+// failedBody is the body of a failure notice. sink.Failure holds no key, so
+// neither can this.
+func failedBody(f sink.Failure, at time.Time) []byte {
+	return encode(TypeRotationFailed, at, failedData{
+		ZoneID:      f.ZoneID,
+		Action:      f.Action,
+		RotationID:  f.RotationID,
+		KeyChanged:  f.KeyChanged,
+		APIAction:   f.APIAction,
+		Code:        f.Code,
+		Error:       f.Reason,
+		Remedy:      f.Remedy,
+		Fingerprint: f.Fingerprint,
+	})
+}
+
+func encode[T any](typ string, at time.Time, data T) []byte {
+	// Marshal cannot fail on structs of strings and bools.
+	body, _ := json.Marshal(envelope[T]{Type: typ, Timestamp: at.UTC().Format(time.RFC3339), Data: data})
+	return body
+}
+
+// MessageID is the webhook-id of an event: "msg_" and the first 24 hex digits
+// of sha256(zone|rotation|fingerprint). It depends only on what identifies
+// the event, never on time or attempt, so retries and platform re-runs of one
+// zone's rotation to one key share an id and dedupe at the receiver, while a
+// different key (or zone, or rotation) gets a new one. Failure notices pass
+// "failed" as the fingerprint. The id never contains '.', which Standard
+// Webhooks forbids.
+func MessageID(zoneID, rotationID, fingerprint string) string {
+	sum := sha256.Sum256([]byte(zoneID + "|" + rotationID + "|" + fingerprint))
+	return "msg_" + hex.EncodeToString(sum[:])[:24]
+}
+
+// errSecret never quotes the secret or the decoder's message about it.
+var errSecret = errors.New("webhook: the signing secret is not a Standard Webhooks secret (whsec_ followed by base64)")
+
+// parseSecret accepts a whsec_ secret. The library (v0.0.1) takes an empty
+// key, which would make every signature forgeable, so that is refused here.
+func parseSecret(secret string) (*standardwebhooks.Webhook, error) {
+	raw := strings.TrimPrefix(secret, "whsec_")
+	if raw == "" {
+		return nil, errSecret
+	}
+	wh, err := standardwebhooks.NewWebhook(raw)
+	if err != nil {
+		return nil, errSecret
+	}
+	return wh, nil
+}

@@ -1,0 +1,213 @@
+package webhook
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
+)
+
+// Receiver is a Standard Webhooks consumer of this sink's events, as a
+// gateway operator would write one: it verifies each request, applies each
+// webhook-id once, and keeps every zone's current key. The demo command runs
+// it as the webhook target; tests use it to prove what a receiver ends with.
+// It is safe for concurrent use.
+type Receiver struct {
+	wh *standardwebhooks.Webhook
+
+	mu         sync.Mutex
+	seen       map[string]bool // webhook-ids applied
+	events     []Event
+	failures   []Event
+	keys       map[string]secret.Key
+	failCount  int
+	failStatus int
+}
+
+// Event is one request the Receiver accepted.
+type Event struct {
+	ID          string // webhook-id
+	Type        string
+	ZoneID      string
+	Fingerprint string
+	RotationID  string
+	Action      string
+	HasKey      bool // the event carried the key (WEBHOOK_INCLUDE_KEY)
+	Received    time.Time
+	Duplicate   bool // the id had been applied before: nothing was done
+}
+
+// NewReceiver verifies requests with signingSecret (whsec_…). The error
+// never contains the secret.
+func NewReceiver(signingSecret string) (*Receiver, error) {
+	wh, err := parseSecret(signingSecret)
+	if err != nil {
+		return nil, err
+	}
+	return &Receiver{wh: wh, seen: map[string]bool{}, keys: map[string]secret.Key{}}, nil
+}
+
+// ServeHTTP takes one event. Answers: 204 applied; 200 a webhook-id already
+// applied (so the sender stops retrying); 401 bad or stale signature (the
+// library's 5-minute tolerance); 400 a body that is not a valid event, or a
+// key whose fingerprint differs from the one announced; 405 not a POST; 413
+// over 64 KiB; and whatever FailNext asked for.
+func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	if status, ok := r.takeFault(); ok {
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "body over 64 KiB", http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "reading body failed", http.StatusBadRequest)
+		return
+	}
+	// Verify the exact bytes received, before parsing anything.
+	if err := r.wh.Verify(body, req.Header); err != nil {
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	ev, key, err := parseEvent(body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	ev.ID = req.Header.Get(standardwebhooks.HeaderWebhookID)
+	ev.Received = time.Now()
+	if r.apply(ev, key) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// apply records ev and acts on it unless its id was applied before; it
+// reports whether it did.
+func (r *Receiver) apply(ev Event, key secret.Key) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.seen[ev.ID] {
+		ev.Duplicate = true
+		r.events = append(r.events, ev)
+		return false
+	}
+	r.seen[ev.ID] = true
+	r.events = append(r.events, ev)
+	switch ev.Type {
+	case TypeRotated:
+		// Latest applied wins: the sender converges every sink to the live
+		// key, so the last key announced is the one to hold.
+		if !key.IsZero() {
+			r.keys[ev.ZoneID] = key
+		}
+	case TypeRotationFailed:
+		r.failures = append(r.failures, ev)
+	}
+	return true
+}
+
+var (
+	errNotEvent     = errors.New("body is not an event")
+	errMissingField = errors.New("event without zoneId or fingerprint")
+	errFingerprint  = errors.New("data.fingerprint does not match data.secretKey")
+)
+
+// parseEvent reads a verified body. Messages are fixed: a decoder's message
+// could quote a value, and the value could be a key.
+func parseEvent(body []byte) (Event, secret.Key, error) {
+	var env envelope[json.RawMessage]
+	if err := json.Unmarshal(body, &env); err != nil || env.Type == "" {
+		return Event{}, secret.Key{}, errNotEvent
+	}
+	switch env.Type {
+	case TypeRotated:
+		var d rotatedData
+		if err := json.Unmarshal(env.Data, &d); err != nil {
+			return Event{}, secret.Key{}, errNotEvent
+		}
+		if d.ZoneID == "" || d.Fingerprint == "" {
+			return Event{}, secret.Key{}, errMissingField
+		}
+		if d.SecretKey != "" && secret.Fingerprint(d.SecretKey) != d.Fingerprint {
+			return Event{}, secret.Key{}, errFingerprint
+		}
+		return Event{
+			Type: env.Type, ZoneID: d.ZoneID, Fingerprint: d.Fingerprint,
+			RotationID: d.RotationID, Action: d.Action, HasKey: d.SecretKey != "",
+		}, secret.New(d.SecretKey), nil
+	case TypeRotationFailed:
+		var d failedData
+		if err := json.Unmarshal(env.Data, &d); err != nil {
+			return Event{}, secret.Key{}, errNotEvent
+		}
+		if d.ZoneID == "" {
+			return Event{}, secret.Key{}, errMissingField
+		}
+		return Event{
+			Type: env.Type, ZoneID: d.ZoneID, Fingerprint: d.Fingerprint,
+			RotationID: d.RotationID, Action: d.Action,
+		}, secret.Key{}, nil
+	default:
+		// A newer sender's event type: accept it (a 4xx would only make the
+		// sender give up) and act on nothing.
+		return Event{Type: env.Type}, secret.Key{}, nil
+	}
+}
+
+// Events returns every request accepted, in order, duplicates marked.
+func (r *Receiver) Events() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.events)
+}
+
+// Failures returns the rotation_failed notices applied, in order.
+func (r *Receiver) Failures() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.failures)
+}
+
+// Key returns the key the receiver holds for zone.
+func (r *Receiver) Key(zone string) (secret.Key, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k, ok := r.keys[zone]
+	return k, ok
+}
+
+// FailNext makes the next n POSTs answer status (a valid HTTP status such as
+// 503) before anything is verified, read or applied: a receiver outage, for
+// tests and demos.
+func (r *Receiver) FailNext(n int, status int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failCount, r.failStatus = n, status
+}
+
+func (r *Receiver) takeFault() (status int, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failCount <= 0 {
+		return 0, false
+	}
+	r.failCount--
+	return r.failStatus, true
+}

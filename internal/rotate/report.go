@@ -1,0 +1,151 @@
+package rotate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
+)
+
+// Action is what a request asks for.
+type Action string
+
+const (
+	Rotate Action = "rotate" // refresh each zone's key and deliver it
+	Sync   Action = "sync"   // deliver the live key where a sink differs; never refresh
+	Check  Action = "check"  // compare the live key with every readable sink; write nothing
+)
+
+// ParseAction accepts the three action names; "" means rotate.
+func ParseAction(s string) (Action, error) {
+	switch Action(s) {
+	case "", Rotate:
+		return Rotate, nil
+	case Sync, Check:
+		return Action(s), nil
+	}
+	return "", fmt.Errorf("unknown action %q: want rotate, sync or check", truncate(s))
+}
+
+// Outcome of one zone.
+type Outcome string
+
+const (
+	Rotated Outcome = "rotated" // refreshed, and every sink holds the live key
+	Synced  Outcome = "synced"  // sync wrote the live key where it differed
+	InSync  Outcome = "in-sync" // sync, check: nothing to do
+	Drifted Outcome = "drift"   // check: a sink differs from the live key
+	Planned Outcome = "planned" // dry run: would rotate
+	Skipped Outcome = "skipped" // not attempted (e.g. no time left before the deadline)
+	Failed  Outcome = "failed"
+)
+
+// Good reports whether the outcome leaves nothing for a person to do.
+func (o Outcome) Good() bool {
+	return o == Rotated || o == Synced || o == InSync || o == Planned
+}
+
+// Report is the result of one request, in every runtime.
+type Report struct {
+	Action     Action       `json:"action"`
+	RequestID  string       `json:"requestId"`
+	RotationID string       `json:"rotationId,omitempty"`
+	DryRun     bool         `json:"dryRun,omitempty"`
+	OK         bool         `json:"ok"`
+	Zones      []ZoneResult `json:"zones"`
+}
+
+// ZoneResult is what happened to one zone.
+type ZoneResult struct {
+	ZoneID      string  `json:"zoneId"`
+	Outcome     Outcome `json:"outcome"`
+	Fingerprint string  `json:"fingerprint"` // of the live key at the end
+	// PreviousFingerprint is the key this rotation replaced.
+	PreviousFingerprint string       `json:"previousFingerprint,omitempty"`
+	Sinks               []SinkResult `json:"sinks"`
+	// Error says why the zone is not good: for failed, whether the key
+	// changed, the API action and the error code.
+	Error string `json:"error"`
+	// KeyChanged is true when the zone's key was replaced during this request.
+	KeyChanged bool   `json:"keyChanged"`
+	APIAction  string `json:"apiAction,omitempty"`
+	Code       string `json:"code,omitempty"`
+	DurationMs int64  `json:"durationMs"`
+}
+
+// SinkResult is one sink's part for one zone.
+type SinkResult struct {
+	Name    string       `json:"name"`
+	Outcome sink.Outcome `json:"outcome"`
+	Error   string       `json:"error,omitempty"`
+}
+
+// Err is nil when the report is ok, otherwise an error naming every zone that
+// is not good with its outcome and code: the message of the invocation error
+// that makes the platform retry.
+func (r Report) Err() error {
+	if r.OK {
+		return nil
+	}
+	var parts []string
+	for _, z := range r.Zones {
+		if z.Outcome.Good() {
+			continue
+		}
+		p := z.ZoneID + " " + string(z.Outcome)
+		var detail []string
+		if z.APIAction != "" {
+			detail = append(detail, z.APIAction)
+		}
+		if z.Code != "" {
+			detail = append(detail, z.Code)
+		}
+		if z.Outcome == Failed && z.KeyChanged {
+			detail = append(detail, "key rotated, run sync")
+		}
+		if len(detail) > 0 {
+			p += " (" + strings.Join(detail, " ") + ")"
+		}
+		parts = append(parts, p)
+	}
+	return &ReportError{Action: r.Action, Summary: strings.Join(parts, "; ")}
+}
+
+// ReportError is a report that is not ok, as an error.
+type ReportError struct {
+	Action  Action
+	Summary string
+}
+
+func (e *ReportError) Error() string {
+	return fmt.Sprintf("%s not ok: %s", e.Action, e.Summary)
+}
+
+func truncate(s string) string {
+	if len(s) > 32 {
+		return s[:32] + "…"
+	}
+	return s
+}
+
+// failedCall names the API action and error code behind err, for the report
+// and for failure notices. Errors tell it through two methods (tcapi.Error
+// for cloud APIs, the webhook sink's errors for HTTP answers).
+func failedCall(err error) (apiAction, code string) {
+	var c interface {
+		Operation() string
+		ErrorCode() string
+	}
+	if errors.As(err, &c) {
+		return c.Operation(), c.ErrorCode()
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "", "DeadlineExceeded"
+	case errors.Is(err, context.Canceled):
+		return "", "Canceled"
+	}
+	return "", ""
+}

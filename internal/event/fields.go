@@ -1,0 +1,118 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
+)
+
+// decodeObject decodes data as one JSON object, keeping its members raw.
+// Map keys match exactly, unlike struct fields, which is what lets shape
+// detection and the strict payloads refuse "Zones" for "zones".
+func decodeObject(data []byte) (map[string]json.RawMessage, bool) {
+	data = bytes.TrimSpace(data)
+	// Checked first because json.Unmarshal would accept null into a map.
+	if len(data) == 0 || data[0] != '{' {
+		return nil, false
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(data, &obj) != nil {
+		return nil, false
+	}
+	return obj, true
+}
+
+// stringField is obj[key] when it is a JSON string, else "".
+func stringField(obj map[string]json.RawMessage, key string) string {
+	var s string
+	if raw, ok := obj[key]; ok && isString(raw) {
+		_ = json.Unmarshal(raw, &s) // a valid JSON string always decodes
+	}
+	return s
+}
+
+func isString(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '"'
+}
+
+// unknownKey returns the first key of obj (in sorted order, so errors are
+// stable) that is not in allowed.
+func unknownKey(obj map[string]json.RawMessage, allowed []string) (string, bool) {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		if !slices.Contains(allowed, k) {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// decodeString decodes a member that must be a JSON string. json.Unmarshal
+// alone would turn null into "" silently.
+func decodeString(raw json.RawMessage) (string, bool) {
+	var s string
+	if !isString(raw) || json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// decodeBool decodes a member that must be true or false.
+func decodeBool(raw json.RawMessage) (bool, bool) {
+	switch string(bytes.TrimSpace(raw)) {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	return false, false
+}
+
+// validAction checks an explicit action. An empty string is refused: a
+// payload that names the field but not an action is a mistake, not a
+// request to rotate.
+func validAction(raw json.RawMessage) (string, error) {
+	a, ok := decodeString(raw)
+	switch {
+	case !ok:
+		return "", errors.New(`"action" must be a string: rotate, sync or check`)
+	case a == ActionRotate, a == ActionSync, a == ActionCheck:
+		return a, nil
+	}
+	return "", fmt.Errorf(`unknown action %q (want rotate, sync or check)`, truncate(a))
+}
+
+// DecodeZones decodes a "zones" member: a non-empty JSON list of zone ids,
+// returned in order without duplicates. An empty list is refused rather
+// than read as "all zones", which is what leaving the member out means.
+func DecodeZones(raw json.RawMessage) ([]string, error) {
+	raw = bytes.TrimSpace(raw)
+	var list []json.RawMessage
+	if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &list) != nil {
+		return nil, errors.New(`"zones" must be a list of zone ids`)
+	}
+	if len(list) == 0 {
+		return nil, errors.New(`"zones" is empty; leave it out to mean every zone`)
+	}
+	zones := make([]string, 0, len(list))
+	seen := make(map[string]bool, len(list))
+	for _, item := range list {
+		z, ok := decodeString(item)
+		if !ok {
+			return nil, errors.New(`"zones" must be a list of zone ids (strings)`)
+		}
+		if !config.ValidZoneID(z) {
+			return nil, fmt.Errorf("%q is not a zone id (zone- followed by lowercase letters and digits)", truncate(z))
+		}
+		if !seen[z] {
+			seen[z] = true
+			zones = append(zones, z)
+		}
+	}
+	return zones, nil
+}

@@ -1,0 +1,150 @@
+// Package httptrigger decides whether an HTTP event may run an action, and
+// which: it authenticates, routes and validates the request before any API
+// is called, in the order the contract fixes (413, 401, 404, 405, 400, 403,
+// 409), so a caller learns nothing about routes or zones before proving who
+// it is.
+package httptrigger
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/event"
+)
+
+// MaxBody is the largest request body accepted (after base64 decoding). A
+// real body is a short zone list; more is abuse.
+const MaxBody = 64 << 10
+
+// Config is what Decide checks a request against.
+type Config struct {
+	Token   string       // TRIGGER_TOKEN: accept "Authorization: Bearer <token>"
+	Secret  string       // TRIGGER_SECRET: accept a Standard Webhooks signed request
+	Allowed []string     // ZONE_IDS, the allow-list
+	Replay  *ReplayGuard // webhook-ids already served by this instance; nil = no replay check
+	Now     func() time.Time
+}
+
+// Decision is the outcome of Decide.
+type Decision struct {
+	// Status is 0 to go ahead, otherwise the HTTP status to answer with.
+	Status int
+	// Message says why, for error statuses. It is safe to return to the
+	// caller: it never holds a secret or a header value.
+	Message string
+	// Action is "rotate", "sync" or "check", set once the route is known.
+	Action string
+	// Zones are the zones the body asked for; nil = all.
+	Zones []string
+	// RotationID is the webhook-id of a signed request, else "".
+	RotationID string
+}
+
+// routes maps the last path segment to its action and the one method it
+// accepts: the two that change keys take POST, so a link or prefetch
+// cannot rotate.
+var routes = map[string]string{
+	event.ActionRotate: http.MethodPost,
+	event.ActionSync:   http.MethodPost,
+	event.ActionCheck:  http.MethodGet,
+}
+
+// Decide checks r (which must not be nil) and says whether to run its
+// action. It calls no API. A signed request that proceeds has its
+// webhook-id marked as served in c.Replay.
+func (c Config) Decide(r *event.HTTPRequest) Decision {
+	if len(r.Body) > MaxBody {
+		return refuse(http.StatusRequestEntityTooLarge, "the request body is over 64 KiB")
+	}
+	now := time.Now()
+	if c.Now != nil {
+		now = c.Now()
+	}
+	webhookID, status, msg := c.authenticate(r, now)
+	if status != 0 {
+		return refuse(status, msg)
+	}
+	action := lastSegment(r.Path)
+	method, ok := routes[action]
+	if !ok {
+		return refuse(http.StatusNotFound, "no such route: use POST …/rotate, POST …/sync or GET …/check")
+	}
+	if r.Method != method {
+		d := refuse(http.StatusMethodNotAllowed, fmt.Sprintf("%s takes %s only (Allow: %s)", action, method, method))
+		d.Action = action
+		return d
+	}
+	d := Decision{Action: action, RotationID: webhookID}
+	zones, err := parseBody(r.Body)
+	if err != nil {
+		d.Status, d.Message = http.StatusBadRequest, err.Error()
+		return d
+	}
+	for _, z := range zones {
+		if !slices.Contains(c.Allowed, z) {
+			d.Status, d.Message = http.StatusForbidden, fmt.Sprintf("zone %s is not in this function's ZONE_IDS", z)
+			return d
+		}
+	}
+	if webhookID != "" && c.Replay != nil && !c.Replay.claim(webhookID, now) {
+		d.Status, d.Message = http.StatusConflict, "this webhook-id has already been served"
+		return d
+	}
+	d.Zones = zones
+	return d
+}
+
+func refuse(status int, msg string) Decision {
+	return Decision{Status: status, Message: msg}
+}
+
+// lastSegment is the route name: the last path segment, ignoring trailing
+// slashes, so a stage or prefix (/release/rotate) does not matter.
+func lastSegment(path string) string {
+	path = strings.TrimRight(path, "/")
+	return path[strings.LastIndexByte(path, '/')+1:]
+}
+
+// parseBody reads an optional {"zones":[..]}. An empty body or {} means all
+// zones; anything else is refused rather than guessed at.
+func parseBody(body []byte) ([]string, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, nil
+	}
+	const want = `the body must be empty or {"zones":["zone-…",…]}`
+	var obj map[string]json.RawMessage
+	// A body must be an object; json.Unmarshal would read null as an empty map.
+	if body[0] != '{' || json.Unmarshal(body, &obj) != nil {
+		return nil, fmt.Errorf("%s: not a JSON object", want)
+	}
+	for _, key := range slices.Sorted(maps.Keys(obj)) {
+		if key != "zones" {
+			return nil, fmt.Errorf("%s: unknown member %q", want, truncate(key))
+		}
+	}
+	raw, ok := obj["zones"]
+	if !ok {
+		return nil, nil
+	}
+	zones, err := event.DecodeZones(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", want, err)
+	}
+	return zones, nil
+}
+
+// truncate keeps quoted body text short.
+func truncate(s string) string {
+	const max = 32
+	if len(s) <= max {
+		return s
+	}
+	return strings.ToValidUTF8(s[:max], "") + "…"
+}

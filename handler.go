@@ -1,0 +1,178 @@
+// Package keyrotator is the function: it turns an event from any runtime
+// (SCF, Lambda, the command line) into an action on a set of zones, runs it
+// with the rotation engine, and answers with a report.
+//
+//	event -> action -> per-zone plan -> TEO call -> sinks -> verify -> report
+package keyrotator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/credentials"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/httptrigger"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/ssm"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/webhook"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/tcapi"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/teo"
+)
+
+// Handler runs requests. One Handler lives as long as the process: it keeps
+// what must survive between invocations (rotation records of this instance,
+// webhook-ids already served); configuration and credentials are read
+// afresh for every invocation, because SCF renews them through each invoke.
+type Handler struct {
+	// Getenv reads the configuration; nil = os.Getenv.
+	Getenv func(string) string
+	// Logger receives one JSON line per event; nil = stderr at LOG_LEVEL.
+	Logger *slog.Logger
+	// Transport carries API and webhook requests; nil = shared defaults.
+	Transport http.RoundTripper
+	// Tuning overrides timeouts and retry pacing; zero = production values.
+	Tuning Tuning
+
+	once   sync.Once
+	memory *rotate.Memory
+	replay *httptrigger.ReplayGuard
+}
+
+// ReplayWindow is how long a served webhook-id is remembered: twice the
+// Standard Webhooks timestamp tolerance, so a replay is refused for as long
+// as its signature could still verify.
+const ReplayWindow = 2 * httptrigger.Tolerance
+
+func (h *Handler) init() {
+	h.once.Do(func() {
+		h.memory = rotate.NewMemory()
+		h.replay = httptrigger.NewReplayGuard(ReplayWindow, 10000)
+	})
+}
+
+func (h *Handler) replayGuard() *httptrigger.ReplayGuard {
+	h.init()
+	return h.replay
+}
+
+// Tuning holds the timing knobs. Tests shrink them; production leaves them zero.
+type Tuning struct {
+	APITimeout     time.Duration // one Tencent Cloud API request
+	APIRetry       retry.Policy  // retries of idempotent API calls
+	SinkRetry      retry.Policy  // retries of a whole SSM delivery
+	WebhookRetry   retry.Policy  // webhook attempts
+	WebhookTimeout time.Duration // one webhook attempt
+	RefreshRetry   retry.Policy  // refresh attempts proven not to have happened
+	Concurrency    int           // zones in flight
+	Margin         time.Duration // kept free before the deadline
+	CallBudget     time.Duration // one TEO call with retries, for the delivery budget
+}
+
+// New returns a Handler reading the process environment.
+func New() *Handler { return &Handler{} }
+
+func (h *Handler) getenv(name string) string {
+	if h.Getenv != nil {
+		return h.Getenv(name)
+	}
+	return os.Getenv(name)
+}
+
+// Config loads and validates the configuration of the moment.
+func (h *Handler) Config() (config.Config, error) { return config.Load(h.getenv) }
+
+func (h *Handler) logger(cfg *config.Config) *slog.Logger {
+	if h.Logger != nil {
+		return h.Logger
+	}
+	level := slog.LevelInfo
+	if cfg != nil {
+		level = cfg.LogLevel
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// Run executes req with the configuration and credentials of the moment. An
+// error means nothing was attempted: bad configuration (config.Error) or no
+// credentials; everything else is in the report.
+func (h *Handler) Run(ctx context.Context, req rotate.Request) (rotate.Report, error) {
+	cfg, err := h.Config()
+	if err != nil {
+		h.logger(nil).Error("configuration", "error", err.Error())
+		return rotate.Report{}, err
+	}
+	if req.RequestID == "" {
+		req.RequestID = NewRequestID()
+	}
+	log := h.logger(&cfg).With("requestId", req.RequestID)
+	engine, err := h.engine(ctx, cfg, req.RequestID, log)
+	if err != nil {
+		log.Error("setup", "action", string(req.Action), "error", err.Error())
+		return rotate.Report{}, err
+	}
+	start := time.Now()
+	rep := engine.Run(ctx, req)
+	log.Info("request done", "action", string(req.Action), "ok", rep.OK, "zones", len(rep.Zones),
+		"rotationId", rep.RotationID, "duration", time.Since(start).String())
+	return rep, nil
+}
+
+// engine assembles the rotation engine for one invocation.
+func (h *Handler) engine(ctx context.Context, cfg config.Config, requestID string, log *slog.Logger) (*rotate.Engine, error) {
+	cred, err := credentials.Resolve(h.getenv)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.RoleARN != "" {
+		cred, err = credentials.AssumeRole(ctx, cred, cfg.RoleARN, cfg.STS, cfg.Region, "mpgw-keyrotator-"+requestID[:min(len(requestID), 32)])
+		if err != nil {
+			return nil, err
+		}
+	}
+	t := h.Tuning
+	api := func(ep config.Endpoint, limits *tcapi.Limits) *tcapi.Client {
+		return &tcapi.Client{Endpoint: ep, Credential: cred, Limits: limits,
+			Timeout: t.APITimeout, Retry: t.APIRetry, Transport: h.Transport, Logger: log}
+	}
+	var sinks []sink.Sink
+	if cfg.SSM != nil {
+		s := ssm.New(*cfg.SSM, api(cfg.SSM.Endpoint, tcapi.NewLimits(20, ssm.RateLimits)))
+		s.Logger = log
+		if t.SinkRetry.Attempts > 0 {
+			s.Retry = t.SinkRetry
+		}
+		sinks = append(sinks, s)
+	}
+	if cfg.Webhook != nil {
+		w, err := webhook.New(*cfg.Webhook)
+		if err != nil {
+			return nil, fmt.Errorf("WEBHOOK_SECRET: %w", err)
+		}
+		w.Logger, w.Retry, w.AttemptTimeout = log, t.WebhookRetry, t.WebhookTimeout
+		if h.Transport != nil {
+			w.Client = &http.Client{Transport: h.Transport}
+		}
+		sinks = append(sinks, w)
+	}
+	h.init()
+	return &rotate.Engine{
+		Allowed: cfg.Zones, TEO: teo.New(api(cfg.TEO, tcapi.NewLimits(cfg.TEORateLimit, nil))), Sinks: sinks, Memory: h.memory,
+		Concurrency: t.Concurrency, CallBudget: t.CallBudget, Margin: t.Margin, RefreshRetry: t.RefreshRetry, Logger: log,
+	}, nil
+}
+
+// NewRequestID returns a random id for requests the platform did not name.
+func NewRequestID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

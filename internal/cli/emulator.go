@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
+)
+
+// serveEmulator runs the built-in cloud emulator until interrupted, after
+// printing, as shell exports, everything a client needs to use it.
+func serveEmulator(ctx context.Context, args []string, env Env) int {
+	fs := newFlags("emulator", env)
+	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	zonesFlag := fs.String("zones", "", "zones that exist, comma separated (default: ZONE_IDS, else three demo zones)")
+	if err := parse(fs, args); err != nil {
+		return ExitUsage
+	}
+	zoneList := *zonesFlag
+	if zoneList == "" {
+		zoneList = env.Getenv("ZONE_IDS")
+	}
+	zones := demoZones
+	if strings.TrimSpace(zoneList) != "" {
+		var err error
+		if zones, err = config.ParseZones(zoneList); err != nil {
+			fmt.Fprintf(env.Stderr, "emulator: --zones: %v\n", err)
+			return ExitUsage
+		}
+	}
+	logger := slog.New(slog.NewJSONHandler(env.Stderr, nil))
+	emu, err := emulator.Start(*addr, emulator.Options{Zones: zones, Logger: logger})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "emulator: %v\n", err)
+		return ExitFailed
+	}
+	defer emu.Close()
+
+	perm, role := emu.PermanentCredential(), emu.RoleCredential()
+	fmt.Fprintf(env.Stdout, `# mpgw-keyrotator cloud emulator (TEO, SSM, STS) listening on %[1]s
+# state: curl %[1]s/_emulator/state    faults: POST %[1]s/_emulator/faults
+export TEO_ENDPOINT=%[1]s
+export SSM_ENDPOINT=%[1]s
+export STS_ENDPOINT=%[1]s
+export SSM_REGION=ap-guangzhou
+export ZONE_IDS=%[2]s
+# permanent key (CLI use):
+export TENCENTCLOUD_SECRET_ID=%[3]s
+export TENCENTCLOUD_SECRET_KEY=%[4]s
+# temporary execution-role credentials (as SCF sets them), valid until %[8]s:
+# TENCENTCLOUD_SECRETID=%[5]s
+# TENCENTCLOUD_SECRETKEY=%[6]s
+# TENCENTCLOUD_SESSIONTOKEN=%[7]s
+`, emu.URL(), strings.Join(zones, ","), perm.SecretID, perm.SecretKey, role.SecretID, role.SecretKey, role.Token, role.Expires.UTC().Format("2006-01-02T15:04:05Z"))
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	return ExitOK
+}

@@ -1,0 +1,238 @@
+// Package testkit sets up the function against the built-in emulator for
+// tests: a cloud with zones, the function's environment, a handler tuned
+// for fast retries, and a log buffer to scan for leaked keys.
+package testkit
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"log/slog"
+	"maps"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	keyrotator "github.com/mpgw-keyrotator/mpgw-keyrotator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/webhook"
+)
+
+// Region of the emulated SSM secrets.
+const Region = "ap-guangzhou"
+
+// SecretName is the SSM_SECRET_NAME template the cloud configures.
+const SecretName = "mpgw-key-{zone}"
+
+// VersionID is the SSM_VERSION_ID the cloud configures.
+const VersionID = "current"
+
+// Fast retries: the same logic as production, without the waiting.
+var Fast = keyrotator.Tuning{
+	APITimeout:     5 * time.Second,
+	APIRetry:       retry.Policy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond},
+	SinkRetry:      retry.Policy{Attempts: 3, Initial: time.Millisecond, Max: 5 * time.Millisecond},
+	WebhookRetry:   retry.Policy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond},
+	WebhookTimeout: 2 * time.Second,
+	RefreshRetry:   retry.Policy{Attempts: 3, Initial: time.Millisecond, Max: 5 * time.Millisecond},
+	Margin:         50 * time.Millisecond,
+	CallBudget:     2 * time.Second,
+}
+
+// Cloud is an emulator, optionally a webhook receiver, and the function's
+// environment pointing at them.
+type Cloud struct {
+	Emu      *emulator.Emulator
+	Receiver *webhook.Receiver // nil unless WithWebhook
+	Env      map[string]string
+	Logs     *Buffer
+	mu       sync.Mutex
+}
+
+// Option adjusts a Cloud before it starts.
+type Option func(*setup)
+
+type setup struct {
+	ssm, webhook bool
+	emuOpts      emulator.Options
+	env          map[string]string
+}
+
+// WithWebhook adds a Standard Webhooks receiver and configures WEBHOOK_URL.
+func WithWebhook() Option { return func(s *setup) { s.webhook = true } }
+
+// WithoutSSM leaves SSM_SECRET_NAME unset.
+func WithoutSSM() Option { return func(s *setup) { s.ssm = false } }
+
+// WithEnv sets extra variables ("" deletes).
+func WithEnv(kv map[string]string) Option {
+	return func(s *setup) { maps.Copy(s.env, kv) }
+}
+
+// WithEmulator changes the emulator's options (Zones are set by NewCloud).
+func WithEmulator(o emulator.Options) Option { return func(s *setup) { s.emuOpts = o } }
+
+// NewCloud starts an emulator holding zones and returns the environment of a
+// function configured for them with the role (temporary) credentials.
+func NewCloud(t testing.TB, zones []string, opts ...Option) *Cloud {
+	t.Helper()
+	s := &setup{ssm: true, env: map[string]string{}}
+	for _, o := range opts {
+		o(s)
+	}
+	s.emuOpts.Zones = zones
+	c := &Cloud{Logs: &Buffer{}}
+	s.emuOpts.Logger = slog.New(slog.NewJSONHandler(c.Logs, nil))
+	c.Emu = emulator.New(s.emuOpts)
+	srv := httptest.NewServer(c.Emu)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { c.Emu.Close() })
+	role := c.Emu.RoleCredential()
+	c.Env = map[string]string{
+		"ZONE_IDS":                  strings.Join(zones, ","),
+		"TEO_ENDPOINT":              srv.URL,
+		"SSM_ENDPOINT":              srv.URL,
+		"STS_ENDPOINT":              srv.URL,
+		"TENCENTCLOUD_REGION":       Region,
+		"TENCENTCLOUD_SECRETID":     role.SecretID,
+		"TENCENTCLOUD_SECRETKEY":    role.SecretKey,
+		"TENCENTCLOUD_SESSIONTOKEN": role.Token,
+	}
+	if s.ssm {
+		c.Env["SSM_SECRET_NAME"] = SecretName
+		c.Env["SSM_VERSION_ID"] = VersionID
+	}
+	if s.webhook {
+		secret := NewWebhookSecret()
+		recv, err := webhook.NewReceiver(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hook := httptest.NewServer(recv)
+		t.Cleanup(hook.Close)
+		c.Receiver = recv
+		c.Env["WEBHOOK_URL"] = hook.URL + "/hook"
+		c.Env["WEBHOOK_SECRET"] = secret
+	}
+	for k, v := range s.env {
+		if v == "" {
+			delete(c.Env, k)
+		} else {
+			c.Env[k] = v
+		}
+	}
+	return c
+}
+
+// NewWebhookSecret returns a fresh whsec_ secret.
+func NewWebhookSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return "whsec_" + base64.StdEncoding.EncodeToString(b)
+}
+
+// Getenv reads the function's environment (safe for concurrent use).
+func (c *Cloud) Getenv(k string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Env[k]
+}
+
+// Setenv changes the function's environment (safe for concurrent use).
+func (c *Cloud) Setenv(k, v string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.Env[k] = v
+	return nil
+}
+
+// Handler returns a new function instance on this cloud, logging to Logs.
+func (c *Cloud) Handler() *keyrotator.Handler {
+	return &keyrotator.Handler{
+		Getenv: c.Getenv,
+		Logger: slog.New(slog.NewJSONHandler(c.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Tuning: Fast,
+	}
+}
+
+// SecretName is the SSM secret of zone.
+func (c *Cloud) SecretName(zone string) string {
+	return strings.ReplaceAll(SecretName, "{zone}", zone)
+}
+
+// SSMValue is what consumers would read from zone's secret ("" if none).
+func (c *Cloud) SSMValue(zone string) string {
+	s, ok := c.Emu.Secret(Region, c.SecretName(zone))
+	if !ok {
+		return ""
+	}
+	for _, v := range s.Versions {
+		if v.ID == VersionID {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+// Live is zone's live key in TEO.
+func (c *Cloud) Live(zone string) string {
+	k, _ := c.Emu.Key(zone)
+	return k
+}
+
+// Keys returns every key the emulator has ever held for zones right now and
+// every SSM value: the values no output may contain.
+func (c *Cloud) Keys(zones []string) []string {
+	var keys []string
+	for _, z := range zones {
+		if k := c.Live(z); k != "" {
+			keys = append(keys, k)
+		}
+		if v := c.SSMValue(z); v != "" {
+			keys = append(keys, v)
+		}
+	}
+	return keys
+}
+
+// AssertNoLeak fails the test if any of secrets appears in any of outputs.
+func AssertNoLeak(t testing.TB, secrets []string, outputs ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		for i, out := range outputs {
+			if strings.Contains(out, s) {
+				t.Errorf("output %d leaks a secret (fingerprint-free check): ...%s...", i, excerpt(out, s))
+			}
+		}
+	}
+}
+
+func excerpt(out, s string) string {
+	i := strings.Index(out, s)
+	start := max(0, i-60)
+	return strings.ReplaceAll(out[start:i], "\n", " ") + "<SECRET>"
+}
+
+// Buffer is a bytes.Buffer safe for concurrent writers.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

@@ -1,0 +1,120 @@
+package keyrotator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/event"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/httptrigger"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/scf"
+)
+
+// EventError is an event this function does not understand: retrying it
+// cannot help, so it is reported as such.
+type EventError struct{ Err error }
+
+func (e *EventError) Error() string { return "bad event: " + e.Err.Error() }
+func (e *EventError) Unwrap() error { return e.Err }
+
+// Invoke handles one platform invocation: payload is the event JSON, the
+// answer is JSON. It serves as the SCF handler (scf.Handler) and the Lambda
+// handler alike.
+//
+// Timer, schedule and direct events answer with the report; a report that
+// is not ok is also returned as the error, so that the platform's retry
+// applies. HTTP events always answer with an integration response.
+func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	ev, err := event.Parse(payload)
+	if err != nil {
+		h.logger(nil).Error("event", "error", err.Error())
+		var pe *event.Error
+		if errors.As(err, &pe) && pe.HTTP() {
+			// An HTTP caller always gets an integration response.
+			return json.Marshal(httptrigger.Respond(400, httptrigger.ErrorBody(400, err.Error())))
+		}
+		return nil, &EventError{err}
+	}
+	requestID := platformRequestID(ctx)
+	if ev.Kind == event.HTTP {
+		return h.serveHTTP(ctx, ev.HTTP, requestID)
+	}
+	action, err := rotate.ParseAction(ev.Action)
+	if err != nil {
+		return nil, &EventError{err}
+	}
+	rep, err := h.Run(ctx, rotate.Request{Action: action, Zones: ev.Zones, RequestID: requestID, RotationID: ev.RotationID, DryRun: ev.DryRun})
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(rep)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the report: %w", err)
+	}
+	return body, rep.Err()
+}
+
+// serveHTTP authenticates and routes an HTTP event, then runs the action.
+// Every answer, errors included, is an integration response.
+func (h *Handler) serveHTTP(ctx context.Context, req *event.HTTPRequest, requestID string) ([]byte, error) {
+	respond := func(status int, body []byte) ([]byte, error) {
+		return json.Marshal(httptrigger.Respond(status, body))
+	}
+	cfg, err := h.Config()
+	if err != nil {
+		// The details are in the log; an HTTP caller learns only that the
+		// function cannot serve.
+		h.logger(nil).Error("configuration", "error", err.Error())
+		return respond(500, httptrigger.ErrorBody(500, "the function is misconfigured; see its logs"))
+	}
+	d := httptrigger.Config{
+		Token: cfg.TriggerToken, Secret: cfg.TriggerSecret, Allowed: cfg.Zones, Replay: h.replayGuard(), Now: time.Now,
+	}.Decide(req)
+	if d.Status != 0 {
+		h.logger(&cfg).Warn("http request refused", "requestId", requestID, "status", d.Status, "reason", d.Message,
+			"method", req.Method, "path", req.Path, "sourceIp", req.SourceIP)
+		return respond(d.Status, httptrigger.ErrorBody(d.Status, d.Message))
+	}
+	action, err := rotate.ParseAction(d.Action)
+	if err != nil {
+		return respond(404, httptrigger.ErrorBody(404, err.Error()))
+	}
+	if req.RequestID != "" && requestID == "" {
+		requestID = req.RequestID
+	}
+	rotationID := d.RotationID
+	rep, err := h.Run(ctx, rotate.Request{Action: action, Zones: d.Zones, RequestID: requestID, RotationID: rotationID})
+	if err != nil {
+		msg := err.Error()
+		if config.IsConfigError(err) {
+			msg = "the function is misconfigured; see its logs"
+		}
+		return respond(500, httptrigger.ErrorBody(500, msg))
+	}
+	body, err := json.Marshal(rep)
+	if err != nil {
+		return respond(500, httptrigger.ErrorBody(500, "encoding the report failed"))
+	}
+	status := 200
+	if !rep.OK {
+		status = 502
+	}
+	return respond(status, body)
+}
+
+// platformRequestID is the id the platform gave this invocation, if any.
+func platformRequestID(ctx context.Context) string {
+	if inv, ok := scf.FromContext(ctx); ok && inv.RequestID != "" {
+		return inv.RequestID
+	}
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+		return lc.AwsRequestID
+	}
+	return ""
+}

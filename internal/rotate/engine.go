@@ -326,6 +326,11 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, req Request, zone string
 			return fail(r, r.KeyChanged, err)
 		}
 		if live.Equal(key) {
+			if errors.Is(err, sink.ErrConflict) && round < e.confirmRounds() {
+				// A slower writer put an older key back after ours: the key
+				// delivered is still the live one, so deliver it again.
+				continue
+			}
 			if err != nil {
 				return fail(r, r.KeyChanged, err)
 			}

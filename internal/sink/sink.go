@@ -86,5 +86,10 @@ type Failure struct {
 	Fingerprint string // of the live key, when known
 }
 
+// ErrConflict means another writer replaced the value between a sink's
+// write and its read-back. Which key must win is for TEO to say: the engine
+// confirms the live key and delivers again.
+var ErrConflict = errors.New("read back a different value after writing: a concurrent writer")
+
 // ErrUnreadable is returned by Read of sinks that cannot be read back.
 var ErrUnreadable = errors.New("this sink cannot be read back")

@@ -255,10 +255,16 @@ func (s *Sink) Deliver(ctx context.Context, d sink.Delivery) (sink.Outcome, erro
 	return outcome, nil
 }
 
-// errReadBack means the value read after the write is not the one written:
-// another writer got in between. The engine's confirmation decides which
-// key must win, by asking TEO which one is live.
-var errReadBack = retry.Final(errors.New("read back a different value after writing: a concurrent writer"))
+// readBackError means the value read after the write is not the one
+// written: another writer got in between (sink.ErrConflict). Retrying here
+// could only fight that writer; the engine asks TEO which key is live.
+type readBackError struct{}
+
+func (readBackError) Error() string        { return sink.ErrConflict.Error() }
+func (readBackError) Is(target error) bool { return target == sink.ErrConflict }
+func (readBackError) Retryable() bool      { return false }
+func (readBackError) Operation() string    { return ActionGet }
+func (readBackError) ErrorCode() string    { return "ReadBackMismatch" }
 
 func (s *Sink) deliverOnce(ctx context.Context, name string, d sink.Delivery, wrote *bool) (sink.Outcome, error) {
 	current, where, err := s.read(ctx, name)
@@ -293,7 +299,7 @@ func (s *Sink) deliverOnce(ctx context.Context, name string, d sink.Delivery, wr
 		return sink.Failed, err
 	}
 	if where != present || !back.Equal(d.Key) {
-		return sink.Failed, errReadBack
+		return sink.Failed, readBackError{}
 	}
 	return sink.OK, nil
 }
@@ -358,15 +364,15 @@ func (s *Sink) SaveRecord(ctx context.Context, zone string, rec sink.Record, cur
 	name := s.secretName(zone)
 	desc := description(zone, &rec)
 	var err error
-	// Twice at most: a secret created concurrently (or by our own create
-	// whose answer was lost) is found on the second pass.
+	// Twice at most: a secret created concurrently, or by our own create
+	// whose answer was lost, takes the description on the second pass.
 	for range 2 {
 		err = s.API.Call(ctx, ActionUpdateDescription, struct{ SecretName, Description string }{name, desc}, nil)
 		if !isNotFound(err) || current.IsZero() {
 			break
 		}
 		err = s.create(ctx, name, zone, current, desc)
-		if tcapi.Code(err) != "ResourceInUse.SecretExists" {
+		if err == nil || (tcapi.Code(err) != "ResourceInUse.SecretExists" && !retry.IsRetryable(err)) {
 			break
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"log/slog"
 	"maps"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -47,6 +48,7 @@ var Fast = keyrotator.Tuning{
 type Cloud struct {
 	Emu      *emulator.Emulator
 	Receiver *webhook.Receiver // nil unless WithWebhook
+	Hook     *HookFault        // makes the receiver misbehave; nil unless WithWebhook
 	Env      map[string]string
 	Logs     *Buffer
 	mu       sync.Mutex
@@ -111,8 +113,10 @@ func NewCloud(t testing.TB, zones []string, opts ...Option) *Cloud {
 		if err != nil {
 			t.Fatal(err)
 		}
-		hook := httptest.NewServer(recv)
+		c.Hook = &HookFault{}
+		hook := httptest.NewServer(c.Hook.wrap(recv))
 		t.Cleanup(hook.Close)
+		t.Cleanup(c.Hook.Clear) // release hanging requests before the server closes
 		c.Receiver = recv
 		c.Env["WEBHOOK_URL"] = hook.URL + "/hook"
 		c.Env["WEBHOOK_SECRET"] = secret
@@ -235,4 +239,83 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// HookFault makes the webhook endpoint fail the way real ones do.
+type HookFault struct {
+	mu        sync.Mutex
+	mode      HookMode
+	status    int
+	remaining int // < 0: until cleared
+	release   chan struct{}
+}
+
+// HookMode is how the webhook endpoint fails.
+type HookMode int
+
+const (
+	HookOK     HookMode = iota
+	HookStatus          // answer with a status (e.g. 503)
+	HookHang            // never answer (until the client gives up or the fault is cleared)
+	HookDrop            // close the connection without an answer
+)
+
+// Set makes the next times requests fail in mode (times < 0: every request).
+func (f *HookFault) Set(mode HookMode, status, times int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mode, f.status, f.remaining = mode, status, times
+	if f.release == nil {
+		f.release = make(chan struct{})
+	}
+}
+
+// Clear ends the fault and releases hanging requests.
+func (f *HookFault) Clear() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mode = HookOK
+	if f.release != nil {
+		close(f.release)
+		f.release = nil
+	}
+}
+
+func (f *HookFault) take() (HookMode, int, chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.mode == HookOK || f.remaining == 0 {
+		return HookOK, 0, nil
+	}
+	if f.remaining > 0 {
+		f.remaining--
+	}
+	return f.mode, f.status, f.release
+}
+
+func (f *HookFault) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mode, status, release := f.take()
+		switch mode {
+		case HookStatus:
+			w.WriteHeader(status)
+			return
+		case HookHang:
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		case HookDrop:
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					conn.Close()
+					return
+				}
+			}
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -88,8 +88,12 @@ func (h *Handler) serveHTTP(ctx context.Context, req *event.HTTPRequest, request
 	if req.RequestID != "" && requestID == "" {
 		requestID = req.RequestID
 	}
-	rotationID := d.RotationID
-	rep, err := h.Run(ctx, rotate.Request{Action: action, Zones: d.Zones, RequestID: requestID, RotationID: rotationID})
+	rep, err := h.Run(ctx, rotate.Request{Action: action, Zones: d.Zones, RequestID: requestID, RotationID: d.RotationID})
+	if d.RotationID != "" && (err != nil || !rep.OK) {
+		// Not served: the sender's retry, with the same webhook-id, must
+		// be let through to finish the job.
+		h.replayGuard().Release(d.RotationID)
+	}
 	if err != nil {
 		msg := err.Error()
 		if config.IsConfigError(err) {

@@ -71,3 +71,22 @@ func (g *ReplayGuard) forgetOldest() {
 	delete(g.at, g.order[0])
 	g.order = g.order[1:]
 }
+
+// Release forgets id, so that a retry of a request that did not succeed is
+// served instead of refused as a replay (Standard Webhooks senders retry any
+// non-2xx answer with the same webhook-id). The rotation record beside the
+// key keeps such a retry from refreshing twice.
+func (g *ReplayGuard) Release(id string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, ok := g.at[id]; !ok {
+		return
+	}
+	delete(g.at, id)
+	for i, o := range g.order {
+		if o == id {
+			g.order = append(g.order[:i], g.order[i+1:]...)
+			break
+		}
+	}
+}

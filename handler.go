@@ -6,6 +6,7 @@
 package keyrotator
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -132,16 +133,18 @@ func (h *Handler) engine(ctx context.Context, cfg config.Config, requestID strin
 	if err != nil {
 		return nil, err
 	}
-	if cfg.RoleARN != "" {
-		cred, err = credentials.AssumeRole(ctx, cred, cfg.RoleARN, cfg.STS, cfg.Region, "mpgw-keyrotator-"+requestID[:min(len(requestID), 32)])
-		if err != nil {
-			return nil, err
-		}
-	}
 	t := h.Tuning
 	api := func(ep config.Endpoint, limits *tcapi.Limits) *tcapi.Client {
 		return &tcapi.Client{Endpoint: ep, Credential: cred, Limits: limits,
 			Timeout: t.APITimeout, Retry: t.APIRetry, Transport: h.Transport, Logger: log}
+	}
+	if cfg.RoleARN != "" {
+		sts := api(cfg.STS, nil)
+		sts.Region = cfg.Region
+		cred, err = credentials.AssumeRole(ctx, sts, cred, cfg.RoleARN, "mpgw-keyrotator-"+requestID[:min(len(requestID), 32)])
+		if err != nil {
+			return nil, err
+		}
 	}
 	var sinks []sink.Sink
 	if cfg.SSM != nil {
@@ -164,9 +167,11 @@ func (h *Handler) engine(ctx context.Context, cfg config.Config, requestID strin
 		sinks = append(sinks, w)
 	}
 	h.init()
+	teoClient := teo.New(api(cfg.TEO, tcapi.NewLimits(cfg.TEORateLimit, nil)))
 	return &rotate.Engine{
-		Allowed: cfg.Zones, TEO: teo.New(api(cfg.TEO, tcapi.NewLimits(cfg.TEORateLimit, nil))), Sinks: sinks, Memory: h.memory,
-		Concurrency: t.Concurrency, CallBudget: t.CallBudget, Margin: t.Margin, RefreshRetry: t.RefreshRetry, Logger: log,
+		Allowed: cfg.Zones, TEO: teoClient, Sinks: sinks, Memory: h.memory,
+		Concurrency: t.Concurrency, CallBudget: cmp.Or(t.CallBudget, teoClient.API.Budget()), Margin: t.Margin,
+		RefreshRetry: t.RefreshRetry, Logger: log,
 	}, nil
 }
 

@@ -66,7 +66,12 @@ type Webhook struct {
 }
 
 // Error lists every configuration problem found.
-type Error struct{ Problems []Problem }
+type Error struct {
+	Problems []Problem
+	Cause    error // the underlying error, when one problem wraps one
+}
+
+func (e *Error) Unwrap() error { return e.Cause }
 
 // Problem is one variable and what is wrong with it.
 type Problem struct{ Var, Msg string }

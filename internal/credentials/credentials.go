@@ -36,12 +36,18 @@ type Credential struct {
 // ErrNotFound means no source held credentials.
 var ErrNotFound = errors.New("no Tencent Cloud credentials: set TENCENTCLOUD_SECRETID, TENCENTCLOUD_SECRETKEY and TENCENTCLOUD_SESSIONTOKEN (the SCF execution role sets them), or TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or write ~/.tencentcloud/credentials")
 
+// problem reports a credentials problem as configuration: found before
+// any API call, named by its variable.
+func problem(variable string, err error) error {
+	return &config.Error{Problems: []config.Problem{{Var: variable, Msg: err.Error()}}, Cause: err}
+}
+
 // Resolve finds the base credentials through getenv, then the profile files.
 func Resolve(getenv func(string) string) (Credential, error) {
 	id, key, token := getenv("TENCENTCLOUD_SECRETID"), getenv("TENCENTCLOUD_SECRETKEY"), getenv("TENCENTCLOUD_SESSIONTOKEN")
 	if id != "" || key != "" {
 		if id == "" || key == "" {
-			return Credential{}, incomplete("TENCENTCLOUD_SECRETID", id, "TENCENTCLOUD_SECRETKEY")
+			return Credential{}, problem("TENCENTCLOUD_SECRETID", incomplete("TENCENTCLOUD_SECRETID", id, "TENCENTCLOUD_SECRETKEY"))
 		}
 		src := "TENCENTCLOUD_SECRETID/TENCENTCLOUD_SECRETKEY"
 		if token != "" {
@@ -52,7 +58,7 @@ func Resolve(getenv func(string) string) (Credential, error) {
 	id, key = getenv("TENCENTCLOUD_SECRET_ID"), getenv("TENCENTCLOUD_SECRET_KEY")
 	if id != "" || key != "" {
 		if id == "" || key == "" {
-			return Credential{}, incomplete("TENCENTCLOUD_SECRET_ID", id, "TENCENTCLOUD_SECRET_KEY")
+			return Credential{}, problem("TENCENTCLOUD_SECRET_ID", incomplete("TENCENTCLOUD_SECRET_ID", id, "TENCENTCLOUD_SECRET_KEY"))
 		}
 		return Credential{common.NewCredential(id, key), "TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY"}, nil
 	}
@@ -70,10 +76,10 @@ func Resolve(getenv func(string) string) (Credential, error) {
 		}
 		if err != nil && !notConfigured(err) {
 			// The SDK's parse errors may quote the file: say only which file.
-			return Credential{}, fmt.Errorf("reading %s: the file exists but has no usable secret_id and secret_key", f.name)
+			return Credential{}, problem("TENCENTCLOUD_CREDENTIALS_FILE", fmt.Errorf("reading %s: the file exists but has no usable secret_id and secret_key", f.name))
 		}
 	}
-	return Credential{}, ErrNotFound
+	return Credential{}, problem("TENCENTCLOUD_SECRETID", ErrNotFound)
 }
 
 func incomplete(first, firstValue, second string) error {
@@ -90,12 +96,15 @@ func notConfigured(err error) bool {
 	return errors.As(err, &se) && se.GetMessage() == "could not find config file"
 }
 
-// AssumeRole exchanges base for the temporary credentials of roleARN.
-func AssumeRole(ctx context.Context, base Credential, roleARN string, sts config.Endpoint, region, session string) (Credential, error) {
-	if region == "" {
-		region = "ap-guangzhou" // STS needs a region; any works for AssumeRole
+// AssumeRole exchanges base for the temporary credentials of roleARN
+// through sts: a client whose Endpoint, Region, timeouts, retries and
+// transport the caller chose, not yet used; AssumeRole sets its service and
+// credential.
+func AssumeRole(ctx context.Context, client *tcapi.Client, base Credential, roleARN, session string) (Credential, error) {
+	client.Service, client.Version, client.Credential = "sts", "2018-08-13", base
+	if client.Region == "" {
+		client.Region = "ap-guangzhou" // STS needs a region; any works for AssumeRole
 	}
-	client := &tcapi.Client{Service: "sts", Version: "2018-08-13", Endpoint: sts, Region: region, Credential: base}
 	var out struct {
 		Credentials struct{ Token, TmpSecretId, TmpSecretKey string }
 		ExpiredTime int64

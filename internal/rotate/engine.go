@@ -112,25 +112,29 @@ func (e *Engine) Run(ctx context.Context, req Request) Report {
 		defer cancel()
 	}
 
-	zones, refused := e.select_(req.Zones)
-	results := make([]ZoneResult, len(zones))
+	plan := e.plan(req.Zones)
+	results := make([]ZoneResult, len(plan))
 	sem := make(chan struct{}, e.concurrency())
 	var wg sync.WaitGroup
-	for i, zone := range zones {
+	for i, p := range plan {
+		if p.refused != nil {
+			results[i] = *p.refused
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			select {
 			case sem <- struct{}{}:
 				defer func() { <-sem }()
-				results[i] = e.zone(ctx, req, zone)
+				results[i] = e.zone(ctx, req, p.zone)
 			case <-ctx.Done():
-				results[i] = skipped(zone, "the invocation ran out of time before this zone's turn")
+				results[i] = skipped(p.zone, "the invocation ran out of time before this zone's turn")
 			}
 		}()
 	}
 	wg.Wait()
-	rep.Zones = append(results, refused...)
+	rep.Zones = results
 	rep.OK = len(rep.Zones) > 0
 	for _, z := range rep.Zones {
 		rep.OK = rep.OK && z.Outcome.Good()
@@ -138,28 +142,33 @@ func (e *Engine) Run(ctx context.Context, req Request) Report {
 	return rep
 }
 
-// select_ splits the requested zones into the allowed ones (in request
-// order, duplicates dropped) and results for the refused ones.
-func (e *Engine) select_(requested []string) ([]string, []ZoneResult) {
+// planned is one requested zone: to run, or refused with its result.
+type planned struct {
+	zone    string
+	refused *ZoneResult
+}
+
+// plan lists the requested zones in request order, duplicates dropped,
+// with a result already made for each zone outside the allow-list.
+func (e *Engine) plan(requested []string) []planned {
 	if len(requested) == 0 {
-		return slices.Clone(e.Allowed), nil
+		requested = e.Allowed
 	}
-	var zones []string
-	var refused []ZoneResult
+	var out []planned
 	seen := map[string]bool{}
 	for _, z := range requested {
 		if seen[z] {
 			continue
 		}
 		seen[z] = true
-		if slices.Contains(e.Allowed, z) {
-			zones = append(zones, z)
-			continue
+		p := planned{zone: z}
+		if !slices.Contains(e.Allowed, z) {
+			p.refused = &ZoneResult{ZoneID: z, Outcome: Failed, Sinks: []SinkResult{},
+				Error: "key unchanged: zone is not in ZONE_IDS, so it is never touched"}
 		}
-		refused = append(refused, ZoneResult{ZoneID: z, Outcome: Failed, Sinks: []SinkResult{},
-			Error: "key unchanged: zone is not in ZONE_IDS, so it is never touched"})
+		out = append(out, p)
 	}
-	return zones, refused
+	return out
 }
 
 func skipped(zone, why string) ZoneResult {
@@ -233,6 +242,11 @@ func (e *Engine) rotate(ctx context.Context, req Request, zone string) ZoneResul
 		return fail(r, false, err)
 	}
 	r.Fingerprint = live.Fingerprint()
+	if req.DryRun {
+		// Everything above only read; a dry run stops before the first write.
+		r.Outcome = Planned
+		return r
+	}
 	rec, found, err := e.loadRecord(ctx, zone)
 	if err != nil {
 		return fail(r, false, err)
@@ -244,10 +258,6 @@ func (e *Engine) rotate(ctx context.Context, req Request, zone string) ZoneResul
 		r.PreviousFingerprint = rec.From
 		r.KeyChanged = true
 		return e.deliverAndConfirm(ctx, req, zone, live, r, Rotated)
-	}
-	if req.DryRun {
-		r.Outcome = Planned
-		return r
 	}
 	// 2. Refresh, only with time left to deliver.
 	if deadline, ok := ctx.Deadline(); ok {

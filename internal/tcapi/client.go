@@ -23,8 +23,9 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 )
 
-// DefaultTimeout bounds one request (connect, send, answer).
-const DefaultTimeout = 10 * time.Second
+// DefaultTimeout bounds one request (connect, send, answer). The key APIs
+// answer in well under a second; a request that hangs is better retried.
+const DefaultTimeout = 5 * time.Second
 
 // DefaultRetry retries transient failures of idempotent calls.
 var DefaultRetry = retry.Policy{Attempts: 4, Initial: 200 * time.Millisecond, Max: 2 * time.Second}
@@ -102,7 +103,7 @@ func (c *Client) client() *common.Client {
 		if transport == nil {
 			transport = sharedTransport
 		}
-		c.sdk = common.NewCommonClient(c.Credential, c.Region, cpf).WithHttpTransport(transport)
+		c.sdk = common.NewCommonClient(c.Credential, c.Region, cpf).WithHttpTransport(statusRecorder{transport})
 	})
 	return c.sdk
 }
@@ -114,8 +115,11 @@ func (c *Client) send(ctx context.Context, action string, params, out any, attem
 	if err := c.Limits.Wait(ctx, c.Service+"."+action); err != nil {
 		return fmt.Errorf("%s %s: waiting for the rate limit: %w", c.Service, action, err)
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
+	status := new(int)
+	ctx = context.WithValue(ctx, statusKey{}, status)
 
 	req := tchttp.NewCommonRequest(c.Service, c.Version, action)
 	req.SetContext(ctx)
@@ -131,9 +135,16 @@ func (c *Client) send(ctx context.Context, action string, params, out any, attem
 	err = c.client().Send(req, resp)
 	if err != nil {
 		e := fromSDK(c.Service, action, err)
-		if ctxErr := ctx.Err(); ctxErr != nil && e.Code == codeNetwork {
-			// Out of time is not a network failure: never retry it.
-			e.cause = errors.Join(ctxErr, e.cause)
+		switch {
+		case e.Code == codeParse && *status != 0 && *status != http.StatusOK:
+			// A proxy's error page: the SDK only says it is not JSON.
+			e.Code, e.Message = codeHTTPStatus, fmt.Sprintf("HTTP status %d without an API answer", *status)
+		case e.Code == codeNetwork && parent.Err() != nil:
+			// The invocation is out of time: final, never retried.
+			e.cause = errors.Join(parent.Err(), e.cause)
+		case e.Code == codeNetwork && ctx.Err() != nil:
+			// Only this attempt ran out of time: worth another one.
+			e.Message, e.cause = fmt.Sprintf("no answer within %s", c.timeout()), nil
 		}
 		c.log(ctx, action, attempt, e.Code, start)
 		return e
@@ -148,7 +159,7 @@ func (c *Client) send(ctx context.Context, action string, params, out any, attem
 	}
 	if err := json.Unmarshal(envelope.Response, out); err != nil {
 		// The decoder's message may quote the value: keep only the type.
-		return &Error{Service: c.Service, Action: action, Code: codeParse, Message: fmt.Sprintf("unexpected answer shape (%T)", err)}
+		return &Error{Service: c.Service, Action: action, Code: codeDecode, Message: fmt.Sprintf("unexpected answer shape (%T)", err)}
 	}
 	return nil
 }
@@ -160,6 +171,20 @@ func (c *Client) log(ctx context.Context, action string, attempt int, code strin
 	c.Logger.LogAttrs(ctx, slog.LevelDebug, "api call",
 		slog.String("service", c.Service), slog.String("apiAction", action), slog.Int("attempt", attempt),
 		slog.String("code", code), slog.Duration("duration", time.Since(start)))
+}
+
+type statusKey struct{}
+
+// statusRecorder notes the HTTP status of the answer in the request's
+// context, for errors the SDK reports without it.
+type statusRecorder struct{ next http.RoundTripper }
+
+func (s statusRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := s.next.RoundTrip(r)
+	if p, ok := r.Context().Value(statusKey{}).(*int); ok && resp != nil {
+		*p = resp.StatusCode
+	}
+	return resp, err
 }
 
 // sharedTransport keeps connections to the API hosts alive across clients.

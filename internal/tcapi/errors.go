@@ -72,6 +72,9 @@ const (
 	codeHTTPStatus = "ClientError.HttpStatusCodeError"
 	codeParse      = "ClientError.ParseJsonError"
 	codeIO         = "ClientError.IOError"
+	// codeDecode is an answer that is valid JSON but not the shape this
+	// client expects: the same request would get the same answer.
+	codeDecode = "ClientError.DecodeError"
 )
 
 // Code returns the API error code carried by err, or "".

@@ -1,0 +1,455 @@
+package tcapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
+)
+
+const (
+	testZone       = "zone-tcapi"
+	actionDescribe = "DescribeMultiPathGatewaySecretKey"
+	actionRefresh  = "RefreshMultiPathGatewaySecretKey"
+)
+
+// fastRetry is DefaultRetry's number of attempts without the waiting.
+var fastRetry = retry.Policy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond}
+
+type keyAnswer struct{ SecretKey string }
+
+type zoneParams struct{ ZoneId string }
+
+// newCloud serves an emulator holding testZone and returns it with a TEO
+// client signing with the emulator's role credential.
+func newCloud(t *testing.T) (*emulator.Emulator, *Client) {
+	t.Helper()
+	emu := emulator.New(emulator.Options{Zones: []string{testZone}})
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { emu.Close() })
+	ep, err := config.ParseEndpoint(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := emu.RoleCredential()
+	return emu, &Client{
+		Service: "teo", Version: "2022-09-01", Endpoint: ep,
+		Credential: common.NewTokenCredential(role.SecretID, role.SecretKey, role.Token),
+		Timeout:    5 * time.Second, Retry: fastRetry,
+	}
+}
+
+func liveKey(t *testing.T, emu *emulator.Emulator) string {
+	t.Helper()
+	k, ok := emu.Key(testZone)
+	if !ok {
+		t.Fatal("the emulator has no key for the test zone")
+	}
+	return k
+}
+
+func TestCallDecodesResponse(t *testing.T) {
+	emu, c := newCloud(t)
+	var out keyAnswer
+	if err := c.Call(context.Background(), actionDescribe, zoneParams{testZone}, &out); err != nil {
+		t.Fatalf("Call: %v", err)
+	}
+	if out.SecretKey == "" || out.SecretKey != liveKey(t, emu) {
+		t.Error("Call did not decode the Response object's SecretKey")
+	}
+	// out may be nil: the answer is then ignored.
+	if err := c.Call(context.Background(), actionDescribe, zoneParams{testZone}, nil); err != nil {
+		t.Fatalf("Call with a nil out: %v", err)
+	}
+	if got := emu.Calls(actionDescribe); got != 2 {
+		t.Errorf("%d calls, want 2", got)
+	}
+}
+
+func TestRetryableCode(t *testing.T) {
+	tests := []struct {
+		code string
+		want bool
+	}{
+		{"RequestLimitExceeded", true},
+		{"RequestLimitExceeded.UinLimitExceeded", true},
+		{"RequestLimitExceeded.IPLimitExceeded", true},
+		{"RequestLimitExceeded.GlobalRegionUinLimitExceeded", true},
+		{"InternalError", true},
+		{"InternalError.DbError", true},
+		{"InternalError.SystemError", true},
+		{"ServiceUnavailable", true},
+		{"ClientError.NetworkError", true},
+		{"ClientError.HttpStatusCodeError", true},
+
+		{"AuthFailure", false},
+		{"AuthFailure.SignatureFailure", false},
+		{"AuthFailure.SecretIdNotFound", false},
+		{"AuthFailure.TokenFailure", false},
+		{"AuthFailure.UnauthorizedOperation", false},
+		{"InvalidParameter", false},
+		{"InvalidParameter.ParamError", false},
+		{"InvalidParameterValue", false},
+		{"ResourceNotFound", false},
+		{"ResourceNotFound.ZoneNotFound", false},
+		{"ResourceNotFound.SecretNotExist", false},
+		{"OperationDenied", false},
+		{"MissingParameter", false},
+		{"UnauthorizedOperation", false},
+		{"UnauthorizedOperation.AccessKmsError", false},
+		{"LimitExceeded", false},
+		{"ClientError.CredentialError", false},
+		{"InternalErrorX", false},
+		{"RequestLimitExceededX", false},
+		{"ServiceUnavailable.Sub", false},
+		{"", false},
+	}
+	for _, tc := range tests {
+		if got := RetryableCode(tc.code); got != tc.want {
+			t.Errorf("RetryableCode(%q) = %v, want %v", tc.code, got, tc.want)
+		}
+		if got := (&Error{Code: tc.code}).Retryable(); got != tc.want {
+			t.Errorf("Error{Code: %q}.Retryable() = %v, want %v", tc.code, got, tc.want)
+		}
+	}
+}
+
+// TestCallRetries: transient faults are retried until the call succeeds,
+// final ones come back after exactly one call, and CallOnce never retries.
+func TestCallRetries(t *testing.T) {
+	tests := []struct {
+		name      string
+		once      bool // CallOnce instead of Call
+		fault     emulator.Fault
+		wantCode  string // "" = success
+		wantCalls int
+		retryable bool
+	}{
+		{name: "InternalError once is retried", fault: emulator.Fault{Code: "InternalError", Times: 1}, wantCalls: 2},
+		{name: "RequestLimitExceeded sub-code is retried", fault: emulator.Fault{Code: "RequestLimitExceeded.UinLimitExceeded", Times: 2}, wantCalls: 3},
+		{name: "ServiceUnavailable is retried", fault: emulator.Fault{Code: "ServiceUnavailable", Times: 1}, wantCalls: 2},
+		{name: "dropped connection is retried", fault: emulator.Fault{Drop: true, Times: 1}, wantCalls: 2},
+		{name: "proxy 502 page is retried", fault: emulator.Fault{HTTPStatus: 502, Times: 1}, wantCalls: 2},
+		{name: "persistent InternalError uses every attempt", fault: emulator.Fault{Code: "InternalError"},
+			wantCode: "InternalError", wantCalls: fastRetry.Attempts, retryable: true},
+		{name: "AuthFailure is final", fault: emulator.Fault{Code: "AuthFailure.UnauthorizedOperation"},
+			wantCode: "AuthFailure.UnauthorizedOperation", wantCalls: 1},
+		{name: "ResourceNotFound is final", fault: emulator.Fault{Code: "ResourceNotFound"}, wantCode: "ResourceNotFound", wantCalls: 1},
+		{name: "InvalidParameterValue is final", fault: emulator.Fault{Code: "InvalidParameterValue"}, wantCode: "InvalidParameterValue", wantCalls: 1},
+		{name: "OperationDenied is final", fault: emulator.Fault{Code: "OperationDenied"}, wantCode: "OperationDenied", wantCalls: 1},
+		{name: "LimitExceeded is final", fault: emulator.Fault{Code: "LimitExceeded"}, wantCode: "LimitExceeded", wantCalls: 1},
+		{name: "CallOnce does not retry InternalError", once: true, fault: emulator.Fault{Code: "InternalError", Times: 1},
+			wantCode: "InternalError", wantCalls: 1, retryable: true},
+		{name: "CallOnce does not retry a dropped connection", once: true, fault: emulator.Fault{Drop: true, Times: 1},
+			wantCode: "ClientError.NetworkError", wantCalls: 1, retryable: true},
+		{name: "CallOnce does not retry a dropped answer", once: true, fault: emulator.Fault{Drop: true, Phase: emulator.After, Times: 1},
+			wantCode: "ClientError.NetworkError", wantCalls: 1, retryable: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			emu, c := newCloud(t)
+			action := actionDescribe
+			call := c.Call
+			if tc.once {
+				action, call = actionRefresh, c.CallOnce
+			}
+			tc.fault.Action = action
+			emu.Inject(tc.fault)
+			var out keyAnswer
+			err := call(context.Background(), action, zoneParams{testZone}, &out)
+			if got := emu.Calls(action); got != tc.wantCalls {
+				t.Errorf("%d calls, want %d", got, tc.wantCalls)
+			}
+			if tc.wantCode == "" {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				if out.SecretKey != liveKey(t, emu) {
+					t.Error("the answer after a retry is not the live key")
+				}
+				return
+			}
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("err = %v (%T), want *Error", err, err)
+			}
+			if e.Code != tc.wantCode || Code(err) != tc.wantCode {
+				t.Errorf("code %q, want %q", e.Code, tc.wantCode)
+			}
+			if e.Service != "teo" || e.Action != action || e.Operation() != action || e.ErrorCode() != tc.wantCode {
+				t.Errorf("error names %s %s (%s %s)", e.Service, e.Action, e.Operation(), e.ErrorCode())
+			}
+			if got := retry.IsRetryable(err); got != tc.retryable {
+				t.Errorf("IsRetryable = %v, want %v", got, tc.retryable)
+			}
+		})
+	}
+}
+
+// TestErrorsNeverQuoteAnswers: the SDK's messages for answers it cannot use
+// quote the whole body; a successful Describe's body holds the key.
+func TestErrorsNeverQuoteAnswers(t *testing.T) {
+	t.Run("answer of an unexpected shape", func(t *testing.T) {
+		emu, c := newCloud(t)
+		key := liveKey(t, emu)
+		var out struct{ SecretKey int }
+		err := c.CallOnce(context.Background(), actionDescribe, zoneParams{testZone}, &out)
+		if Code(err) != "ClientError.DecodeError" || retry.IsRetryable(err) {
+			t.Fatalf("err = %v, want a final ClientError.DecodeError: the same request would get the same answer", err)
+		}
+		if strings.Contains(err.Error(), key) {
+			t.Error("the error quotes the answer, key included")
+		}
+		var m struct{ SecretKey map[string]string }
+		err = c.CallOnce(context.Background(), actionDescribe, zoneParams{testZone}, &m)
+		if err == nil || strings.Contains(err.Error(), key) {
+			t.Errorf("err = %v", err)
+		}
+	})
+	for _, status := range []int{200, 404, 502, 503} {
+		t.Run(fmt.Sprintf("bare HTTP %d", status), func(t *testing.T) {
+			emu, c := newCloud(t)
+			emu.Inject(emulator.Fault{Action: actionDescribe, HTTPStatus: status})
+			var out keyAnswer
+			err := c.CallOnce(context.Background(), actionDescribe, zoneParams{testZone}, &out)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			for _, body := range []string{"nginx", "<html", "<center>", "Fail to parse", "with body"} {
+				if strings.Contains(msg, body) {
+					t.Errorf("the error quotes the body (%q): %s", body, msg)
+				}
+			}
+			// The SDK looks for an error envelope before it looks at the
+			// status; the client recovers the status for the report.
+			wantCode := "ClientError.HttpStatusCodeError"
+			if status == 200 {
+				wantCode = "ClientError.ParseJsonError"
+			}
+			if Code(err) != wantCode || (status != 200 && !strings.Contains(msg, fmt.Sprint(status))) {
+				t.Errorf("code %q (%s), want %s naming the status", Code(err), msg, wantCode)
+			}
+			if !retry.IsRetryable(err) {
+				t.Error("a proxy's error page is not retryable")
+			}
+		})
+	}
+	t.Run("an After fault on a read loses the answer, not the key", func(t *testing.T) {
+		emu, c := newCloud(t)
+		emu.Inject(emulator.Fault{Action: actionRefresh, Phase: emulator.After, HTTPStatus: 504})
+		err := c.CallOnce(context.Background(), actionRefresh, zoneParams{testZone}, &keyAnswer{})
+		if err == nil || strings.Contains(err.Error(), liveKey(t, emu)) {
+			t.Errorf("err = %v", err)
+		}
+	})
+}
+
+func TestDeadlineDuringDelayIsNotRetried(t *testing.T) {
+	emu, c := newCloud(t)
+	emu.Inject(emulator.Fault{Action: actionDescribe, Delay: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err := c.Call(ctx, actionDescribe, zoneParams{testZone}, &keyAnswer{})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want it to wrap context.DeadlineExceeded", err)
+	}
+	if retry.IsRetryable(err) {
+		t.Error("running out of time is classified as retryable")
+	}
+	if got := emu.Calls(actionDescribe); got != 1 {
+		t.Errorf("%d calls, want 1", got)
+	}
+}
+
+func TestCanceledContextSendsNothing(t *testing.T) {
+	emu, c := newCloud(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := c.Call(ctx, actionDescribe, zoneParams{testZone}, &keyAnswer{})
+	if err == nil || retry.IsRetryable(err) {
+		t.Errorf("err = %v", err)
+	}
+	if got := emu.Calls(actionDescribe); got != 0 {
+		t.Errorf("%d calls after cancel", got)
+	}
+}
+
+func TestMissingCredential(t *testing.T) {
+	emu, c := newCloud(t)
+	c.Credential = nil
+	err := c.Call(context.Background(), actionDescribe, zoneParams{testZone}, &keyAnswer{})
+	if Code(err) != "ClientError.CredentialError" || retry.IsRetryable(err) {
+		t.Errorf("err = %v", err)
+	}
+	if emu.Calls(actionDescribe) != 0 {
+		t.Error("sent a request without credentials")
+	}
+}
+
+func TestWrongCredentialIsFinal(t *testing.T) {
+	emu, c := newCloud(t)
+	role := emu.RoleCredential()
+	c.Credential = common.NewTokenCredential(role.SecretID, "not-the-key", role.Token)
+	err := c.Call(context.Background(), actionDescribe, zoneParams{testZone}, &keyAnswer{})
+	if Code(err) != "AuthFailure.SignatureFailure" || retry.IsRetryable(err) {
+		t.Errorf("err = %v", err)
+	}
+	if strings.Contains(err.Error(), role.SecretKey) || strings.Contains(err.Error(), role.Token) {
+		t.Error("the error shows the credential")
+	}
+}
+
+// TestRegionBreakerStaysOff: the SDK's region breaker, when on, sends calls
+// to a backup host after a few; every call must reach the endpoint.
+func TestRegionBreakerStaysOff(t *testing.T) {
+	emu, c := newCloud(t)
+	for i := range 10 {
+		if err := c.Call(context.Background(), actionDescribe, zoneParams{testZone}, &keyAnswer{}); err != nil {
+			t.Fatalf("call %d: %v", i+1, err)
+		}
+	}
+	if got := emu.Calls(actionDescribe); got != 10 {
+		t.Errorf("the endpoint saw %d of 10 calls", got)
+	}
+}
+
+func TestErrorFormat(t *testing.T) {
+	emu, c := newCloud(t)
+	emu.Inject(emulator.Fault{Action: actionDescribe, Code: "ResourceNotFound", Message: "no such thing"})
+	err := c.Call(context.Background(), actionDescribe, zoneParams{testZone}, &keyAnswer{})
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("err = %v", err)
+	}
+	if e.RequestID == "" {
+		t.Error("no RequestId")
+	}
+	msg := err.Error()
+	for _, want := range []string{"teo", actionDescribe, "ResourceNotFound", "no such thing", "RequestId " + e.RequestID} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("%q lacks %q", msg, want)
+		}
+	}
+	if !strings.HasPrefix(msg, "teo "+actionDescribe+": ResourceNotFound") {
+		t.Errorf("message %q does not start with service, action and code", msg)
+	}
+
+	// Built by hand: every part is optional but service, action and code.
+	tests := []struct {
+		e    *Error
+		want string
+	}{
+		{&Error{Service: "ssm", Action: "UpdateSecret", Code: "InternalError"}, "ssm UpdateSecret: InternalError"},
+		{&Error{Service: "ssm", Action: "UpdateSecret", Code: "InternalError", Message: "m", RequestID: "r-1"}, "ssm UpdateSecret: InternalError: m (RequestId r-1)"},
+		{&Error{Service: "sts", Action: "AssumeRole", Code: "ClientError.NetworkError", Message: "no answer", cause: errors.New("EOF")}, "sts AssumeRole: ClientError.NetworkError: no answer: EOF"},
+	}
+	for _, tc := range tests {
+		if got := tc.e.Error(); got != tc.want {
+			t.Errorf("Error() = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+func TestLimits(t *testing.T) {
+	ctx := context.Background()
+	t.Run("nil never waits", func(t *testing.T) {
+		var l *Limits
+		if err := l.Wait(ctx, "teo.A"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("actions have separate buckets", func(t *testing.T) {
+		l := NewLimits(1, nil)
+		// One request per second: the first of each action passes at once.
+		for _, a := range []string{"teo.A", "teo.B", "ssm.A"} {
+			short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+			err := l.Wait(short, a)
+			cancel()
+			if err != nil {
+				t.Errorf("%s: first request waited: %v", a, err)
+			}
+		}
+		// The second of the same action would wait about a second.
+		short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+		defer cancel()
+		if err := l.Wait(short, "teo.A"); err == nil {
+			t.Error("a second request in the same second did not wait")
+		}
+	})
+	t.Run("per action rate", func(t *testing.T) {
+		l := NewLimits(1, map[string]float64{"ssm.GetSecretValue": 1e6})
+		short, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		for i := range 5 {
+			if err := l.Wait(short, "ssm.GetSecretValue"); err != nil {
+				t.Fatalf("request %d: %v", i+1, err)
+			}
+		}
+	})
+	t.Run("Wait honours ctx", func(t *testing.T) {
+		l := NewLimits(0.001, nil)
+		if err := l.Wait(ctx, "teo.A"); err != nil {
+			t.Fatal(err)
+		}
+		canceled, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := l.Wait(canceled, "teo.A"); err == nil {
+			t.Error("Wait on a canceled context returned nil")
+		}
+	})
+	t.Run("a client waiting for its limit sends nothing past the deadline", func(t *testing.T) {
+		emu, c := newCloud(t)
+		c.Limits = NewLimits(0.001, nil)
+		if err := c.Call(ctx, actionDescribe, zoneParams{testZone}, &keyAnswer{}); err != nil {
+			t.Fatal(err)
+		}
+		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		err := c.Call(short, actionDescribe, zoneParams{testZone}, &keyAnswer{})
+		if err == nil || !strings.Contains(err.Error(), "rate limit") || retry.IsRetryable(err) {
+			t.Errorf("err = %v", err)
+		}
+		if got := emu.Calls(actionDescribe); got != 1 {
+			t.Errorf("%d calls, want 1", got)
+		}
+	})
+}
+
+func TestBudget(t *testing.T) {
+	c := &Client{Timeout: time.Second, Retry: retry.Policy{Attempts: 3, Initial: 100 * time.Millisecond, Max: time.Second}}
+	if got, want := c.Budget(), 3*time.Second+100*time.Millisecond+200*time.Millisecond; got != want {
+		t.Errorf("Budget = %v, want %v", got, want)
+	}
+	if got, want := (&Client{}).Budget(), DefaultRetry.Budget(DefaultTimeout); got != want {
+		t.Errorf("zero Client Budget = %v, want %v", got, want)
+	}
+}
+
+// TestAttemptTimeoutIsRetried: one request that hangs past the client's
+// per-request timeout is tried again while the caller still has time.
+func TestAttemptTimeoutIsRetried(t *testing.T) {
+	emu, c := newCloud(t)
+	c.Timeout = 100 * time.Millisecond
+	emu.Inject(emulator.Fault{Action: actionDescribe, Delay: time.Minute, Times: 1})
+	var out keyAnswer
+	if err := c.Call(context.Background(), actionDescribe, zoneParams{testZone}, &out); err != nil {
+		t.Fatalf("err = %v, want the second attempt to succeed", err)
+	}
+	if got := emu.Calls(actionDescribe); got != 2 {
+		t.Errorf("%d calls, want 2", got)
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	keyrotator "github.com/mpgw-keyrotator/mpgw-keyrotator"
@@ -78,6 +77,9 @@ func Main(ctx context.Context, args []string, env Env) int {
 	case "emulator":
 		return serveEmulator(ctx, rest, env)
 	case "version", "--version":
+		if err := parse(newFlags("version", env), rest); err != nil {
+			return ExitUsage
+		}
 		fmt.Fprintln(env.Stdout, version.String())
 		return ExitOK
 	case "help", "-h", "--help":
@@ -94,15 +96,28 @@ func newFlags(name string, env Env) *flag.FlagSet {
 	return fs
 }
 
-// parse parses flags and refuses stray arguments.
+// parse parses flags and refuses stray arguments. The flag package has
+// already printed its own errors; a stray argument is printed here.
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+		err := fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+		fmt.Fprintln(fs.Output(), err)
+		return err
 	}
 	return nil
+}
+
+// positive refuses a zero or negative --timeout: it would skip every zone.
+func positive(fs *flag.FlagSet, name string, d time.Duration) error {
+	if d > 0 {
+		return nil
+	}
+	err := fmt.Errorf("%s: --%s must be positive", fs.Name(), name)
+	fmt.Fprintln(fs.Output(), err)
+	return err
 }
 
 func runAction(ctx context.Context, action rotate.Action, args []string, env Env) int {
@@ -113,7 +128,7 @@ func runAction(ctx context.Context, action rotate.Action, args []string, env Env
 	if action == rotate.Rotate {
 		fs.BoolVar(&dryRun, "dry-run", false, "preflight only: refresh nothing, write nothing")
 	}
-	if err := parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil || positive(fs, "timeout", *timeout) != nil {
 		return ExitUsage
 	}
 	cfg, err := env.Handler.Config()
@@ -159,7 +174,7 @@ func invoke(ctx context.Context, args []string, env Env) int {
 	fs := newFlags("invoke", env)
 	file := fs.String("event", "", "event JSON file, - for stdin")
 	timeout := fs.Duration("timeout", 10*time.Minute, "the invocation deadline")
-	if err := parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil || positive(fs, "timeout", *timeout) != nil {
 		return ExitUsage
 	}
 	if *file == "" {
@@ -195,6 +210,14 @@ func invoke(ctx context.Context, args []string, env Env) int {
 		}
 		return ExitFailed
 	}
+	// An HTTP event always answers; its status says whether the job was done.
+	var answer struct {
+		StatusCode *int `json:"statusCode"`
+	}
+	if json.Unmarshal(out, &answer) == nil && answer.StatusCode != nil && *answer.StatusCode >= 300 {
+		fmt.Fprintf(env.Stderr, "HTTP answer %d\n", *answer.StatusCode)
+		return ExitFailed
+	}
 	return ExitOK
 }
 
@@ -211,15 +234,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// splitList splits a comma separated flag value.
-func splitList(v string) []string {
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }

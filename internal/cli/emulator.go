@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -32,6 +33,11 @@ func serveEmulator(ctx context.Context, args []string, env Env) int {
 			fmt.Fprintf(env.Stderr, "emulator: --zones: %v\n", err)
 			return ExitUsage
 		}
+	}
+	if host, _, err := net.SplitHostPort(*addr); err != nil || !config.IsLoopback(host) {
+		// The control surface has no authentication and the credentials
+		// are printed: say so when the emulator is reachable from outside.
+		fmt.Fprintf(env.Stderr, "emulator: warning: %s is not a loopback address; anyone who can reach it can read its state and inject faults\n", *addr)
 	}
 	logger := slog.New(slog.NewJSONHandler(env.Stderr, nil))
 	emu, err := emulator.Start(*addr, emulator.Options{Zones: zones, Logger: logger})

@@ -22,6 +22,7 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/httptrigger"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/scf"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/ssm"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/webhook"
@@ -91,6 +92,22 @@ func (h *Handler) getenv(name string) string {
 // Config loads and validates the configuration of the moment.
 func (h *Handler) Config() (config.Config, error) { return config.Load(h.getenv) }
 
+// envFor reads the environment of one invocation: the process's, where
+// TENCENTCLOUD_REGION falls back to the region SCF names in the invoke (the
+// Go1 runtime passes it there, not as a variable).
+func (h *Handler) envFor(ctx context.Context) func(string) string {
+	inv, ok := scf.FromContext(ctx)
+	if !ok || inv.Region == "" {
+		return h.getenv
+	}
+	return func(name string) string {
+		if v := h.getenv(name); v != "" || name != "TENCENTCLOUD_REGION" {
+			return v
+		}
+		return inv.Region
+	}
+}
+
 func (h *Handler) logger(cfg *config.Config) *slog.Logger {
 	if h.Logger != nil {
 		return h.Logger
@@ -106,7 +123,8 @@ func (h *Handler) logger(cfg *config.Config) *slog.Logger {
 // error means nothing was attempted: bad configuration (config.Error) or no
 // credentials; everything else is in the report.
 func (h *Handler) Run(ctx context.Context, req rotate.Request) (rotate.Report, error) {
-	cfg, err := h.Config()
+	getenv := h.envFor(ctx)
+	cfg, err := config.Load(getenv)
 	if err != nil {
 		h.logger(nil).Error("configuration", "error", err.Error())
 		return rotate.Report{}, err
@@ -115,7 +133,10 @@ func (h *Handler) Run(ctx context.Context, req rotate.Request) (rotate.Report, e
 		req.RequestID = NewRequestID()
 	}
 	log := h.logger(&cfg).With("requestId", req.RequestID)
-	engine, err := h.engine(ctx, cfg, req.RequestID, log)
+	if inv, ok := scf.FromContext(ctx); ok {
+		log = log.With("functionName", inv.FunctionName, "namespace", inv.Namespace, "region", inv.Region)
+	}
+	engine, err := h.engine(ctx, cfg, getenv, req.RequestID, log)
 	if err != nil {
 		log.Error("setup", "action", string(req.Action), "error", err.Error())
 		return rotate.Report{}, err
@@ -128,8 +149,8 @@ func (h *Handler) Run(ctx context.Context, req rotate.Request) (rotate.Report, e
 }
 
 // engine assembles the rotation engine for one invocation.
-func (h *Handler) engine(ctx context.Context, cfg config.Config, requestID string, log *slog.Logger) (*rotate.Engine, error) {
-	cred, err := credentials.Resolve(h.getenv)
+func (h *Handler) engine(ctx context.Context, cfg config.Config, getenv func(string) string, requestID string, log *slog.Logger) (*rotate.Engine, error) {
+	cred, err := credentials.Resolve(getenv)
 	if err != nil {
 		return nil, err
 	}

@@ -1002,3 +1002,19 @@ func TestHTTPSignedRetryAfterFailure(t *testing.T) {
 	}
 	f.assertNoLeak()
 }
+
+// TestSCFRegionFromInvoke: the Go1 runtime names the region in the invoke,
+// not in a variable; SSM (regional) takes it from there when neither
+// SSM_REGION nor TENCENTCLOUD_REGION is set, and the logs name the function.
+func TestSCFRegionFromInvoke(t *testing.T) {
+	t.Parallel()
+	f := startSCFFunction(t, map[string]string{"TENCENTCLOUD_REGION": ""})
+	resp := f.invoke([]byte(`{"action":"rotate","zones":["zone-alpha"]}`), time.Now().Add(longDeadline))
+	if resp.Error != nil {
+		t.Fatalf("invoke: %s", resp.Error.Message)
+	}
+	f.assertDelivered(zoneAlpha)
+	if logs := f.cloud.Logs.String(); !strings.Contains(logs, `"functionName":"mpgw-keyrotator"`) || !strings.Contains(logs, `"namespace":"default"`) {
+		t.Error("the function's logs do not name the function and namespace")
+	}
+}

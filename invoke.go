@@ -66,7 +66,7 @@ func (h *Handler) serveHTTP(ctx context.Context, req *event.HTTPRequest, request
 	respond := func(status int, body []byte) ([]byte, error) {
 		return json.Marshal(httptrigger.Respond(status, body))
 	}
-	cfg, err := h.Config()
+	cfg, err := config.Load(h.envFor(ctx))
 	if err != nil {
 		// The details are in the log; an HTTP caller learns only that the
 		// function cannot serve.

@@ -20,10 +20,11 @@ func main() {
 		startLambda(keyrotator.New())
 	case os.Getenv(scf.PortEnv) != "":
 		logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-		if err := scf.ListenAndServe(keyrotator.New(), logger); err != nil {
-			fmt.Fprintf(os.Stderr, "scf runtime: %v\n", err)
-			os.Exit(1)
-		}
+		// ListenAndServe returns only when serving has failed; SCF then
+		// starts a new instance.
+		err := scf.ListenAndServe(keyrotator.New(), logger)
+		fmt.Fprintf(os.Stderr, "scf runtime: %v\n", err)
+		os.Exit(1)
 	default:
 		os.Exit(cli.Main(context.Background(), os.Args[1:], cli.Env{Stdout: os.Stdout, Stderr: os.Stderr}))
 	}

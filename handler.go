@@ -129,18 +129,25 @@ func (h *Handler) Run(ctx context.Context, req rotate.Request) (rotate.Report, e
 		h.logger(nil).Error("configuration", "error", err.Error())
 		return rotate.Report{}, err
 	}
+	return h.run(ctx, cfg, getenv, req)
+}
+
+// run is Run with the configuration already loaded through getenv.
+func (h *Handler) run(ctx context.Context, cfg config.Config, getenv func(string) string, req rotate.Request) (rotate.Report, error) {
 	if req.RequestID == "" {
 		req.RequestID = NewRequestID()
 	}
-	log := h.logger(&cfg).With("requestId", req.RequestID)
+	base := h.logger(&cfg)
 	if inv, ok := scf.FromContext(ctx); ok {
-		log = log.With("functionName", inv.FunctionName, "namespace", inv.Namespace, "region", inv.Region)
+		base = base.With("functionName", inv.FunctionName, "namespace", inv.Namespace, "region", inv.Region)
 	}
+	log := base.With("requestId", req.RequestID)
 	engine, err := h.engine(ctx, cfg, getenv, req.RequestID, log)
 	if err != nil {
 		log.Error("setup", "action", string(req.Action), "error", err.Error())
 		return rotate.Report{}, err
 	}
+	engine.Logger = base // the engine names the request on each line itself
 	start := time.Now()
 	rep := engine.Run(ctx, req)
 	log.Info("request done", "action", string(req.Action), "ok", rep.OK, "zones", len(rep.Zones),

@@ -66,7 +66,8 @@ func (h *Handler) serveHTTP(ctx context.Context, req *event.HTTPRequest, request
 	respond := func(status int, body []byte) ([]byte, error) {
 		return json.Marshal(httptrigger.Respond(status, body))
 	}
-	cfg, err := config.Load(h.envFor(ctx))
+	getenv := h.envFor(ctx)
+	cfg, err := config.Load(getenv)
 	if err != nil {
 		// The details are in the log; an HTTP caller learns only that the
 		// function cannot serve.
@@ -88,7 +89,7 @@ func (h *Handler) serveHTTP(ctx context.Context, req *event.HTTPRequest, request
 	if req.RequestID != "" && requestID == "" {
 		requestID = req.RequestID
 	}
-	rep, err := h.Run(ctx, rotate.Request{Action: action, Zones: d.Zones, RequestID: requestID, RotationID: d.RotationID})
+	rep, err := h.run(ctx, cfg, getenv, rotate.Request{Action: action, Zones: d.Zones, RequestID: requestID, RotationID: d.RotationID})
 	if d.RotationID != "" && (err != nil || !rep.OK) {
 		// Not served: the sender's retry, with the same webhook-id, must
 		// be let through to finish the job.

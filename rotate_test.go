@@ -84,6 +84,11 @@ func TestRotateEveryZone(t *testing.T) {
 				}
 			}
 			testkit.AssertNoLeak(t, append(c.Keys(zones), values(before)...), c.Logs.String(), reportJSON(t, rep))
+			for _, line := range strings.Split(c.Logs.String(), "\n") {
+				if strings.Count(line, `"requestId":`) > 1 {
+					t.Fatalf("a log line names its request twice: %s", line)
+				}
+			}
 		})
 	}
 }

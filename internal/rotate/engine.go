@@ -81,11 +81,12 @@ func (e *Engine) refreshRetry() retry.Policy {
 	return e.RefreshRetry
 }
 
-func (e *Engine) logger() *slog.Logger {
+// logger is the engine's logger for req: every line names the request.
+func (e *Engine) logger(req Request) *slog.Logger {
 	if e.Logger == nil {
 		return slog.New(slog.DiscardHandler)
 	}
-	return e.Logger
+	return e.Logger.With("requestId", req.RequestID)
 }
 
 // DeliveryBudget is the time a zone needs once its key is refreshed: the
@@ -202,7 +203,7 @@ func (e *Engine) zone(ctx context.Context, req Request, zone string) ZoneResult 
 	if !r.Outcome.Good() {
 		level = slog.LevelError
 	}
-	e.logger().LogAttrs(ctx, level, "zone done", slog.String("requestId", req.RequestID), slog.String("zoneId", zone),
+	e.logger(req).LogAttrs(ctx, level, "zone done", slog.String("zoneId", zone),
 		slog.String("action", string(req.Action)), slog.String("outcome", string(r.Outcome)),
 		slog.String("fingerprint", r.Fingerprint), slog.Int64("durationMs", r.DurationMs),
 		slog.String("apiAction", r.APIAction), slog.String("code", r.Code), slog.String("error", r.Error))
@@ -319,12 +320,12 @@ func (e *Engine) refresh(ctx context.Context, zone string, old secret.Key) (key 
 // it is the live key, delivering the live one instead when it is not.
 func (e *Engine) deliverAndConfirm(ctx context.Context, req Request, zone string, key secret.Key, r ZoneResult, success Outcome) ZoneResult {
 	d := sink.Delivery{ZoneID: zone, Action: string(req.Action), RotationID: req.RotationID, Previous: r.PreviousFingerprint}
-	var firstOutcomes []sink.Outcome
+	wrote := false // any sink written in any round: sync did something
 	for round := 1; ; round++ {
 		d.Key = key
-		results, outcomes, err := e.deliver(ctx, d)
-		if firstOutcomes == nil {
-			firstOutcomes = outcomes
+		results, err := e.deliver(ctx, d)
+		for _, res := range results {
+			wrote = wrote || res.Outcome != sink.Unchanged
 		}
 		r.Sinks = results
 		r.Fingerprint = key.Fingerprint()
@@ -347,8 +348,8 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, req Request, zone string
 			break
 		}
 		// The key changed under us: whatever was just delivered is dead.
-		e.logger().LogAttrs(ctx, slog.LevelWarn, "live key changed during delivery; delivering the live key",
-			slog.String("requestId", req.RequestID), slog.String("zoneId", zone),
+		e.logger(req).LogAttrs(ctx, slog.LevelWarn, "live key changed during delivery; delivering the live key",
+			slog.String("zoneId", zone),
 			slog.String("delivered", key.Fingerprint()), slog.String("live", live.Fingerprint()))
 		r.KeyChanged = true
 		key = live
@@ -358,7 +359,7 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, req Request, zone string
 		}
 	}
 	r.Outcome = success
-	if success == Synced && allUnchanged(firstOutcomes) && allUnchanged(outcomesOf(r.Sinks)) {
+	if success == Synced && !wrote {
 		r.Outcome = InSync
 	}
 	if req.Action == Rotate {
@@ -366,35 +367,17 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, req Request, zone string
 		if err := e.saveRecord(ctx, zone, done, key); err != nil {
 			// Every sink holds the key; a retry of this rotation will find
 			// the pending record, see the key changed, and only re-deliver.
-			e.logger().LogAttrs(ctx, slog.LevelWarn, "could not mark the rotation done", slog.String("requestId", req.RequestID),
+			e.logger(req).LogAttrs(ctx, slog.LevelWarn, "could not mark the rotation done",
 				slog.String("zoneId", zone), slog.String("error", err.Error()))
 		}
 	}
 	return r
 }
 
-func outcomesOf(rs []SinkResult) []sink.Outcome {
-	out := make([]sink.Outcome, len(rs))
-	for i, r := range rs {
-		out[i] = r.Outcome
-	}
-	return out
-}
-
-func allUnchanged(os []sink.Outcome) bool {
-	for _, o := range os {
-		if o != sink.Unchanged {
-			return false
-		}
-	}
-	return true
-}
-
 // deliver sends d to every sink at once. err is the first failure, in sink
 // order.
-func (e *Engine) deliver(ctx context.Context, d sink.Delivery) ([]SinkResult, []sink.Outcome, error) {
+func (e *Engine) deliver(ctx context.Context, d sink.Delivery) ([]SinkResult, error) {
 	results := make([]SinkResult, len(e.Sinks))
-	outcomes := make([]sink.Outcome, len(e.Sinks))
 	errs := make([]error, len(e.Sinks))
 	var wg sync.WaitGroup
 	for i, s := range e.Sinks {
@@ -408,16 +391,15 @@ func (e *Engine) deliver(ctx context.Context, d sink.Delivery) ([]SinkResult, []
 				results[i].Error = err.Error()
 				errs[i] = fmt.Errorf("%s: %w", s.Name(), err)
 			}
-			outcomes[i] = results[i].Outcome
 		}()
 	}
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return results, outcomes, err
+			return results, err
 		}
 	}
-	return results, outcomes, nil
+	return results, nil
 }
 
 func (e *Engine) sync(ctx context.Context, req Request, zone string) ZoneResult {
@@ -522,7 +504,7 @@ func (e *Engine) notify(ctx context.Context, req Request, r ZoneResult) {
 	for _, s := range e.Sinks {
 		if n, ok := s.(sink.Notifier); ok {
 			if err := n.NotifyFailure(ctx, f); err != nil {
-				e.logger().LogAttrs(ctx, slog.LevelError, "failure notice not delivered", slog.String("requestId", req.RequestID),
+				e.logger(req).LogAttrs(ctx, slog.LevelError, "failure notice not delivered",
 					slog.String("zoneId", r.ZoneID), slog.String("sink", s.Name()), slog.String("error", err.Error()))
 			}
 		}

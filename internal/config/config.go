@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 	"log/slog"
 	"net/url"
 	"regexp"
@@ -144,7 +145,7 @@ func ParseZones(value string) ([]string, error) {
 			continue
 		}
 		if !zoneID.MatchString(z) {
-			return nil, fmt.Errorf("%q is not a zone id (zone- followed by lowercase letters and digits)", truncate(z))
+			return nil, fmt.Errorf("%q is not a zone id (zone- followed by lowercase letters and digits)", excerpt.Of(z, 64))
 		}
 		if !seen[z] {
 			seen[z] = true
@@ -215,7 +216,7 @@ func (l *loader) rate(name string, def float64) float64 {
 	}
 	r, err := strconv.ParseFloat(v, 64)
 	if err != nil || r <= 0 || r > 1000 {
-		l.fail(name, "%q is not a rate in requests per second (0 < rate <= 1000; the documented TEO limit is 20)", truncate(v))
+		l.fail(name, "%q is not a rate in requests per second (0 < rate <= 1000; the documented TEO limit is 20)", excerpt.Of(v, 64))
 		return def
 	}
 	return r
@@ -236,7 +237,7 @@ func (l *loader) bool(name string, def bool) bool {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		l.fail(name, "%q is not true or false", truncate(v))
+		l.fail(name, "%q is not true or false", excerpt.Of(v, 64))
 	}
 	return b
 }
@@ -271,19 +272,19 @@ func (l *loader) ssm(defaultRegion string, zoneCount int) *SSM {
 		Endpoint:   l.endpoint("SSM_ENDPOINT", DefaultSSMEndpoint),
 	}
 	if !secretName.MatchString(s.SecretNameFor("zone-0123456789ab")) {
-		l.fail("SSM_SECRET_NAME", "%q: letters, digits, - and _ only, starting with a letter or digit, at most 128 bytes after {zone} is replaced", truncate(name))
+		l.fail("SSM_SECRET_NAME", "%q: letters, digits, - and _ only, starting with a letter or digit, at most 128 bytes after {zone} is replaced", excerpt.Of(name, 64))
 	}
 	if zoneCount > 1 && !strings.Contains(name, ZonePlaceholder) {
 		l.fail("SSM_SECRET_NAME", "must contain {zone} when ZONE_IDS lists more than one zone, or every zone would overwrite the same secret")
 	}
 	if !versionID.MatchString(s.VersionID) {
-		l.fail("SSM_VERSION_ID", "%q: letters, digits, '.', '-' and '_', starting with a letter or digit, at most 64 bytes", truncate(s.VersionID))
+		l.fail("SSM_VERSION_ID", "%q: letters, digits, '.', '-' and '_', starting with a letter or digit, at most 64 bytes", excerpt.Of(s.VersionID, 64))
 	}
 	switch {
 	case s.Region == "":
 		l.fail("SSM_REGION", "required with SSM_SECRET_NAME (or set TENCENTCLOUD_REGION): SSM secrets are regional")
 	case !region.MatchString(s.Region):
-		l.fail("SSM_REGION", "%q is not a region such as ap-guangzhou", truncate(s.Region))
+		l.fail("SSM_REGION", "%q is not a region such as ap-guangzhou", excerpt.Of(s.Region, 64))
 	}
 	return s
 }
@@ -324,13 +325,4 @@ func (l *loader) webhook() *Webhook {
 		l.whsec("WEBHOOK_SECRET", w.Secret)
 	}
 	return w
-}
-
-// truncate keeps messages short when a variable holds garbage.
-func truncate(s string) string {
-	const max = 64
-	if len(s) > max {
-		return s[:max] + "…"
-	}
-	return s
 }

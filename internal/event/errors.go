@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 	"slices"
 	"strings"
 )
@@ -80,21 +81,5 @@ func describeKeys(obj map[string]json.RawMessage) string {
 		keys = append(keys, fmt.Sprintf("%q", k))
 	}
 	slices.Sort(keys)
-	return "an object with keys " + truncate(strings.Join(keys, ", "))
+	return "an object with keys " + excerpt.Of(strings.Join(keys, ", "), 64)
 }
-
-// truncate keeps quoted input short.
-func truncate(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
-	}
-	// Cut on a rune boundary so the message stays valid UTF-8.
-	cut := max
-	for cut > 0 && !isRuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

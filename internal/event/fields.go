@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 	"maps"
 	"slices"
 
@@ -84,7 +85,7 @@ func validAction(raw json.RawMessage) (string, error) {
 	case a == ActionRotate, a == ActionSync, a == ActionCheck:
 		return a, nil
 	}
-	return "", fmt.Errorf(`unknown action %q (want rotate, sync or check)`, truncate(a))
+	return "", fmt.Errorf(`unknown action %q (want rotate, sync or check)`, excerpt.Of(a, 64))
 }
 
 // DecodeZones decodes a "zones" member: a non-empty JSON list of zone ids,
@@ -107,7 +108,7 @@ func DecodeZones(raw json.RawMessage) ([]string, error) {
 			return nil, errors.New(`"zones" must be a list of zone ids (strings)`)
 		}
 		if !config.ValidZoneID(z) {
-			return nil, fmt.Errorf("%q is not a zone id (zone- followed by lowercase letters and digits)", truncate(z))
+			return nil, fmt.Errorf("%q is not a zone id (zone- followed by lowercase letters and digits)", excerpt.Of(z, 64))
 		}
 		if !seen[z] {
 			seen[z] = true

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 	"strings"
 )
 
@@ -66,7 +67,7 @@ func parseMessage(msg string) (Event, error) {
 		return Event{}, errors.New(`not valid JSON; want {"action":..,"zones":[..]}`)
 	}
 	if key, ok := unknownKey(obj, messageKeys); ok {
-		return Event{}, fmt.Errorf("unknown member %q (want action, zones)", truncate(key))
+		return Event{}, fmt.Errorf("unknown member %q (want action, zones)", excerpt.Of(key, 64))
 	}
 	return actionAndZones(obj)
 }

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 	"maps"
 	"net/http"
 	"slices"
@@ -126,7 +127,7 @@ func parseBody(body []byte) ([]string, error) {
 	}
 	for _, key := range slices.Sorted(maps.Keys(obj)) {
 		if key != "zones" {
-			return nil, fmt.Errorf("%s: unknown member %q", want, truncate(key))
+			return nil, fmt.Errorf("%s: unknown member %q", want, excerpt.Of(key, 32))
 		}
 	}
 	raw, ok := obj["zones"]
@@ -138,13 +139,4 @@ func parseBody(body []byte) ([]string, error) {
 		return nil, fmt.Errorf("%s: %v", want, err)
 	}
 	return zones, nil
-}
-
-// truncate keeps quoted body text short.
-func truncate(s string) string {
-	const max = 32
-	if len(s) <= max {
-		return s
-	}
-	return strings.ToValidUTF8(s[:max], "") + "…"
 }

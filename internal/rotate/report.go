@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 	"strings"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
@@ -26,7 +27,7 @@ func ParseAction(s string) (Action, error) {
 	case Sync, Check:
 		return Action(s), nil
 	}
-	return "", fmt.Errorf("unknown action %q: want rotate, sync or check", truncate(s))
+	return "", fmt.Errorf("unknown action %q: want rotate, sync or check", excerpt.Of(s, 32))
 }
 
 // Outcome of one zone.
@@ -121,13 +122,6 @@ type ReportError struct {
 
 func (e *ReportError) Error() string {
 	return fmt.Sprintf("%s not ok: %s", e.Action, e.Summary)
-}
-
-func truncate(s string) string {
-	if len(s) > 32 {
-		return s[:32] + "…"
-	}
-	return s
 }
 
 // failedCall names the API action and error code behind err, for the report

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 	"regexp"
 	"strings"
 	"time"
@@ -77,10 +78,10 @@ func ParseRecord(text string) (Record, error) {
 	for _, f := range strings.Fields(strings.TrimPrefix(line, recordPrefix)) {
 		k, v, ok := strings.Cut(f, "=")
 		if !ok || v == "" {
-			return Record{}, fmt.Errorf("malformed field %q", truncate(f))
+			return Record{}, fmt.Errorf("malformed field %q", excerpt.Of(f, 32))
 		}
 		if _, dup := fields[k]; dup {
-			return Record{}, fmt.Errorf("field %q twice", truncate(k))
+			return Record{}, fmt.Errorf("field %q twice", excerpt.Of(k, 32))
 		}
 		fields[k] = v
 	}
@@ -91,7 +92,7 @@ func ParseRecord(text string) (Record, error) {
 	}
 	r.State = State(fields["state"])
 	if r.State != Pending && r.State != Done {
-		return Record{}, fmt.Errorf("bad state %q", truncate(fields["state"]))
+		return Record{}, fmt.Errorf("bad state %q", excerpt.Of(fields["state"], 32))
 	}
 	for _, fp := range []struct {
 		name string
@@ -115,11 +116,4 @@ func ParseRecord(text string) (Record, error) {
 		return Record{}, fmt.Errorf("unexpected fields")
 	}
 	return r, nil
-}
-
-func truncate(s string) string {
-	if len(s) > 32 {
-		return s[:32] + "…"
-	}
-	return s
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	keyrotator "github.com/mpgw-keyrotator/mpgw-keyrotator"
@@ -144,7 +145,7 @@ func runAction(ctx context.Context, action rotate.Action, args []string, env Env
 			return ExitUsage
 		}
 		for _, z := range req.Zones {
-			if !contains(cfg.Zones, z) {
+			if !slices.Contains(cfg.Zones, z) {
 				fmt.Fprintf(env.Stderr, "--zones: %s is not in ZONE_IDS; only allowed zones can be touched\n", z)
 				return ExitUsage
 			}
@@ -225,13 +226,4 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -3,7 +3,6 @@ package httptrigger
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/event"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/webhook"
 )
 
 // Tolerance is how far a signed request's webhook-timestamp may be from
@@ -51,15 +51,12 @@ func (c Config) authenticate(r *event.HTTPRequest, now time.Time) (webhookID str
 }
 
 // verifier returns the Standard Webhooks verifier for a whsec_ secret, or
-// nil when there is no usable key. The key is decoded here because
-// standardwebhooks v0.0.1 accepts an empty secret, which would make any
-// HMAC computed with the empty key pass.
+// nil when there is no usable key (an unset, malformed or empty secret).
 func verifier(secret string) *standardwebhooks.Webhook {
-	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
-	if err != nil || len(key) == 0 {
+	wh, err := webhook.ParseSecret(secret)
+	if err != nil {
 		return nil
 	}
-	wh, _ := standardwebhooks.NewWebhookRaw(key) // cannot fail
 	return wh
 }
 

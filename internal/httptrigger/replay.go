@@ -27,8 +27,8 @@ func NewReplayGuard(window time.Duration, limit int) *ReplayGuard {
 	return &ReplayGuard{window: window, max: max(limit, 1), at: map[string]time.Time{}}
 }
 
-// Seen reports whether id was marked within the window.
-func (g *ReplayGuard) Seen(id string) bool {
+// seen reports whether id was marked within the window.
+func (g *ReplayGuard) seen(id string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.expire(time.Now())
@@ -36,8 +36,8 @@ func (g *ReplayGuard) Seen(id string) bool {
 	return ok
 }
 
-// Mark records id as served now.
-func (g *ReplayGuard) Mark(id string) {
+// mark records id as served now.
+func (g *ReplayGuard) mark(id string) {
 	g.claim(id, time.Now())
 }
 

@@ -11,17 +11,17 @@ import (
 func TestReplayGuardEvictsOldestBeyondLimit(t *testing.T) {
 	g := NewReplayGuard(time.Hour, 2)
 	for _, id := range []string{"a", "b", "c"} {
-		g.Mark(id)
+		g.mark(id)
 	}
 	for id, want := range map[string]bool{"a": false, "b": true, "c": true} {
-		if got := g.Seen(id); got != want {
+		if got := g.seen(id); got != want {
 			t.Errorf("Seen(%q) = %v, want %v", id, got, want)
 		}
 	}
-	g.Mark("b") // already there: not re-marked, so it stays the oldest
-	g.Mark("d")
-	if g.Seen("b") || !g.Seen("c") || !g.Seen("d") {
-		t.Errorf("after marking d: b=%v c=%v d=%v, want false true true", g.Seen("b"), g.Seen("c"), g.Seen("d"))
+	g.mark("b") // already there: not re-marked, so it stays the oldest
+	g.mark("d")
+	if g.seen("b") || !g.seen("c") || !g.seen("d") {
+		t.Errorf("after marking d: b=%v c=%v d=%v, want false true true", g.seen("b"), g.seen("c"), g.seen("d"))
 	}
 }
 
@@ -54,10 +54,10 @@ func TestReplayGuardForgetsAfterWindow(t *testing.T) {
 
 func TestReplayGuardLimitBelowOne(t *testing.T) {
 	g := NewReplayGuard(time.Hour, 0)
-	g.Mark("a")
-	g.Mark("b")
-	if g.Seen("a") || !g.Seen("b") {
-		t.Errorf("limit 0: a=%v b=%v, want the last id only", g.Seen("a"), g.Seen("b"))
+	g.mark("a")
+	g.mark("b")
+	if g.seen("a") || !g.seen("b") {
+		t.Errorf("limit 0: a=%v b=%v, want the last id only", g.seen("a"), g.seen("b"))
 	}
 }
 
@@ -72,8 +72,8 @@ func TestReplayGuardConcurrentClaims(t *testing.T) {
 			if g.claim("same", time.Now()) {
 				wins.Add(1)
 			}
-			g.Mark(fmt.Sprint("id-", i))
-			g.Seen("same")
+			g.mark(fmt.Sprint("id-", i))
+			g.seen("same")
 		}()
 	}
 	wg.Wait()

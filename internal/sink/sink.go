@@ -90,6 +90,3 @@ type Failure struct {
 // write and its read-back. Which key must win is for TEO to say: the engine
 // confirms the live key and delivers again.
 var ErrConflict = errors.New("read back a different value after writing: a concurrent writer")
-
-// ErrUnreadable is returned by Read of sinks that cannot be read back.
-var ErrUnreadable = errors.New("this sink cannot be read back")

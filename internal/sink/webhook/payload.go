@@ -106,9 +106,10 @@ func MessageID(zoneID, rotationID, fingerprint string) string {
 // errSecret never quotes the secret or the decoder's message about it.
 var errSecret = errors.New("webhook: the signing secret is not a Standard Webhooks secret (whsec_ followed by base64)")
 
-// parseSecret accepts a whsec_ secret. The library (v0.0.1) takes an empty
-// key, which would make every signature forgeable, so that is refused here.
-func parseSecret(secret string) (*standardwebhooks.Webhook, error) {
+// ParseSecret accepts a whsec_ secret, for signing or verifying. The library
+// (v0.0.1) takes an empty key, which would make every signature forgeable,
+// so that is refused here.
+func ParseSecret(secret string) (*standardwebhooks.Webhook, error) {
 	raw := strings.TrimPrefix(secret, "whsec_")
 	if raw == "" {
 		return nil, errSecret

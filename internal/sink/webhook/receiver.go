@@ -47,7 +47,7 @@ type Event struct {
 // NewReceiver verifies requests with signingSecret (whsec_…). The error
 // never contains the secret.
 func NewReceiver(signingSecret string) (*Receiver, error) {
-	wh, err := parseSecret(signingSecret)
+	wh, err := ParseSecret(signingSecret)
 	if err != nil {
 		return nil, err
 	}

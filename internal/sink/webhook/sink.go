@@ -63,7 +63,7 @@ func New(cfg config.Webhook) (*Sink, error) {
 	if cfg.URL == nil {
 		return nil, errors.New("webhook: no URL")
 	}
-	wh, err := parseSecret(cfg.Secret)
+	wh, err := ParseSecret(cfg.Secret)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
@@ -33,6 +34,13 @@ type Credential struct {
 	Source string // names the variables or file, never their values
 }
 
+// String names the source only: the SDK's credential types print their
+// secret key with %v.
+func (c Credential) String() string { return "credentials from " + c.Source }
+
+// LogValue keeps slog from reflecting into the secret key.
+func (c Credential) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
 // ErrNotFound means no source held credentials.
 var ErrNotFound = errors.New("no Tencent Cloud credentials: set TENCENTCLOUD_SECRETID, TENCENTCLOUD_SECRETKEY and TENCENTCLOUD_SESSIONTOKEN (the SCF execution role sets them), or TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or write ~/.tencentcloud/credentials")
 
@@ -42,25 +50,30 @@ func problem(variable string, err error) error {
 	return &config.Error{Problems: []config.Problem{{Var: variable, Msg: err.Error()}}, Cause: err}
 }
 
+// envPairs are the variable names read, in order; the SDK's have no token.
+var envPairs = []struct{ id, key, token string }{
+	{"TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN"},
+	{"TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY", ""},
+}
+
 // Resolve finds the base credentials through getenv, then the profile files.
 func Resolve(getenv func(string) string) (Credential, error) {
-	id, key, token := getenv("TENCENTCLOUD_SECRETID"), getenv("TENCENTCLOUD_SECRETKEY"), getenv("TENCENTCLOUD_SESSIONTOKEN")
-	if id != "" || key != "" {
-		if id == "" || key == "" {
-			return Credential{}, problem("TENCENTCLOUD_SECRETID", incomplete("TENCENTCLOUD_SECRETID", id, "TENCENTCLOUD_SECRETKEY"))
+	for _, p := range envPairs {
+		id, key := getenv(p.id), getenv(p.key)
+		if id == "" && key == "" {
+			continue
 		}
-		src := "TENCENTCLOUD_SECRETID/TENCENTCLOUD_SECRETKEY"
-		if token != "" {
-			src += "/TENCENTCLOUD_SESSIONTOKEN"
+		if id == "" || key == "" {
+			return Credential{}, problem(p.id, incomplete(p.id, id, p.key))
+		}
+		src := p.id + "/" + p.key
+		token := ""
+		if p.token != "" {
+			if token = getenv(p.token); token != "" {
+				src += "/" + p.token
+			}
 		}
 		return Credential{common.NewTokenCredential(id, key, token), src}, nil
-	}
-	id, key = getenv("TENCENTCLOUD_SECRET_ID"), getenv("TENCENTCLOUD_SECRET_KEY")
-	if id != "" || key != "" {
-		if id == "" || key == "" {
-			return Credential{}, problem("TENCENTCLOUD_SECRET_ID", incomplete("TENCENTCLOUD_SECRET_ID", id, "TENCENTCLOUD_SECRET_KEY"))
-		}
-		return Credential{common.NewCredential(id, key), "TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY"}, nil
 	}
 	files := []struct {
 		name     string

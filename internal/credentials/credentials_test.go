@@ -1,6 +1,8 @@
 package credentials
 
 import (
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,5 +64,21 @@ func TestResolve(t *testing.T) {
 				t.Fatalf("got id=%s token=%s source=%s", c.GetSecretId(), c.GetToken(), c.Source)
 			}
 		})
+	}
+}
+
+func TestCredentialNeverPrintsItsKey(t *testing.T) {
+	c, err := Resolve(func(k string) string {
+		return map[string]string{"TENCENTCLOUD_SECRETID": "AKIDx", "TENCENTCLOUD_SECRETKEY": "SENTINEL-SECRET-KEY", "TENCENTCLOUD_SESSIONTOKEN": "SENTINEL-TOKEN"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "cred", c)
+	for _, out := range []string{fmt.Sprint(c), fmt.Sprintf("%+v %v", c, struct{ C Credential }{c}), logs.String()} {
+		if strings.Contains(out, "SENTINEL") {
+			t.Errorf("credential printed its secret: %s", out)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package scf
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -23,6 +24,11 @@ type Invocation struct {
 	// Environment is the decoded request Environment. It carries the execution
 	// role's temporary credentials: never log it.
 	Environment map[string]string
+}
+
+// String leaves out Environment, which holds the role's secret key and token.
+func (inv Invocation) String() string {
+	return fmt.Sprintf("invocation %s of %s/%s in %s", inv.RequestID, inv.Namespace, inv.FunctionName, inv.Region)
 }
 
 type invocationKey struct{}

@@ -209,66 +209,71 @@ func (e *Emulator) ssmCreateSecret(c call) (result, error) {
 	return result{"SecretName": name, "VersionId": vid, "TagCode": 0, "TagMsg": ""}, nil
 }
 
-func (e *Emulator) ssmPutSecretValue(c call) (result, error) {
-	name, err := secretName(c.params)
-	if err != nil {
-		return nil, err
-	}
-	vid, err := versionID(c.params)
-	if err != nil {
-		return nil, err
-	}
-	value, binary, err := secretValue(c.params)
-	if err != nil {
-		return nil, err
-	}
+// onSecret runs fn on the named secret, under the lock. A non-empty
+// writeAction names a write the documentation allows only on Enabled and
+// Disabled secrets.
+func (e *Emulator) onSecret(c call, name, writeAction string, fn func(s *SecretState) (result, error)) (result, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s, err := e.lookupSecretLocked(c.region, name)
 	if err != nil {
 		return nil, err
 	}
-	if err := notWhilePendingDelete(s, "PutSecretValue"); err != nil {
+	if writeAction != "" {
+		if err := notWhilePendingDelete(s, writeAction); err != nil {
+			return nil, err
+		}
+	}
+	return fn(s)
+}
+
+// versionWrite is what PutSecretValue and UpdateSecret carry.
+type versionWrite struct {
+	name, vid, value string
+	binary           bool
+}
+
+func parseVersionWrite(p params) (w versionWrite, err error) {
+	if w.name, err = secretName(p); err != nil {
+		return w, err
+	}
+	if w.vid, err = versionID(p); err != nil {
+		return w, err
+	}
+	w.value, w.binary, err = secretValue(p)
+	return w, err
+}
+
+func (e *Emulator) ssmPutSecretValue(c call) (result, error) {
+	w, err := parseVersionWrite(c.params)
+	if err != nil {
 		return nil, err
 	}
-	if s.version(vid) >= 0 {
-		return nil, apiErrorf("ResourceInUse.VersionIdExists", "The version `%s` of the secret `%s` already exists.", vid, name)
-	}
-	if len(s.Versions) >= maxVersionsPerSecret {
-		return nil, apiErrorf("LimitExceeded", "The secret `%s` already has the maximum of %d versions; delete one first.", name, maxVersionsPerSecret)
-	}
-	s.Versions = append(s.Versions, Version{ID: vid, Value: value, Binary: binary, Created: c.now})
-	return result{"SecretName": name, "VersionId": vid}, nil
+	return e.onSecret(c, w.name, "PutSecretValue", func(s *SecretState) (result, error) {
+		if s.version(w.vid) >= 0 {
+			return nil, apiErrorf("ResourceInUse.VersionIdExists", "The version `%s` of the secret `%s` already exists.", w.vid, w.name)
+		}
+		if len(s.Versions) >= maxVersionsPerSecret {
+			return nil, apiErrorf("LimitExceeded", "The secret `%s` already has the maximum of %d versions; delete one first.", w.name, maxVersionsPerSecret)
+		}
+		s.Versions = append(s.Versions, Version{ID: w.vid, Value: w.value, Binary: w.binary, Created: c.now})
+		return result{"SecretName": w.name, "VersionId": w.vid}, nil
+	})
 }
 
 func (e *Emulator) ssmUpdateSecret(c call) (result, error) {
-	name, err := secretName(c.params)
+	w, err := parseVersionWrite(c.params)
 	if err != nil {
 		return nil, err
 	}
-	vid, err := versionID(c.params)
-	if err != nil {
-		return nil, err
-	}
-	value, binary, err := secretValue(c.params)
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, err := e.lookupSecretLocked(c.region, name)
-	if err != nil {
-		return nil, err
-	}
-	if err := notWhilePendingDelete(s, "UpdateSecret"); err != nil {
-		return nil, err
-	}
-	i := s.version(vid)
-	if i < 0 {
-		return nil, versionNotFound(name, vid)
-	}
-	s.Versions[i].Value, s.Versions[i].Binary = value, binary
-	return result{"SecretName": name, "VersionId": vid}, nil
+	return e.onSecret(c, w.name, "UpdateSecret", func(s *SecretState) (result, error) {
+		i := s.version(w.vid)
+		if i < 0 {
+			return nil, versionNotFound(w.name, w.vid)
+		}
+		s.Versions[i].Value, s.Versions[i].Binary = w.value, w.binary
+		return result{"SecretName": w.name, "VersionId": w.vid}, nil
+	})
 }
 
 func (e *Emulator) ssmGetSecretValue(c call) (result, error) {
@@ -311,35 +316,31 @@ func (e *Emulator) ssmDescribeSecret(c call) (result, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, err := e.lookupSecretLocked(c.region, name)
-	if err != nil {
-		return nil, err
-	}
-	var deleteTime int64
-	if s.Status == StatusPendingDelete {
-		deleteTime = s.DeleteTime.Unix()
-	}
-	return result{
-		"SecretName":            s.Name,
-		"Description":           s.Description,
-		"KmsKeyId":              "",
-		"CreateUin":             emulatedAccountUin,
-		"Status":                s.Status,
-		"DeleteTime":            deleteTime,
-		"CreateTime":            s.Created.Unix(),
-		"SecretType":            0,
-		"ProductName":           "",
-		"ResourceID":            "",
-		"RotationStatus":        false,
-		"RotationFrequency":     0,
-		"ResourceName":          "",
-		"ProjectID":             0,
-		"AssociatedInstanceIDs": []string{},
-		"TargetUin":             0,
-		"AdditionalConfig":      "",
-	}, nil
+	return e.onSecret(c, name, "", func(s *SecretState) (result, error) {
+		var deleteTime int64
+		if s.Status == StatusPendingDelete {
+			deleteTime = s.DeleteTime.Unix()
+		}
+		return result{
+			"SecretName":            s.Name,
+			"Description":           s.Description,
+			"KmsKeyId":              "",
+			"CreateUin":             emulatedAccountUin,
+			"Status":                s.Status,
+			"DeleteTime":            deleteTime,
+			"CreateTime":            s.Created.Unix(),
+			"SecretType":            0,
+			"ProductName":           "",
+			"ResourceID":            "",
+			"RotationStatus":        false,
+			"RotationFrequency":     0,
+			"ResourceName":          "",
+			"ProjectID":             0,
+			"AssociatedInstanceIDs": []string{},
+			"TargetUin":             0,
+			"AdditionalConfig":      "",
+		}, nil
+	})
 }
 
 func (e *Emulator) ssmListSecretVersionIds(c call) (result, error) {
@@ -347,17 +348,13 @@ func (e *Emulator) ssmListSecretVersionIds(c call) (result, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, err := e.lookupSecretLocked(c.region, name)
-	if err != nil {
-		return nil, err
-	}
-	versions := make([]map[string]any, len(s.Versions))
-	for i, v := range s.Versions {
-		versions[i] = map[string]any{"VersionId": v.ID, "CreateTime": v.Created.Unix()}
-	}
-	return result{"SecretName": name, "Versions": versions}, nil
+	return e.onSecret(c, name, "", func(s *SecretState) (result, error) {
+		versions := make([]map[string]any, len(s.Versions))
+		for i, v := range s.Versions {
+			versions[i] = map[string]any{"VersionId": v.ID, "CreateTime": v.Created.Unix()}
+		}
+		return result{"SecretName": name, "Versions": versions}, nil
+	})
 }
 
 func (e *Emulator) ssmUpdateDescription(c call) (result, error) {
@@ -373,17 +370,10 @@ func (e *Emulator) ssmUpdateDescription(c call) (result, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, err := e.lookupSecretLocked(c.region, name)
-	if err != nil {
-		return nil, err
-	}
-	if err := notWhilePendingDelete(s, "UpdateDescription"); err != nil {
-		return nil, err
-	}
-	s.Description = desc
-	return result{"SecretName": name}, nil
+	return e.onSecret(c, name, "UpdateDescription", func(s *SecretState) (result, error) {
+		s.Description = desc
+		return result{"SecretName": name}, nil
+	})
 }
 
 // ssmDeleteSecretVersion works in every status, as documented.
@@ -396,18 +386,14 @@ func (e *Emulator) ssmDeleteSecretVersion(c call) (result, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, err := e.lookupSecretLocked(c.region, name)
-	if err != nil {
-		return nil, err
-	}
-	i := s.version(vid)
-	if i < 0 {
-		return nil, versionNotFound(name, vid)
-	}
-	s.Versions = slices.Delete(s.Versions, i, i+1)
-	return result{"SecretName": name, "VersionId": vid}, nil
+	return e.onSecret(c, name, "", func(s *SecretState) (result, error) {
+		i := s.version(vid)
+		if i < 0 {
+			return nil, versionNotFound(name, vid)
+		}
+		s.Versions = slices.Delete(s.Versions, i, i+1)
+		return result{"SecretName": name, "VersionId": vid}, nil
+	})
 }
 
 func (e *Emulator) ssmDisableSecret(c call) (result, error) {
@@ -425,17 +411,10 @@ func (e *Emulator) setStatus(c call, action, status string) (result, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, err := e.lookupSecretLocked(c.region, name)
-	if err != nil {
-		return nil, err
-	}
-	if err := notWhilePendingDelete(s, action); err != nil {
-		return nil, err
-	}
-	s.Status = status
-	return result{}, nil
+	return e.onSecret(c, name, action, func(s *SecretState) (result, error) {
+		s.Status = status
+		return result{}, nil
+	})
 }
 
 // ssmDeleteSecret deletes a Disabled secret now (RecoveryWindowInDays 0) or
@@ -452,25 +431,21 @@ func (e *Emulator) ssmDeleteSecret(c call) (result, error) {
 	if days < 0 || days > maxRecoveryDays {
 		return nil, apiErrorf("InvalidParameterValue", "The parameter `RecoveryWindowInDays` must be between 0 and %d.", maxRecoveryDays)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, err := e.lookupSecretLocked(c.region, name)
-	if err != nil {
-		return nil, err
-	}
-	switch s.Status {
-	case StatusPendingDelete:
-		return nil, apiErrorf("OperationDenied", "The secret `%s` is already scheduled for deletion.", name)
-	case StatusEnabled:
-		return nil, apiErrorf("OperationDenied", "The secret `%s` must be disabled before it can be deleted.", name)
-	}
-	deleteAt := c.now.Add(time.Duration(days) * 24 * time.Hour)
-	if days == 0 {
-		delete(e.secrets, secretID{c.region, name})
-	} else {
-		s.Status, s.DeleteTime = StatusPendingDelete, deleteAt
-	}
-	return result{"SecretName": name, "DeleteTime": deleteAt.Unix(), "FlowID": 0}, nil
+	return e.onSecret(c, name, "", func(s *SecretState) (result, error) {
+		switch s.Status {
+		case StatusPendingDelete:
+			return nil, apiErrorf("OperationDenied", "The secret `%s` is already scheduled for deletion.", name)
+		case StatusEnabled:
+			return nil, apiErrorf("OperationDenied", "The secret `%s` must be disabled before it can be deleted.", name)
+		}
+		deleteAt := c.now.Add(time.Duration(days) * 24 * time.Hour)
+		if days == 0 {
+			delete(e.secrets, secretID{c.region, name})
+		} else {
+			s.Status, s.DeleteTime = StatusPendingDelete, deleteAt
+		}
+		return result{"SecretName": name, "DeleteTime": deleteAt.Unix(), "FlowID": 0}, nil
+	})
 }
 
 // ssmRestoreSecret cancels a scheduled deletion; the secret comes back
@@ -480,17 +455,13 @@ func (e *Emulator) ssmRestoreSecret(c call) (result, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, err := e.lookupSecretLocked(c.region, name)
-	if err != nil {
-		return nil, err
-	}
-	if s.Status != StatusPendingDelete {
-		return nil, apiErrorf("OperationDenied", "The secret `%s` is not scheduled for deletion.", name)
-	}
-	s.Status, s.DeleteTime = StatusDisabled, time.Time{}
-	return result{"SecretName": name}, nil
+	return e.onSecret(c, name, "", func(s *SecretState) (result, error) {
+		if s.Status != StatusPendingDelete {
+			return nil, apiErrorf("OperationDenied", "The secret `%s` is not scheduled for deletion.", name)
+		}
+		s.Status, s.DeleteTime = StatusDisabled, time.Time{}
+		return result{"SecretName": name}, nil
+	})
 }
 
 func versionNotFound(name, vid string) error {

@@ -26,7 +26,7 @@ func BenchmarkRotate(b *testing.B) {
 				}
 				c := testkit.NewCloud(b, zoneIDs(n), opts...)
 				h := c.Handler()
-				h.Tuning.Concurrency = 8
+				h.Tuning.Workers = 8
 				b.ResetTimer()
 				for b.Loop() {
 					rep, err := h.Run(context.Background(), rotate.Request{Action: rotate.Rotate})

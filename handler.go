@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"sync"
@@ -47,6 +48,31 @@ type Handler struct {
 	once   sync.Once
 	memory *rotate.Memory
 	replay *httptrigger.ReplayGuard
+
+	limitsMu sync.Mutex
+	limits   map[limitsKey]*tcapi.Limits
+}
+
+// limitsKey names one service's rate limits: a warm instance keeps them
+// across invocations, so that invocations in quick succession still never
+// exceed the service's limit together.
+type limitsKey struct {
+	service string
+	rate    float64 // the configured per-action rate (TEO)
+}
+
+func (h *Handler) limitsFor(key limitsKey, perAction map[string]float64) *tcapi.Limits {
+	h.limitsMu.Lock()
+	defer h.limitsMu.Unlock()
+	if h.limits == nil {
+		h.limits = map[limitsKey]*tcapi.Limits{}
+	}
+	l, ok := h.limits[key]
+	if !ok {
+		l = tcapi.NewLimits(key.rate, perAction)
+		h.limits[key] = l
+	}
+	return l
 }
 
 // ReplayWindow is how long a served webhook-id is remembered: twice the
@@ -70,13 +96,11 @@ func (h *Handler) replayGuard() *httptrigger.ReplayGuard {
 type Tuning struct {
 	APITimeout     time.Duration // one Tencent Cloud API request
 	APIRetry       retry.Policy  // retries of idempotent API calls
-	SinkRetry      retry.Policy  // retries of a whole SSM delivery
 	WebhookRetry   retry.Policy  // webhook attempts
 	WebhookTimeout time.Duration // one webhook attempt
 	RefreshRetry   retry.Policy  // refresh attempts proven not to have happened
-	Concurrency    int           // zones in flight
+	Workers        int           // zones in flight after the canary
 	Margin         time.Duration // kept free before the deadline
-	CallBudget     time.Duration // one TEO call with retries, for the delivery budget
 }
 
 // New returns a Handler reading the process environment.
@@ -176,11 +200,8 @@ func (h *Handler) engine(ctx context.Context, cfg config.Config, getenv func(str
 	}
 	var sinks []sink.Sink
 	if cfg.SSM != nil {
-		s := ssm.New(*cfg.SSM, api(cfg.SSM.Endpoint, tcapi.NewLimits(20, ssm.RateLimits)))
+		s := ssm.New(*cfg.SSM, api(cfg.SSM.Endpoint, h.limitsFor(limitsKey{service: ssm.Service, rate: 20}, ssm.RateLimits)))
 		s.Logger = log
-		if t.SinkRetry.Attempts > 0 {
-			s.Retry = t.SinkRetry
-		}
 		sinks = append(sinks, s)
 	}
 	if cfg.Webhook != nil {
@@ -195,12 +216,19 @@ func (h *Handler) engine(ctx context.Context, cfg config.Config, getenv func(str
 		sinks = append(sinks, w)
 	}
 	h.init()
-	teoClient := teo.New(api(cfg.TEO, tcapi.NewLimits(cfg.TEORateLimit, nil)))
+	teoClient := teo.New(api(cfg.TEO, h.limitsFor(limitsKey{service: teo.Service, rate: cfg.TEORateLimit}, nil)))
 	return &rotate.Engine{
 		Allowed: cfg.Zones, TEO: teoClient, Sinks: sinks, Memory: h.memory,
-		Concurrency: t.Concurrency, CallBudget: cmp.Or(t.CallBudget, teoClient.API.Budget()), Margin: t.Margin,
+		Window: cfg.DeliveryWindow, Workers: cmp.Or(t.Workers, workersFor(cfg.TEORateLimit)), Margin: t.Margin,
 		RefreshRetry: t.RefreshRetry, Logger: log,
 	}, nil
+}
+
+// workersFor is how many zones a run keeps in flight: two per request a
+// second that each TEO action allows, enough to keep every limited action
+// busy while the others answer, bounded for small limits and large ones.
+func workersFor(teoRate float64) int {
+	return min(max(int(math.Ceil(2*teoRate)), 4), 64)
 }
 
 // NewRequestID returns a random id for requests the platform did not name.

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Defaults from the contract (SPEC.md, "Configuration").
@@ -23,6 +24,9 @@ const (
 	DefaultSSMVersionID = "current"
 	// DefaultTEORateLimit is the documented limit of every TEO key API.
 	DefaultTEORateLimit = 20
+	// DefaultDeliveryWindow is the time left before the deadline a zone needs
+	// to be refreshed: one attempt of each delivery step.
+	DefaultDeliveryWindow = 5 * time.Second
 	// ZonePlaceholder is replaced by the zone id in secret names.
 	ZonePlaceholder = "{zone}"
 )
@@ -32,6 +36,8 @@ type Config struct {
 	Zones        []string // the allow-list, in configured order, without duplicates
 	TEO          Endpoint
 	TEORateLimit float64
+	// DeliveryWindow: a zone is refreshed only with this much time left.
+	DeliveryWindow time.Duration
 
 	SSM     *SSM     // nil: SSM sink off
 	Webhook *Webhook // nil: webhook sink off
@@ -100,6 +106,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Zones = l.zones("ZONE_IDS")
 	c.TEO = l.endpoint("TEO_ENDPOINT", DefaultTEOEndpoint)
 	c.TEORateLimit = l.rate("TEO_RATE_LIMIT", DefaultTEORateLimit)
+	c.DeliveryWindow = l.duration("DELIVERY_WINDOW", DefaultDeliveryWindow, 100*time.Millisecond, 15*time.Minute)
 	c.Region = strings.TrimSpace(getenv("TENCENTCLOUD_REGION"))
 	c.TriggerToken = getenv("TRIGGER_TOKEN")
 	c.TriggerSecret = getenv("TRIGGER_SECRET")
@@ -220,6 +227,20 @@ func (l *loader) rate(name string, def float64) float64 {
 		return def
 	}
 	return r
+}
+
+// duration reads a Go duration such as 5s or 1m30s within [lo, hi].
+func (l *loader) duration(name string, def, lo, hi time.Duration) time.Duration {
+	v := l.get(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo || d > hi {
+		l.fail(name, "%q is not a duration from %s to %s, such as 5s", excerpt.Of(v, 64), lo, hi)
+		return def
+	}
+	return d
 }
 
 func (l *loader) level(name string) slog.Level {

@@ -1,23 +1,59 @@
-// Package rotate is the rotation engine. For each zone of a request it
-// follows the four explicit, idempotent steps of a rotation:
+// Package rotate is the rotation engine. A rotation of one zone is a few
+// named, idempotent steps over a small per-zone state (rotation.go), in the
+// manner of the AWS Secrets Manager rotation template:
 //
-//  1. preflight: every sink that can be read answers and can take the key,
-//     the zone's live key is read, and the rotation is recorded as pending
-//     beside the key (so a retry of the same rotation never refreshes twice);
-//  2. refresh: TEO replaces the key (the old one dies at once);
-//  3. deliver: every sink receives the new key, with retries;
-//  4. confirm: TEO is asked which key is live; when it is not the one
-//     delivered (a concurrent rotation, a console change) the live one is
-//     delivered instead, so that no sink is left holding a dead key. The
-//     record is then marked done.
+//  1. inspect: every store (a sink that can be read back and keeps a
+//     record, such as SSM) says what it holds and proves that a delivery can
+//     succeed: the read consumers make works, the secret is usable, there is
+//     room for the key. A failure stops the zone with its key unchanged.
+//  2. record: the rotation is recorded beside the key, once, before anything
+//     changes: its id and the fingerprint of the key about to die. A retry
+//     that finds its own record enters at step 3 or 4 instead, never
+//     refreshing twice.
+//  3. refresh: TEO replaces the key; the old one dies at once.
+//  4. deliver: every sink receives the new key, in parallel, with retries.
+//  5. confirm: TEO says which key is live; when it is not the one delivered
+//     (a concurrent rotation, a console change) the live one is delivered
+//     instead.
 //
-// sync runs steps 3 and 4 with the live key; check compares without writing.
+// sync runs steps 4 and 5 with the live key; check compares without writing.
+//
+// # Why the guarantees hold with so few calls
+//
+// A steady rotation with the SSM sink makes six calls: GetSecretValue and
+// DescribeSecret (inspect), UpdateDescription (record), Refresh,
+// UpdateSecret (deliver) and one Describe (confirm) — one call of each
+// action, so a large run moves at the rate limit of one action, not half.
+//
+//   - Never a key refreshed that cannot be delivered: inspect proves every
+//     store's read and write path before the refresh (a secret that does not
+//     exist yet is created holding the live key and read back at step 2), a
+//     zone is refreshed only with DELIVERY_WINDOW left before the deadline,
+//     and a run stops refreshing once a sink has failed for good in it. The
+//     first zone of a run is rotated alone (the canary), so a webhook
+//     receiver that is down costs at most one refreshed zone per run.
+//   - Never two refreshes for one rotation id: the record is written before
+//     the refresh. On a retry, a live key whose fingerprint is no longer the
+//     record's From proves the refresh happened: deliver, do not refresh.
+//     From is what the stores held; when none holds a key (a first
+//     rotation, or only a webhook) it comes from a Describe before the
+//     refresh. A failed Refresh is judged the same way: Describe, and only
+//     a key that is certainly unchanged is refreshed again.
+//   - Every sink converges on the live key, even when rotations race: each
+//     rotation confirms with Describe after its own writes and delivers the
+//     live key again when it differs. The last write to a sink is therefore
+//     followed by a Describe of the rotation that made it, so it cannot
+//     leave a dead key behind. That is why a write is not read back.
+//   - The one thing given up: a store that already held a stale key when a
+//     rotation began, and a failure between the record and the refresh, make
+//     the retry take the stale From for proof of a refresh. It delivers the
+//     live key (the store heals, nobody is locked out) and reports rotated
+//     although the key did not change; the next rotation changes it.
 package rotate
 
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -43,8 +79,15 @@ type Request struct {
 	Zones      []string // requested; empty means every allowed zone
 	RequestID  string
 	RotationID string // identifies a rotation across platform retries; "" = RequestID
-	DryRun     bool   // rotate: preflight only, refresh nothing
+	DryRun     bool   // rotate: inspect only, refresh nothing
 }
+
+// Defaults of the Engine's timing fields.
+const (
+	DefaultWindow  = 5 * time.Second
+	DefaultMargin  = time.Second
+	DefaultWorkers = 8
+)
 
 // Engine runs requests. Build one per invocation (its TEO client carries
 // the invocation's credentials); share Memory across invocations.
@@ -54,11 +97,14 @@ type Engine struct {
 	Sinks   []sink.Sink
 	Memory  *Memory // per-process rotation records; nil = none kept
 
-	Concurrency int // zones in flight at once; default 4
-	// CallBudget is the longest one TEO call may take, retries included.
-	CallBudget time.Duration // default 15s
-	// Margin is kept free before the deadline to answer the platform.
-	Margin time.Duration // default 1s
+	// Window is the time a zone needs left before the deadline to be
+	// refreshed: one attempt of each step after the refresh.
+	Window time.Duration // DELIVERY_WINDOW; default DefaultWindow
+	// Margin is kept free before the deadline to answer the platform and to
+	// send failure notices.
+	Margin time.Duration // default DefaultMargin
+	// Workers is how many zones are in flight at once after the canary.
+	Workers int // default DefaultWorkers
 	// ConfirmRounds bounds how often delivery restarts because the live key
 	// changed under it.
 	ConfirmRounds int // default 3
@@ -68,36 +114,15 @@ type Engine struct {
 	Logger       *slog.Logger
 }
 
-func (e *Engine) concurrency() int { return cmp.Or(e.Concurrency, 4) }
-func (e *Engine) callBudget() time.Duration {
-	return cmp.Or(e.CallBudget, 15*time.Second)
-}
-func (e *Engine) margin() time.Duration { return cmp.Or(e.Margin, time.Second) }
+func (e *Engine) window() time.Duration { return cmp.Or(e.Window, DefaultWindow) }
+func (e *Engine) margin() time.Duration { return cmp.Or(e.Margin, DefaultMargin) }
+func (e *Engine) workers() int          { return cmp.Or(e.Workers, DefaultWorkers) }
 func (e *Engine) confirmRounds() int    { return cmp.Or(e.ConfirmRounds, 3) }
 func (e *Engine) refreshRetry() retry.Policy {
 	if e.RefreshRetry.Attempts == 0 {
 		return retry.Policy{Attempts: 3, Initial: 500 * time.Millisecond, Max: 2 * time.Second}
 	}
 	return e.RefreshRetry
-}
-
-// logger is the engine's logger for req: every line names the request.
-func (e *Engine) logger(req Request) *slog.Logger {
-	if e.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return e.Logger.With("requestId", req.RequestID)
-}
-
-// DeliveryBudget is the time a zone needs once its key is refreshed: the
-// refresh answer, the slowest sink's delivery with its retries, and the
-// confirming Describe. A zone is not refreshed with less time left.
-func (e *Engine) DeliveryBudget() time.Duration {
-	var slowest time.Duration
-	for _, s := range e.Sinks {
-		slowest = max(slowest, s.Budget())
-	}
-	return 2*e.callBudget() + slowest
 }
 
 // Run executes req and reports on every requested zone.
@@ -107,34 +132,43 @@ func (e *Engine) Run(ctx context.Context, req Request) Report {
 	if req.Action == Rotate {
 		rep.RotationID = req.RotationID
 	}
-	if deadline, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-e.margin()))
-		defer cancel()
+	r := e.start(ctx, req)
+	defer r.cancel()
+	if req.Action == Rotate {
+		rep.Error = r.tooShort()
 	}
 
 	plan := e.plan(req.Zones)
 	results := make([]ZoneResult, len(plan))
-	sem := make(chan struct{}, e.concurrency())
-	var wg sync.WaitGroup
+	var todo []int
 	for i, p := range plan {
 		if p.refused != nil {
 			results[i] = *p.refused
-			continue
+		} else {
+			todo = append(todo, i)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-				results[i] = e.zone(ctx, req, p.zone)
-			case <-ctx.Done():
-				results[i] = skipped(p.zone, "the invocation ran out of time before this zone's turn")
-			}
-		}()
 	}
+	if req.Action == Rotate && !req.DryRun && len(todo) > 1 {
+		// The canary: a sink that fails for good is found with one zone
+		// refreshed, and the others are then not refreshed at all.
+		results[todo[0]] = r.zone(plan[todo[0]].zone)
+		todo = todo[1:]
+	}
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(e.workers(), len(todo)) {
+		wg.Go(func() {
+			for i := range jobs {
+				results[i] = r.zone(plan[i].zone)
+			}
+		})
+	}
+	for _, i := range todo {
+		jobs <- i
+	}
+	close(jobs)
 	wg.Wait()
+
 	rep.Zones = results
 	rep.OK = len(rep.Zones) > 0
 	for _, z := range rep.Zones {
@@ -172,340 +206,186 @@ func (e *Engine) plan(requested []string) []planned {
 	return out
 }
 
+// run is the state one request shares across its zones.
+type run struct {
+	e   *Engine
+	req Request
+	log *slog.Logger
+	// ctx ends Margin before the invocation's deadline: the zones' work stops
+	// there, leaving the margin to answer.
+	ctx      context.Context
+	cancel   context.CancelFunc
+	deadline time.Time // the invocation's; zero when it has none
+	started  time.Time
+
+	mu     sync.Mutex
+	broken *brokenSink // the first sink that failed for good in this run
+}
+
+type brokenSink struct {
+	name string
+	err  error
+}
+
+func (e *Engine) start(ctx context.Context, req Request) *run {
+	r := &run{e: e, req: req, started: time.Now(), log: slog.New(slog.DiscardHandler)}
+	if e.Logger != nil {
+		r.log = e.Logger.With("requestId", req.RequestID)
+	}
+	r.ctx, r.cancel = context.WithCancel(ctx)
+	if d, ok := ctx.Deadline(); ok {
+		r.deadline = d
+		r.cancel()
+		r.ctx, r.cancel = context.WithDeadline(ctx, d.Add(-e.margin()))
+	}
+	return r
+}
+
+// left is the working time before the margin; a very large value when the
+// invocation has no deadline.
+func (r *run) left() time.Duration {
+	if r.deadline.IsZero() {
+		return 1<<63 - 1
+	}
+	return time.Until(r.deadline.Add(-r.e.margin()))
+}
+
+// tooShort explains, once per request, an invocation that was never long
+// enough to refresh a single zone.
+func (r *run) tooShort() string {
+	if r.deadline.IsZero() {
+		return ""
+	}
+	total := r.deadline.Sub(r.started)
+	if total-r.e.margin() >= r.e.window() {
+		return ""
+	}
+	msg := fmt.Sprintf("the invocation had %s, less than DELIVERY_WINDOW (%s) plus %s to answer: no zone can be refreshed; raise the function timeout to at least %s or lower DELIVERY_WINDOW",
+		total.Round(time.Millisecond), r.e.window(), r.e.margin(), (r.e.window() + r.e.margin()).Round(time.Second))
+	r.log.Error("function timeout too short", "action", string(r.req.Action), "error", msg)
+	return msg
+}
+
+// timeToRefresh says why a zone must not be refreshed now for lack of time,
+// or "" when it may.
+func (r *run) timeToRefresh() string {
+	if left := r.left(); left < r.e.window() {
+		return fmt.Sprintf("%s left before the deadline, DELIVERY_WINDOW is %s: raise the function timeout or rotate fewer zones per run",
+			max(left, 0).Round(time.Millisecond), r.e.window())
+	}
+	return ""
+}
+
+// markBroken remembers the first sink that failed for good.
+func (r *run) markBroken(name string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.broken == nil {
+		r.broken = &brokenSink{name, err}
+	}
+}
+
+func (r *run) brokenSink() *brokenSink {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.broken
+}
+
+// zone runs the request's action on one zone and logs the result.
+func (r *run) zone(zone string) ZoneResult {
+	start := time.Now()
+	var res ZoneResult
+	switch {
+	case r.ctx.Err() != nil:
+		res = skipped(zone, "the invocation ran out of time before this zone's turn")
+	case r.req.Action == Rotate:
+		if why := r.timeToRefresh(); why != "" {
+			res = skipped(zone, why)
+		} else {
+			res = r.rotate(zone)
+		}
+	case r.req.Action == Sync:
+		res = r.sync(zone)
+	case r.req.Action == Check:
+		res = r.check(zone)
+	default:
+		res = ZoneResult{Outcome: Failed, Error: fmt.Sprintf("key unchanged: unknown action %q", r.req.Action)}
+	}
+	res.ZoneID = zone
+	if res.Sinks == nil {
+		res.Sinks = []SinkResult{}
+	}
+	res.DurationMs = time.Since(start).Milliseconds()
+	level := slog.LevelInfo
+	if !res.Outcome.Good() {
+		level = slog.LevelError
+	}
+	r.log.LogAttrs(r.ctx, level, "zone done", slog.String("zoneId", zone),
+		slog.String("action", string(r.req.Action)), slog.String("outcome", string(res.Outcome)),
+		slog.String("fingerprint", res.Fingerprint), slog.Int64("durationMs", res.DurationMs),
+		slog.String("apiAction", res.APIAction), slog.String("code", res.Code), slog.String("error", res.Error))
+	if res.Outcome == Failed && r.req.Action != Check {
+		r.notify(res)
+	}
+	return res
+}
+
 func skipped(zone, why string) ZoneResult {
 	return ZoneResult{ZoneID: zone, Outcome: Skipped, Sinks: []SinkResult{}, Error: "key unchanged: skipped: " + why}
 }
 
-// zone runs the request's action on one zone and logs the result.
-func (e *Engine) zone(ctx context.Context, req Request, zone string) ZoneResult {
-	start := time.Now()
-	var r ZoneResult
-	if ctx.Err() != nil {
-		r = skipped(zone, "the invocation ran out of time before this zone's turn")
-	} else {
-		switch req.Action {
-		case Rotate:
-			r = e.rotate(ctx, req, zone)
-		case Sync:
-			r = e.sync(ctx, req, zone)
-		case Check:
-			r = e.check(ctx, zone)
-		default:
-			r = ZoneResult{ZoneID: zone, Outcome: Failed, Error: fmt.Sprintf("key unchanged: unknown action %q", req.Action)}
-		}
-	}
-	r.ZoneID = zone
-	if r.Sinks == nil {
-		r.Sinks = []SinkResult{}
-	}
-	r.DurationMs = time.Since(start).Milliseconds()
-	level := slog.LevelInfo
-	if !r.Outcome.Good() {
-		level = slog.LevelError
-	}
-	e.logger(req).LogAttrs(ctx, level, "zone done", slog.String("zoneId", zone),
-		slog.String("action", string(req.Action)), slog.String("outcome", string(r.Outcome)),
-		slog.String("fingerprint", r.Fingerprint), slog.Int64("durationMs", r.DurationMs),
-		slog.String("apiAction", r.APIAction), slog.String("code", r.Code), slog.String("error", r.Error))
-	if r.Outcome == Failed && req.Action != Check {
-		e.notify(ctx, req, r)
-	}
-	return r
-}
-
-// fail fills r as failed because of err; keyChanged says whether the zone's
-// key was replaced (consumers may hold a dead key).
-func fail(r ZoneResult, keyChanged bool, err error) ZoneResult {
-	r.Outcome = Failed
-	r.KeyChanged = r.KeyChanged || keyChanged
-	r.APIAction, r.Code = failedCall(err)
+// fail fills res as failed because of err; keyChanged says whether the
+// zone's key was replaced (consumers may hold a dead key).
+func fail(res ZoneResult, keyChanged bool, err error) ZoneResult {
+	res.Outcome = Failed
+	res.KeyChanged = res.KeyChanged || keyChanged
+	res.APIAction, res.Code = failedCall(err)
 	prefix := "key unchanged: "
-	if r.KeyChanged {
+	if res.KeyChanged {
 		prefix = "key rotated, delivery incomplete: run sync: "
 	}
-	r.Error = prefix + err.Error()
-	return r
+	res.Error = prefix + err.Error()
+	return res
 }
 
-func (e *Engine) rotate(ctx context.Context, req Request, zone string) ZoneResult {
-	r := ZoneResult{ZoneID: zone}
-	// 1. Preflight: can every readable sink take the key?
-	for _, s := range e.Sinks {
-		if rd, ok := s.(sink.Reader); ok {
-			if err := rd.Preflight(ctx, zone); err != nil {
-				r.Sinks = append(r.Sinks, SinkResult{Name: s.Name(), Outcome: sink.Failed, Error: err.Error()})
-				return fail(r, false, fmt.Errorf("%s not ready, so the key was not refreshed: %w", s.Name(), err))
-			}
-		}
+// unchanged is the result of a zone stopped by err before its key changed:
+// skipped when the run's time ran out, failed otherwise.
+func (r *run) unchanged(res ZoneResult, err error) ZoneResult {
+	if r.ctx.Err() != nil {
+		s := skipped(res.ZoneID, "the invocation ran out of time before the refresh")
+		s.Sinks, s.Fingerprint = res.Sinks, res.Fingerprint
+		return s
 	}
-	live, err := e.TEO.Describe(ctx, zone)
-	if err != nil {
-		return fail(r, false, err)
-	}
-	r.Fingerprint = live.Fingerprint()
-	if req.DryRun {
-		// Everything above only read; a dry run stops before the first write.
-		r.Outcome = Planned
-		return r
-	}
-	rec, found, err := e.loadRecord(ctx, zone)
-	if err != nil {
-		return fail(r, false, err)
-	}
-	if found && rec.RotationID == req.RotationID && (rec.State == sink.Done || rec.From != live.Fingerprint()) {
-		// This rotation already refreshed the zone (the platform retried
-		// it, here or on another instance): finish delivering, never
-		// refresh again.
-		r.PreviousFingerprint = rec.From
-		r.KeyChanged = true
-		return e.deliverAndConfirm(ctx, req, zone, live, r, Rotated)
-	}
-	// 2. Refresh, only with time left to deliver.
-	if deadline, ok := ctx.Deadline(); ok {
-		if left, need := time.Until(deadline), e.DeliveryBudget(); left < need {
-			return skipped(zone, fmt.Sprintf("%s left before the deadline, delivery needs up to %s; raise the function timeout or rotate fewer zones per run",
-				left.Round(time.Second), need.Round(time.Second)))
-		}
-	}
-	pending := sink.Record{RotationID: req.RotationID, State: sink.Pending, From: live.Fingerprint(), At: time.Now()}
-	if err := e.saveRecord(ctx, zone, pending, live); err != nil {
-		return fail(r, false, fmt.Errorf("recording the rotation before refreshing: %w", err))
-	}
-	r.PreviousFingerprint = live.Fingerprint()
-	key, changed, err := e.refresh(ctx, zone, live)
-	if err != nil {
-		r = fail(r, changed, err)
-		if changed {
-			r.Error = "key may have rotated (the refresh answer was lost and Describe failed), delivery incomplete: run sync: " + err.Error()
-		}
-		return r
-	}
-	r.KeyChanged = true
-	r.Fingerprint = key.Fingerprint()
-	// 3 and 4.
-	return e.deliverAndConfirm(ctx, req, zone, key, r, Rotated)
+	return fail(res, false, err)
 }
 
-// refresh replaces the zone's key. A failed Refresh may still have replaced
-// it (the answer lost on the way back): Describe tells, and only a key that
-// is certainly unchanged is refreshed again. changed is true when the key
-// may have changed although no key is returned.
-func (e *Engine) refresh(ctx context.Context, zone string, old secret.Key) (key secret.Key, changed bool, err error) {
-	err = e.refreshRetry().Do(ctx, func(ctx context.Context, attempt int) error {
-		k, rerr := e.TEO.Refresh(ctx, zone)
-		if rerr == nil {
-			key = k
-			return nil
-		}
-		live, derr := e.TEO.Describe(ctx, zone)
-		switch {
-		case derr != nil:
-			changed = true
-			return retry.Final(fmt.Errorf("%w (and confirming with Describe failed: %v)", rerr, derr))
-		case !live.Equal(old):
-			// Refreshed although the answer was lost, or replaced by
-			// someone else meanwhile: either way this is the key to deliver.
-			key = live
-			return nil
-		}
-		return rerr
-	})
-	if err != nil {
-		return secret.Key{}, changed, err
+// noticeContext bounds one failure notice; it runs inside the margin.
+func (r *run) noticeContext() (context.Context, context.CancelFunc) {
+	// Detached from the zone's context: a zone that failed because the
+	// deadline ran out is still announced.
+	ctx := context.WithoutCancel(r.ctx)
+	end := time.Now().Add(r.e.margin() / 2)
+	if last := r.deadline.Add(-r.e.margin() / 4); !r.deadline.IsZero() && last.Before(end) {
+		end = last
 	}
-	return key, true, nil
-}
-
-// deliverAndConfirm delivers key to every sink, then confirms with TEO that
-// it is the live key, delivering the live one instead when it is not.
-func (e *Engine) deliverAndConfirm(ctx context.Context, req Request, zone string, key secret.Key, r ZoneResult, success Outcome) ZoneResult {
-	d := sink.Delivery{ZoneID: zone, Action: string(req.Action), RotationID: req.RotationID, Previous: r.PreviousFingerprint}
-	wrote := false // any sink written in any round: sync did something
-	for round := 1; ; round++ {
-		d.Key = key
-		results, err := e.deliver(ctx, d)
-		for _, res := range results {
-			wrote = wrote || res.Outcome != sink.Unchanged
-		}
-		r.Sinks = results
-		r.Fingerprint = key.Fingerprint()
-		live, derr := e.TEO.Describe(ctx, zone)
-		if derr != nil {
-			if err == nil {
-				err = fmt.Errorf("delivered, but confirming the live key failed: %w", derr)
-			}
-			return fail(r, r.KeyChanged, err)
-		}
-		if live.Equal(key) {
-			if errors.Is(err, sink.ErrConflict) && round < e.confirmRounds() {
-				// A slower writer put an older key back after ours: the key
-				// delivered is still the live one, so deliver it again.
-				continue
-			}
-			if err != nil {
-				return fail(r, r.KeyChanged, err)
-			}
-			break
-		}
-		// The key changed under us: whatever was just delivered is dead.
-		e.logger(req).LogAttrs(ctx, slog.LevelWarn, "live key changed during delivery; delivering the live key",
-			slog.String("zoneId", zone),
-			slog.String("delivered", key.Fingerprint()), slog.String("live", live.Fingerprint()))
-		r.KeyChanged = true
-		key = live
-		if round >= e.confirmRounds() {
-			r.Fingerprint = live.Fingerprint()
-			return fail(r, true, fmt.Errorf("the live key kept changing during delivery (%d rounds): another rotation is running", round))
-		}
-	}
-	r.Outcome = success
-	if success == Synced && !wrote {
-		r.Outcome = InSync
-	}
-	if req.Action == Rotate {
-		done := sink.Record{RotationID: req.RotationID, State: sink.Done, From: r.PreviousFingerprint, To: key.Fingerprint(), At: time.Now()}
-		if err := e.saveRecord(ctx, zone, done, key); err != nil {
-			// Every sink holds the key; a retry of this rotation will find
-			// the pending record, see the key changed, and only re-deliver.
-			e.logger(req).LogAttrs(ctx, slog.LevelWarn, "could not mark the rotation done",
-				slog.String("zoneId", zone), slog.String("error", err.Error()))
-		}
-	}
-	return r
-}
-
-// deliver sends d to every sink at once. err is the first failure, in sink
-// order.
-func (e *Engine) deliver(ctx context.Context, d sink.Delivery) ([]SinkResult, error) {
-	results := make([]SinkResult, len(e.Sinks))
-	errs := make([]error, len(e.Sinks))
-	var wg sync.WaitGroup
-	for i, s := range e.Sinks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			o, err := s.Deliver(ctx, d)
-			results[i] = SinkResult{Name: s.Name(), Outcome: o}
-			if err != nil {
-				results[i].Outcome = sink.Failed
-				results[i].Error = err.Error()
-				errs[i] = fmt.Errorf("%s: %w", s.Name(), err)
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return results, err
-		}
-	}
-	return results, nil
-}
-
-func (e *Engine) sync(ctx context.Context, req Request, zone string) ZoneResult {
-	r := ZoneResult{ZoneID: zone}
-	live, err := e.TEO.Describe(ctx, zone)
-	if err != nil {
-		return fail(r, false, err)
-	}
-	if live.IsZero() {
-		return fail(r, false, errors.New("the zone has no multi-path gateway key to deliver"))
-	}
-	return e.deliverAndConfirm(ctx, req, zone, live, r, Synced)
-}
-
-func (e *Engine) check(ctx context.Context, zone string) ZoneResult {
-	r := ZoneResult{ZoneID: zone, Outcome: InSync}
-	live, err := e.TEO.Describe(ctx, zone)
-	if err != nil {
-		return fail(r, false, err)
-	}
-	r.Fingerprint = live.Fingerprint()
-	var firstErr error
-	drift := false
-	for _, s := range e.Sinks {
-		rd, ok := s.(sink.Reader)
-		if !ok {
-			r.Sinks = append(r.Sinks, SinkResult{Name: s.Name(), Outcome: sink.Skipped, Error: "cannot be read back"})
-			continue
-		}
-		held, found, err := rd.Read(ctx, zone)
-		switch {
-		case err != nil:
-			r.Sinks = append(r.Sinks, SinkResult{Name: s.Name(), Outcome: sink.Failed, Error: err.Error()})
-			firstErr = cmp.Or(firstErr, fmt.Errorf("%s: %w", s.Name(), err))
-		case !found:
-			drift = true
-			r.Sinks = append(r.Sinks, SinkResult{Name: s.Name(), Outcome: sink.Drift, Error: "holds no key"})
-		case !held.Equal(live):
-			drift = true
-			r.Sinks = append(r.Sinks, SinkResult{Name: s.Name(), Outcome: sink.Drift, Error: "holds " + held.Fingerprint()})
-		default:
-			r.Sinks = append(r.Sinks, SinkResult{Name: s.Name(), Outcome: sink.OK})
-		}
-	}
-	switch {
-	case drift:
-		r.Outcome = Drifted
-		r.Error = "a sink differs from the live key: run sync"
-		if firstErr != nil {
-			r.APIAction, r.Code = failedCall(firstErr)
-		}
-	case firstErr != nil:
-		r = fail(r, false, firstErr)
-	}
-	return r
-}
-
-// loadRecord returns this zone's rotation record from the first durable
-// journal that has one, else from memory.
-func (e *Engine) loadRecord(ctx context.Context, zone string) (sink.Record, bool, error) {
-	for _, s := range e.Sinks {
-		if j, ok := s.(sink.Journal); ok {
-			rec, found, err := j.LoadRecord(ctx, zone)
-			if err != nil {
-				return sink.Record{}, false, fmt.Errorf("%s: reading the rotation record: %w", s.Name(), err)
-			}
-			if found {
-				return rec, true, nil
-			}
-		}
-	}
-	if e.Memory != nil {
-		rec, found := e.Memory.load(zone)
-		return rec, found, nil
-	}
-	return sink.Record{}, false, nil
-}
-
-// saveRecord writes rec to every durable journal and to memory.
-func (e *Engine) saveRecord(ctx context.Context, zone string, rec sink.Record, current secret.Key) error {
-	for _, s := range e.Sinks {
-		if j, ok := s.(sink.Journal); ok {
-			if err := j.SaveRecord(ctx, zone, rec, current); err != nil {
-				return fmt.Errorf("%s: %w", s.Name(), err)
-			}
-		}
-	}
-	if e.Memory != nil {
-		e.Memory.save(zone, rec)
-	}
-	return nil
+	return context.WithDeadline(ctx, end)
 }
 
 // notify announces a failed zone through every sink that can.
-func (e *Engine) notify(ctx context.Context, req Request, r ZoneResult) {
+func (r *run) notify(res ZoneResult) {
 	remedy := "check the error; the key is unchanged, so the next rotation can simply run again"
-	if r.KeyChanged {
-		remedy = "run sync for " + r.ZoneID + " (CLI: sync --zones " + r.ZoneID + "; HTTP: POST …/sync)"
+	if res.KeyChanged {
+		remedy = "run sync for " + res.ZoneID + " (CLI: sync --zones " + res.ZoneID + "; HTTP: POST …/sync)"
 	}
-	f := sink.Failure{ZoneID: r.ZoneID, Action: string(req.Action), RotationID: req.RotationID, KeyChanged: r.KeyChanged,
-		APIAction: r.APIAction, Code: r.Code, Reason: r.Error, Remedy: remedy, Fingerprint: r.Fingerprint}
-	for _, s := range e.Sinks {
+	f := sink.Failure{ZoneID: res.ZoneID, Action: string(r.req.Action), RotationID: r.req.RotationID, KeyChanged: res.KeyChanged,
+		APIAction: res.APIAction, Code: res.Code, Reason: res.Error, Remedy: remedy, Fingerprint: res.Fingerprint}
+	ctx, cancel := r.noticeContext()
+	defer cancel()
+	for _, s := range r.e.Sinks {
 		if n, ok := s.(sink.Notifier); ok {
 			if err := n.NotifyFailure(ctx, f); err != nil {
-				e.logger(req).LogAttrs(ctx, slog.LevelError, "failure notice not delivered",
-					slog.String("zoneId", r.ZoneID), slog.String("sink", s.Name()), slog.String("error", err.Error()))
+				r.log.LogAttrs(ctx, slog.LevelError, "failure notice not delivered",
+					slog.String("zoneId", res.ZoneID), slog.String("sink", s.Name()), slog.String("error", err.Error()))
 			}
 		}
 	}

@@ -50,12 +50,15 @@ func (o Outcome) Good() bool {
 
 // Report is the result of one request, in every runtime.
 type Report struct {
-	Action     Action       `json:"action"`
-	RequestID  string       `json:"requestId"`
-	RotationID string       `json:"rotationId,omitempty"`
-	DryRun     bool         `json:"dryRun,omitempty"`
-	OK         bool         `json:"ok"`
-	Zones      []ZoneResult `json:"zones"`
+	Action     Action `json:"action"`
+	RequestID  string `json:"requestId"`
+	RotationID string `json:"rotationId,omitempty"`
+	DryRun     bool   `json:"dryRun,omitempty"`
+	OK         bool   `json:"ok"`
+	// Error explains a problem of the whole request (a function timeout too
+	// short to refresh any zone); each zone still says what happened to it.
+	Error string       `json:"error,omitempty"`
+	Zones []ZoneResult `json:"zones"`
 }
 
 // ZoneResult is what happened to one zone.

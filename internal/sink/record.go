@@ -11,9 +11,9 @@ import (
 )
 
 // Record is the durable trace of one rotation of one zone, written beside the
-// key before the refresh (Pending, with the fingerprint of the key about to
-// die) and after delivery (Done, with the new key's fingerprint). A retry of
-// the same rotation reads it to know whether the refresh already happened.
+// key once, before the refresh, with the fingerprint of the key about to die.
+// A retry of the same rotation reads it: a live key that is no longer From
+// means the refresh already happened, so the retry only delivers.
 type Record struct {
 	RotationID string
 	State      State
@@ -26,8 +26,8 @@ type Record struct {
 type State string
 
 const (
-	Pending State = "pending" // about to refresh, or refreshed and not yet delivered everywhere
-	Done    State = "done"    // delivered to every sink
+	Pending State = "pending" // begun: about to refresh, or refreshed and being delivered
+	Done    State = "done"    // delivered to every sink (kept in memory; also read from older records)
 )
 
 var (

@@ -1,13 +1,12 @@
 // Package sink defines where a rotated key goes. Each sink lives in its own
 // folder below this one (ssm, webhook) and implements Sink; sinks whose copy
-// can be read back also implement Reader, and sinks that can durably record
-// a rotation's progress beside the key implement Journal.
+// can be read back and that durably record a rotation beside the key
+// implement Store; sinks that can tell people about failures implement
+// Notifier.
 package sink
 
 import (
 	"context"
-	"errors"
-	"time"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 )
@@ -31,6 +30,9 @@ type Delivery struct {
 	RotationID string // identifies the rotation across platform retries
 	// Previous is the fingerprint of the key this one replaced, when known.
 	Previous string
+	// Fresh says the key was just made by a refresh and no sink can hold it
+	// yet: a store may write without reading first.
+	Fresh bool
 }
 
 // Sink receives keys.
@@ -40,32 +42,30 @@ type Sink interface {
 	// Deliver makes the sink hold d.Key. It is idempotent, retries transient
 	// failures itself within ctx, and answers OK or Unchanged, or an error.
 	Deliver(ctx context.Context, d Delivery) (Outcome, error)
-	// Budget is the longest Deliver may take, retries included: the rotation
-	// engine refuses to refresh a key it has no time left to deliver.
-	Budget() time.Duration
 }
 
-// Reader is a sink whose copy can be read back.
-type Reader interface {
-	Sink
-	// Preflight proves, without writing the key, that a Deliver for zone can
-	// succeed now: the store answers, the secret is usable. A failure means
-	// the key must not be refreshed.
-	Preflight(ctx context.Context, zone string) error
-	// Read returns the key held for zone; found is false when there is none.
-	Read(ctx context.Context, zone string) (key secret.Key, found bool, err error)
+// Holding is what a store holds for a zone, read without writing.
+type Holding struct {
+	Exists bool       // the store for the zone (the secret) exists
+	Key    secret.Key // the key consumers read; zero when there is none
+	Record *Record    // the last rotation record; nil when none can be trusted
 }
 
-// Journal is implemented by sinks that can durably record the progress of a
+// Store is a sink whose copy can be read back and that durably records each
 // rotation beside the key, so that a platform retry on any instance finishes
 // the rotation it already began instead of refreshing again.
-type Journal interface {
-	// LoadRecord returns the last record for zone (found false if none).
-	LoadRecord(ctx context.Context, zone string) (rec Record, found bool, err error)
-	// SaveRecord stores rec for zone. When the store for zone does not exist
-	// yet it is created holding current, the zone's live key, so that a
-	// record never sits beside a key that does not work.
-	SaveRecord(ctx context.Context, zone string, rec Record, current secret.Key) error
+type Store interface {
+	Sink
+	// Inspect reads what the store holds for zone and proves, without
+	// writing, that a Deliver can succeed now: the store answers, consumers
+	// can read it, it has room for the key. A failure means the key must not
+	// be refreshed.
+	Inspect(ctx context.Context, zone string) (Holding, error)
+	// Begin durably records rec before the refresh. When the store for zone
+	// does not exist (h.Exists false) it is created holding live, the zone's
+	// live key, and read back, so that a record never sits beside a key that
+	// does not work and the read that consumers make is proven.
+	Begin(ctx context.Context, zone string, h Holding, rec Record, live secret.Key) error
 }
 
 // Notifier is implemented by sinks that announce failures to people.
@@ -85,8 +85,3 @@ type Failure struct {
 	Remedy      string // what to run, e.g. "run sync for zone-x"
 	Fingerprint string // of the live key, when known
 }
-
-// ErrConflict means another writer replaced the value between a sink's
-// write and its read-back. Which key must win is for TEO to say: the engine
-// confirms the live key and delivers again.
-var ErrConflict = errors.New("read back a different value after writing: a concurrent writer")

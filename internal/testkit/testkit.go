@@ -35,12 +35,10 @@ const VersionID = "current"
 var Fast = keyrotator.Tuning{
 	APITimeout:     5 * time.Second,
 	APIRetry:       retry.Policy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond},
-	SinkRetry:      retry.Policy{Attempts: 3, Initial: time.Millisecond, Max: 5 * time.Millisecond},
 	WebhookRetry:   retry.Policy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond},
 	WebhookTimeout: 2 * time.Second,
 	RefreshRetry:   retry.Policy{Attempts: 3, Initial: time.Millisecond, Max: 5 * time.Millisecond},
 	Margin:         50 * time.Millisecond,
-	CallBudget:     2 * time.Second,
 }
 
 // Cloud is an emulator, optionally a webhook receiver, and the function's

@@ -7,15 +7,15 @@
 package ssm
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
+	"sync"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/tcapi"
@@ -58,35 +58,20 @@ type Sink struct {
 	API        *tcapi.Client
 	SecretName string // may hold {zone}
 	VersionID  string
-	// Retry repeats a whole delivery (read, write, read back) after a
-	// transient failure; each call also has API's own retries.
-	Retry  retry.Policy
-	Logger *slog.Logger
+	Logger     *slog.Logger
 }
+
+var _ sink.Store = (*Sink)(nil)
 
 // New returns the sink for cfg over api (Service, Version and Region are set
 // from cfg).
 func New(cfg config.SSM, api *tcapi.Client) *Sink {
 	api.Service, api.Version, api.Region = Service, Version, cfg.Region
-	return &Sink{
-		API: api, SecretName: cfg.SecretName, VersionID: cfg.VersionID,
-		Retry: retry.Policy{Attempts: 3, Initial: 200 * time.Millisecond, Max: time.Second},
-	}
+	return &Sink{API: api, SecretName: cfg.SecretName, VersionID: cfg.VersionID}
 }
 
 // Name implements sink.Sink.
 func (s *Sink) Name() string { return "ssm" }
-
-// Budget implements sink.Sink: a delivery is up to four calls (read, create
-// or put or update, describe when the secret is missing, read back), one of
-// which may need all its retries, and the delivery itself may be repeated.
-func (s *Sink) Budget() time.Duration {
-	perCall := s.API.Timeout
-	if perCall == 0 {
-		perCall = tcapi.DefaultTimeout
-	}
-	return s.API.Budget() + 3*perCall + s.Retry.Budget(0)
-}
 
 func (s *Sink) secretName(zone string) string {
 	return strings.ReplaceAll(s.SecretName, config.ZonePlaceholder, zone)
@@ -154,6 +139,20 @@ func (s *Sink) describe(ctx context.Context, name string) (describeAnswer, bool,
 	return out, err == nil, err
 }
 
+// get returns the value of the configured version; found is false when the
+// secret or the version does not exist (SSM does not say which).
+func (s *Sink) get(ctx context.Context, name string) (secret.Key, bool, error) {
+	var out struct{ SecretString string }
+	err := s.API.Call(ctx, ActionGet, versionRef{name, s.VersionID}, &out)
+	if isNotFound(err) {
+		return secret.Key{}, false, nil
+	}
+	if err != nil {
+		return secret.Key{}, false, err
+	}
+	return secret.New(out.SecretString), true, nil
+}
+
 func isNotFound(err error) bool { return strings.HasPrefix(tcapi.Code(err), "ResourceNotFound") }
 
 // presence of the secret and of its version.
@@ -167,84 +166,98 @@ const (
 
 // read returns the value of the configured version and where it stands.
 func (s *Sink) read(ctx context.Context, name string) (secret.Key, presence, error) {
-	var out struct{ SecretString, SecretBinary string }
-	err := s.API.Call(ctx, ActionGet, versionRef{name, s.VersionID}, &out)
-	if err == nil {
-		return secret.New(out.SecretString), present, nil
+	key, found, err := s.get(ctx, name)
+	if err != nil || found {
+		return key, present, err
 	}
-	if !isNotFound(err) {
-		return secret.Key{}, present, err
-	}
-	// SSM answers ResourceNotFound for a missing secret and for a missing
-	// version alike; only DescribeSecret tells them apart.
-	_, found, derr := s.describe(ctx, name)
+	// Only DescribeSecret tells a missing secret from a missing version.
+	_, exists, err := s.describe(ctx, name)
 	switch {
-	case derr != nil:
-		return secret.Key{}, present, derr
-	case found:
+	case err != nil:
+		return secret.Key{}, present, err
+	case exists:
 		return secret.Key{}, versionMissing, nil
 	default:
 		return secret.Key{}, secretMissing, nil
 	}
 }
 
-// Read implements sink.Reader.
-func (s *Sink) Read(ctx context.Context, zone string) (secret.Key, bool, error) {
+// Inspect implements sink.Store: one GetSecretValue, the read consumers
+// make (its error codes also tell a Disabled or PendingDelete secret), and
+// one DescribeSecret for the record, sent together; and, only when the
+// version is still missing, ListSecretVersionIds to prove there is room.
+func (s *Sink) Inspect(ctx context.Context, zone string) (sink.Holding, error) {
 	name := s.secretName(zone)
-	key, where, err := s.read(ctx, name)
-	if err != nil {
-		return secret.Key{}, false, s.fail(name, err)
+	var (
+		key    secret.Key
+		hasKey bool
+		getErr error
+		wg     sync.WaitGroup
+	)
+	wg.Go(func() { key, hasKey, getErr = s.get(ctx, name) })
+	meta, exists, descErr := s.describe(ctx, name)
+	wg.Wait()
+	var holding sink.Holding
+	if err := cmp.Or(getErr, descErr); err != nil {
+		return holding, s.fail(name, err)
 	}
-	return key, where == present, nil
-}
-
-// Preflight implements sink.Reader: the secret is usable (or can be
-// created), its version can be read, and, when the version is still
-// missing, the secret has room for it.
-func (s *Sink) Preflight(ctx context.Context, zone string) error {
-	name := s.secretName(zone)
-	meta, found, err := s.describe(ctx, name)
-	if err != nil {
-		return s.fail(name, err)
-	}
-	if !found {
-		return nil // CreateSecret will make it
+	if !exists {
+		return holding, nil // Begin creates it
 	}
 	if meta.Status != "Enabled" {
-		return s.fail(name, unusable(name, meta.Status))
+		return holding, s.fail(name, unusable(name, meta.Status))
 	}
-	_, where, err := s.read(ctx, name)
+	holding.Exists = true
+	if rec, err := sink.ParseRecord(meta.Description); err == nil {
+		holding.Record = &rec // no record, or one edited by hand: trust none
+	}
+	if hasKey {
+		holding.Key = key
+		return holding, nil
+	}
+	var out struct{ Versions []struct{ VersionId string } }
+	if err := s.API.Call(ctx, ActionListVersions, secretRef{name}, &out); err != nil {
+		return holding, s.fail(name, err)
+	}
+	if len(out.Versions) >= maxVersions {
+		return holding, s.fail(name, &tcapi.Error{Service: Service, Action: ActionPut, Code: "LimitExceeded",
+			Message: fmt.Sprintf("the secret holds %d versions, the SSM limit, and none is %s: delete an old version or set SSM_VERSION_ID to one of them", len(out.Versions), s.VersionID)})
+	}
+	return holding, nil
+}
+
+// Begin implements sink.Store: UpdateDescription on an existing secret;
+// CreateSecret holding live (then read back) on a missing one.
+func (s *Sink) Begin(ctx context.Context, zone string, h sink.Holding, rec sink.Record, live secret.Key) error {
+	name := s.secretName(zone)
+	desc := description(zone, &rec)
+	if h.Exists {
+		err := s.API.Call(ctx, ActionUpdateDescription, struct{ SecretName, Description string }{name, desc}, nil)
+		return s.fail(name, err)
+	}
+	if live.IsZero() {
+		return s.fail(name, errors.New("no live key to create the secret with"))
+	}
+	err := s.create(ctx, name, zone, live, desc)
+	if tcapi.Code(err) == codeSecretExists {
+		// Created meanwhile, or by our own attempt whose answer was lost.
+		err = s.API.Call(ctx, ActionUpdateDescription, struct{ SecretName, Description string }{name, desc}, nil)
+	}
 	if err != nil {
 		return s.fail(name, err)
 	}
-	if where == versionMissing {
-		var out struct{ Versions []struct{ VersionId string } }
-		if err := s.API.Call(ctx, ActionListVersions, secretRef{name}, &out); err != nil {
-			return s.fail(name, err)
-		}
-		if len(out.Versions) >= maxVersions {
-			return s.fail(name, &tcapi.Error{Service: Service, Action: ActionPut, Code: "LimitExceeded",
-				Message: fmt.Sprintf("the secret holds %d versions, the SSM limit, and none is %s: delete an old version or set SSM_VERSION_ID to one of them", len(out.Versions), s.VersionID)})
-		}
+	if _, found, err := s.get(ctx, name); err != nil || !found {
+		return s.fail(name, cmp.Or(err, error(&tcapi.Error{Service: Service, Action: ActionGet, Code: "ResourceNotFound",
+			Message: "the secret just created cannot be read back"})))
 	}
 	return nil
 }
 
-// Deliver implements sink.Sink: read, write only when different (create
-// the secret or its version when missing), read back.
+// Deliver implements sink.Sink: a fresh key is written straight away; any
+// other is read first and written only when it differs.
 func (s *Sink) Deliver(ctx context.Context, d sink.Delivery) (sink.Outcome, error) {
 	name := s.secretName(d.ZoneID)
-	var outcome sink.Outcome
-	wrote := false
-	err := s.Retry.Do(ctx, func(ctx context.Context, attempt int) error {
-		var err error
-		outcome, err = s.deliverOnce(ctx, name, d, &wrote)
-		return err
-	})
-	if outcome == sink.Unchanged && wrote {
-		// An earlier attempt wrote the key although its answer was lost.
-		outcome = sink.OK
-	}
+	outcome, err := s.deliver(ctx, name, d)
 	if err != nil {
 		s.logger().LogAttrs(ctx, slog.LevelWarn, "ssm delivery failed", slog.String("zoneId", d.ZoneID),
 			slog.String("secret", name), slog.String("code", tcapi.Code(err)))
@@ -255,53 +268,56 @@ func (s *Sink) Deliver(ctx context.Context, d sink.Delivery) (sink.Outcome, erro
 	return outcome, nil
 }
 
-// readBackError means the value read after the write is not the one
-// written: another writer got in between (sink.ErrConflict). Retrying here
-// could only fight that writer; the engine asks TEO which key is live.
-type readBackError struct{}
-
-func (readBackError) Error() string        { return sink.ErrConflict.Error() }
-func (readBackError) Is(target error) bool { return target == sink.ErrConflict }
-func (readBackError) Retryable() bool      { return false }
-func (readBackError) Operation() string    { return ActionGet }
-func (readBackError) ErrorCode() string    { return "ReadBackMismatch" }
-
-func (s *Sink) deliverOnce(ctx context.Context, name string, d sink.Delivery, wrote *bool) (sink.Outcome, error) {
-	current, where, err := s.read(ctx, name)
-	if err != nil {
-		return sink.Failed, err
-	}
-	if where == present && current.Equal(d.Key) {
-		return sink.Unchanged, nil
-	}
-	*wrote = true
-	switch where {
-	case secretMissing:
-		err = s.create(ctx, name, d.ZoneID, d.Key, "")
-		if tcapi.Code(err) == "ResourceInUse.SecretExists" {
-			// Created meanwhile (or our earlier attempt's answer was lost):
-			// start over from a fresh read.
-			return sink.Failed, retryAgain(err)
+func (s *Sink) deliver(ctx context.Context, name string, d sink.Delivery) (sink.Outcome, error) {
+	where := present
+	if !d.Fresh {
+		current, w, err := s.read(ctx, name)
+		if err != nil {
+			return sink.Failed, err
 		}
-	case versionMissing:
-		err = s.API.Call(ctx, ActionPut, valueParams{name, s.VersionID, d.Key.Reveal()}, nil)
-		if tcapi.Code(err) == "ResourceInUse.VersionIdExists" {
-			return sink.Failed, retryAgain(err)
+		if w == present && current.Equal(d.Key) {
+			return sink.Unchanged, nil
 		}
-	default:
-		err = s.API.Call(ctx, ActionUpdate, valueParams{name, s.VersionID, d.Key.Reveal()}, nil)
+		where = w
 	}
-	if err != nil {
-		return sink.Failed, err
+	return sink.OK, s.write(ctx, name, d.ZoneID, d.Key, where)
+}
+
+// write puts key in the version, starting from where the version is
+// believed to stand and following what SSM answers: an update of a missing
+// version becomes a put, a put of an existing one (our own earlier attempt
+// whose answer was lost) becomes an update, and so on.
+func (s *Sink) write(ctx context.Context, name, zone string, key secret.Key, where presence) error {
+	value := valueParams{name, s.VersionID, key.Reveal()}
+	var err error
+	for range 4 {
+		switch where {
+		case present:
+			err = s.API.Call(ctx, ActionUpdate, value, nil)
+			if isNotFound(err) {
+				where = versionMissing
+				continue
+			}
+		case versionMissing:
+			err = s.API.Call(ctx, ActionPut, value, nil)
+			switch {
+			case tcapi.Code(err) == "ResourceInUse.VersionIdExists":
+				where = present
+				continue
+			case isNotFound(err):
+				where = secretMissing
+				continue
+			}
+		case secretMissing:
+			err = s.create(ctx, name, zone, key, description(zone, nil))
+			if tcapi.Code(err) == codeSecretExists {
+				where = present
+				continue
+			}
+		}
+		return err
 	}
-	back, where, err := s.read(ctx, name)
-	if err != nil {
-		return sink.Failed, err
-	}
-	if where != present || !back.Equal(d.Key) {
-		return sink.Failed, readBackError{}
-	}
-	return sink.OK, nil
+	return err
 }
 
 type valueParams struct {
@@ -310,15 +326,10 @@ type valueParams struct {
 	SecretString string
 }
 
-// retryAgain marks a conflict that a fresh read resolves.
-func retryAgain(err error) error { return &conflict{err} }
-
-type conflict struct{ error }
-
-func (c *conflict) Unwrap() error   { return c.error }
-func (c *conflict) Retryable() bool { return true }
-
-const managedBy = "mpgw-keyrotator"
+const (
+	managedBy        = "mpgw-keyrotator"
+	codeSecretExists = "ResourceInUse.SecretExists"
+)
 
 func description(zone string, rec *sink.Record) string {
 	text := "EdgeOne multi-path gateway secret key of " + zone + ", rotated by " + managedBy +
@@ -332,9 +343,6 @@ func description(zone string, rec *sink.Record) string {
 type tag struct{ TagKey, TagValue string }
 
 func (s *Sink) create(ctx context.Context, name, zone string, key secret.Key, desc string) error {
-	if desc == "" {
-		desc = description(zone, nil)
-	}
 	params := struct {
 		SecretName   string
 		VersionId    string
@@ -343,38 +351,4 @@ func (s *Sink) create(ctx context.Context, name, zone string, key secret.Key, de
 		Tags         []tag
 	}{name, s.VersionID, key.Reveal(), desc, []tag{{"managed-by", managedBy}, {"teo-zone", zone}}}
 	return s.API.Call(ctx, ActionCreate, params, nil)
-}
-
-// LoadRecord implements sink.Journal.
-func (s *Sink) LoadRecord(ctx context.Context, zone string) (sink.Record, bool, error) {
-	name := s.secretName(zone)
-	meta, found, err := s.describe(ctx, name)
-	if err != nil || !found {
-		return sink.Record{}, false, s.fail(name, err)
-	}
-	rec, perr := sink.ParseRecord(meta.Description)
-	if perr != nil {
-		return sink.Record{}, false, nil // no record, or one edited by hand: trust none
-	}
-	return rec, true, nil
-}
-
-// SaveRecord implements sink.Journal.
-func (s *Sink) SaveRecord(ctx context.Context, zone string, rec sink.Record, current secret.Key) error {
-	name := s.secretName(zone)
-	desc := description(zone, &rec)
-	var err error
-	// Twice at most: a secret created concurrently, or by our own create
-	// whose answer was lost, takes the description on the second pass.
-	for range 2 {
-		err = s.API.Call(ctx, ActionUpdateDescription, struct{ SecretName, Description string }{name, desc}, nil)
-		if !isNotFound(err) || current.IsZero() {
-			break
-		}
-		err = s.create(ctx, name, zone, current, desc)
-		if err == nil || (tcapi.Code(err) != "ResourceInUse.SecretExists" && !retry.IsRetryable(err)) {
-			break
-		}
-	}
-	return s.fail(name, err)
 }

@@ -73,10 +73,6 @@ func New(cfg config.Webhook) (*Sink, error) {
 // Name implements sink.Sink.
 func (s *Sink) Name() string { return "webhook" }
 
-// Budget implements sink.Sink: every attempt running to its timeout, plus the
-// waits between them.
-func (s *Sink) Budget() time.Duration { return s.policy().Budget(s.attemptTimeout()) }
-
 // Deliver implements sink.Sink: it posts a rotated event for d and answers
 // OK once the receiver answers 2xx. A webhook cannot be read back, so it is
 // never Unchanged: sync always sends again, and the stable webhook-id lets

@@ -54,19 +54,6 @@ func TestNew(t *testing.T) {
 	}
 }
 
-func TestBudget(t *testing.T) {
-	s := newSink(t, &url.URL{Scheme: "https", Host: "hooks.example.com"})
-	s.Retry, s.AttemptTimeout = retry.Policy{}, 0
-	// Defaults: 4 attempts of 10s, waits 0.5s + 1s + 2s.
-	if got, want := s.Budget(), 43500*time.Millisecond; got != want {
-		t.Errorf("default Budget = %v, want %v", got, want)
-	}
-	s.Retry, s.AttemptTimeout = retry.Policy{Attempts: 2, Initial: time.Second, Max: time.Second}, time.Second
-	if got, want := s.Budget(), 3*time.Second; got != want {
-		t.Errorf("Budget = %v, want %v", got, want)
-	}
-}
-
 // TestDeliverSigned checks the headers and that the standard library's own
 // Verify accepts the request as sent.
 func TestDeliverSigned(t *testing.T) {

@@ -1,0 +1,279 @@
+package rotate
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
+)
+
+// rotation is the state of one zone's rotation as its steps fill it in.
+type rotation struct {
+	*run
+	zone   string
+	stores []inspected
+	own    *sink.Record // this rotation's record, found when it is a retry
+	from   string       // fingerprint of the key about to die
+	live   secret.Key   // the live key, when read before the refresh
+	res    ZoneResult
+}
+
+// inspected is one store and what it held.
+type inspected struct {
+	store   sink.Store
+	holding sink.Holding
+}
+
+// rotate runs the steps of a rotation of zone.
+func (r *run) rotate(zone string) ZoneResult {
+	z := &rotation{run: r, zone: zone, res: ZoneResult{ZoneID: zone}}
+	if err := z.inspect(); err != nil {
+		return r.unchanged(z.res, err)
+	}
+	if r.req.DryRun {
+		return z.plan()
+	}
+	resumed, err := z.record()
+	if err != nil {
+		return r.unchanged(z.res, err)
+	}
+	if resumed {
+		// This rotation already refreshed the zone (the platform retried it,
+		// here or on another instance): finish delivering, never refresh again.
+		z.res.KeyChanged = true
+		return r.deliver(zone, z.live, false, z.res, Rotated)
+	}
+	key, res, done := z.refresh()
+	if done {
+		return res
+	}
+	return r.deliver(zone, key, true, z.res, Rotated)
+}
+
+// inspect is step 1: every store says what it holds, all at once.
+func (z *rotation) inspect() error {
+	for _, s := range z.e.Sinks {
+		if st, ok := s.(sink.Store); ok {
+			z.stores = append(z.stores, inspected{store: st})
+		}
+	}
+	errs := make([]error, len(z.stores))
+	var wg sync.WaitGroup
+	for i := range z.stores {
+		wg.Go(func() {
+			z.stores[i].holding, errs[i] = z.stores[i].store.Inspect(z.ctx, z.zone)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			name := z.stores[i].store.Name()
+			z.res.Sinks = append(z.res.Sinks, SinkResult{Name: name, Outcome: sink.Failed, Error: err.Error()})
+			return fmt.Errorf("%s not ready, so the key was not refreshed: %w", name, err)
+		}
+	}
+	for _, st := range z.stores {
+		if z.from == "" && !st.holding.Key.IsZero() {
+			z.from = st.holding.Key.Fingerprint()
+		}
+		if rec := st.holding.Record; rec != nil && rec.RotationID == z.req.RotationID && z.own == nil {
+			z.own = rec
+		}
+	}
+	if z.own == nil && z.e.Memory != nil {
+		if rec, ok := z.e.Memory.load(z.zone); ok && rec.RotationID == z.req.RotationID {
+			z.own = &rec
+		}
+	}
+	return nil
+}
+
+// describe reads the live key before the refresh.
+func (z *rotation) describe() error {
+	live, err := z.e.TEO.Describe(z.ctx, z.zone)
+	if err != nil {
+		return err
+	}
+	z.live = live
+	z.res.Fingerprint = live.Fingerprint()
+	return nil
+}
+
+// plan ends a dry run: everything so far only read; Describe proves TEO
+// access and names the key that would be replaced.
+func (z *rotation) plan() ZoneResult {
+	if err := z.describe(); err != nil {
+		return z.unchanged(z.res, err)
+	}
+	z.res.Outcome = Planned
+	return z.res
+}
+
+// record is step 2. A retry that finds its own record learns from Describe
+// whether its refresh happened (resumed: deliver the live key) or not
+// (refresh now, the record is already there). Otherwise the rotation is
+// recorded in every store, and in memory.
+func (z *rotation) record() (resumed bool, err error) {
+	if z.own != nil {
+		if err := z.describe(); err != nil {
+			return false, err
+		}
+		z.res.PreviousFingerprint = z.own.From
+		if z.own.State == sink.Done || z.live.Fingerprint() != z.own.From {
+			return true, nil
+		}
+		z.from = z.own.From
+		return false, nil
+	}
+	needLive := z.from == ""
+	for _, st := range z.stores {
+		needLive = needLive || !st.holding.Exists
+	}
+	if needLive {
+		// A store to create holds the live key; with no key held anywhere
+		// the fingerprint to judge a refresh by comes from TEO.
+		if err := z.describe(); err != nil {
+			return false, err
+		}
+		if z.from == "" {
+			z.from = z.live.Fingerprint()
+		}
+	}
+	rec := sink.Record{RotationID: z.req.RotationID, State: sink.Pending, From: z.from, At: time.Now().UTC()}
+	for _, st := range z.stores {
+		if err := st.store.Begin(z.ctx, z.zone, st.holding, rec, z.live); err != nil {
+			z.res.Sinks = append(z.res.Sinks, SinkResult{Name: st.store.Name(), Outcome: sink.Failed, Error: err.Error()})
+			return false, fmt.Errorf("recording the rotation before refreshing: %s: %w", st.store.Name(), err)
+		}
+	}
+	if z.e.Memory != nil {
+		z.e.Memory.save(z.zone, rec)
+	}
+	return false, nil
+}
+
+// refresh is step 3. It returns the new key, or the zone's final result
+// (done) when it must stop: a sink already failed in this run, no time is
+// left to deliver, or the refresh failed.
+func (z *rotation) refresh() (key secret.Key, res ZoneResult, done bool) {
+	z.res.PreviousFingerprint = z.from
+	if b := z.brokenSink(); b != nil {
+		return key, fail(z.res, false, fmt.Errorf("%s is failing in this run, so no more keys are refreshed: %w", b.name, b.err)), true
+	}
+	if why := z.timeToRefresh(); why != "" {
+		return key, skipped(z.zone, why), true
+	}
+	changed := false // the key may have changed although no key came back
+	err := z.e.refreshRetry().Do(z.ctx, func(ctx context.Context, attempt int) error {
+		k, rerr := z.e.TEO.Refresh(ctx, z.zone)
+		if rerr == nil {
+			key = k
+			return nil
+		}
+		// The answer may be lost although the key was replaced: Describe
+		// tells, and only a key certainly unchanged is refreshed again.
+		live, derr := z.e.TEO.Describe(ctx, z.zone)
+		switch {
+		case derr != nil:
+			changed = true
+			return retry.Final(fmt.Errorf("%w (and confirming with Describe failed: %v)", rerr, derr))
+		case live.Fingerprint() != z.from:
+			// Refreshed although the answer was lost, or replaced by someone
+			// else meanwhile: either way this is the key to deliver.
+			key = live
+			return nil
+		}
+		return rerr
+	})
+	if err == nil {
+		z.res.KeyChanged = true
+		z.res.Fingerprint = key.Fingerprint()
+		return key, z.res, false
+	}
+	if changed {
+		res = fail(z.res, true, err)
+		res.Error = "key may have rotated (the refresh answer was lost and Describe failed), delivery incomplete: run sync: " + err.Error()
+		return key, res, true
+	}
+	return key, z.unchanged(z.res, err), true
+}
+
+// deliver is steps 4 and 5: key goes to every sink, then TEO confirms it is
+// the live key; when it is not, the live one is delivered instead, for a
+// bounded number of rounds. fresh says key was just made by a refresh.
+func (r *run) deliver(zone string, key secret.Key, fresh bool, res ZoneResult, success Outcome) ZoneResult {
+	d := sink.Delivery{ZoneID: zone, Action: string(r.req.Action), RotationID: r.req.RotationID, Previous: res.PreviousFingerprint}
+	wrote := false // any sink written in any round: sync did something
+	for round := 1; ; round++ {
+		d.Key, d.Fresh = key, fresh
+		results, err := r.send(d)
+		for _, sr := range results {
+			wrote = wrote || sr.Outcome != sink.Unchanged
+		}
+		res.Sinks = results
+		res.Fingerprint = key.Fingerprint()
+		live, derr := r.e.TEO.Describe(r.ctx, zone)
+		if derr != nil {
+			if err == nil {
+				err = fmt.Errorf("delivered, but confirming the live key failed: %w", derr)
+			}
+			return fail(res, res.KeyChanged, err)
+		}
+		if live.Equal(key) {
+			if err != nil {
+				return fail(res, res.KeyChanged, err)
+			}
+			break
+		}
+		// The key changed under us: whatever was just delivered is dead.
+		r.log.LogAttrs(r.ctx, slog.LevelWarn, "live key changed during delivery; delivering the live key",
+			slog.String("zoneId", zone), slog.String("delivered", key.Fingerprint()), slog.String("live", live.Fingerprint()))
+		res.KeyChanged = true
+		key, fresh = live, false
+		if round >= r.e.confirmRounds() {
+			res.Fingerprint = live.Fingerprint()
+			return fail(res, true, fmt.Errorf("the live key kept changing during delivery (%d rounds): another rotation is running", round))
+		}
+	}
+	res.Outcome = success
+	if success == Synced && !wrote {
+		res.Outcome = InSync
+	}
+	if r.req.Action == Rotate && r.e.Memory != nil {
+		r.e.Memory.save(zone, sink.Record{RotationID: r.req.RotationID, State: sink.Done,
+			From: res.PreviousFingerprint, To: key.Fingerprint(), At: time.Now().UTC()})
+	}
+	return res
+}
+
+// send delivers d to every sink at once. err is the first failure, in sink
+// order; every failure marks its sink broken for the rest of the run.
+func (r *run) send(d sink.Delivery) ([]SinkResult, error) {
+	results := make([]SinkResult, len(r.e.Sinks))
+	errs := make([]error, len(r.e.Sinks))
+	var wg sync.WaitGroup
+	for i, s := range r.e.Sinks {
+		wg.Go(func() {
+			o, err := s.Deliver(r.ctx, d)
+			results[i] = SinkResult{Name: s.Name(), Outcome: o}
+			if err != nil {
+				results[i].Outcome = sink.Failed
+				results[i].Error = err.Error()
+				errs[i] = fmt.Errorf("%s: %w", s.Name(), err)
+				r.markBroken(s.Name(), err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return results, err
+		}
+	}
+	return results, nil
+}

@@ -107,6 +107,8 @@ type scfFunction struct {
 	t      *testing.T
 	cloud  *testkit.Cloud
 	client *rpc.Client
+	// production serves a Handler with the production settings (no Tuning).
+	production bool
 	// secrets are values no output may contain: every key the emulator
 	// held when collect ran, trigger and webhook secrets, role keys.
 	secrets []string
@@ -116,6 +118,18 @@ type scfFunction struct {
 // and zoneOutside. env adds to or deletes from (value "") the function's
 // configuration; the role credentials are always removed from it.
 func startSCFFunction(t *testing.T, env map[string]string) *scfFunction {
+	t.Helper()
+	return startSCF(t, env, false)
+}
+
+// startProductionSCF is startSCFFunction with the production settings: no
+// shrunk timeouts or retries.
+func startProductionSCF(t *testing.T, env map[string]string) *scfFunction {
+	t.Helper()
+	return startSCF(t, env, true)
+}
+
+func startSCF(t *testing.T, env map[string]string, production bool) *scfFunction {
 	t.Helper()
 	vars := map[string]string{
 		"ZONE_IDS":                  strings.Join(allowedZones, ","),
@@ -132,7 +146,7 @@ func startSCFFunction(t *testing.T, env map[string]string) *scfFunction {
 	}
 
 	role := c.Emu.RoleCredential()
-	f := &scfFunction{t: t, cloud: c}
+	f := &scfFunction{t: t, cloud: c, production: production}
 	f.newInstance()
 	f.secrets = append(f.secrets, role.SecretKey, role.Token, c.Getenv("WEBHOOK_SECRET"),
 		c.Getenv("TRIGGER_TOKEN"), c.Getenv("TRIGGER_SECRET"))
@@ -150,8 +164,12 @@ func (f *scfFunction) newInstance() {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h := f.cloud.Handler()
+	if f.production {
+		h.Tuning = keyrotator.Tuning{}
+	}
 	srv := &scf.Server{
-		Handler: f.cloud.Handler(),
+		Handler: h,
 		Setenv:  f.cloud.Setenv,
 		Logger:  slog.New(slog.NewJSONHandler(f.cloud.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
@@ -567,7 +585,7 @@ func TestSCFInvoke(t *testing.T) {
 			payloads: [][]byte{[]byte(`{"action":"rotate","rotationId":"r-short"}`)},
 			deadline: 1500 * time.Millisecond,
 			want: []want{{errHas: []string{zoneAlpha + " skipped", zoneBeta + " skipped"},
-				logHas: "left before the deadline, delivery needs up to"}},
+				logHas: "left before the deadline, DELIVERY_WINDOW is 5s"}},
 		},
 	}
 	for _, tc := range tests {
@@ -825,7 +843,7 @@ func TestHTTPTrigger(t *testing.T) {
 			wantMsg: "ran out of time"},
 		{name: "deadline shorter than the delivery budget", method: "POST", path: "/rotate", auth: bearer, deadline: 1500 * time.Millisecond,
 			wantStatus: 502, wantZones: map[string]rotate.Outcome{zoneAlpha: rotate.Skipped, zoneBeta: rotate.Skipped},
-			wantMsg: "left before the deadline, delivery needs up to"},
+			wantMsg: "left before the deadline, DELIVERY_WINDOW is 5s"},
 
 		{name: "no authentication", method: "POST", path: "/rotate", auth: noAuth, wantStatus: 401, wantMsg: "authentication required"},
 		{name: "wrong token", method: "POST", path: "/rotate", auth: wrongBearer, wantStatus: 401, wantMsg: "authentication required"},

@@ -161,10 +161,13 @@ func TestAPIErrors(t *testing.T) {
 		wantChanged  bool
 		wantErrorHas string
 	}{
+		// Describe is first needed to confirm, after the refresh: the key is
+		// delivered everywhere but cannot be confirmed (and the run refreshes
+		// no further zone).
 		{name: "AuthFailure on Describe is final",
 			fault:       emulator.Fault{Action: actionDescribe, Code: "AuthFailure.UnauthorizedOperation"},
-			wantOutcome: rotate.Failed, wantCode: "AuthFailure.UnauthorizedOperation",
-			wantCalls: map[string]int{actionDescribe: 1, actionRefresh: 0}, wantErrorHas: "key unchanged"},
+			wantOutcome: rotate.Failed, wantCode: "AuthFailure.UnauthorizedOperation", wantRefresh: 1, wantChanged: true,
+			wantCalls: map[string]int{actionDescribe: 1, actionRefresh: 1}, wantErrorHas: "delivered, but confirming the live key failed"},
 		{name: "AuthFailure on Refresh is final",
 			fault:       emulator.Fault{Action: actionRefresh, Code: "AuthFailure.UnauthorizedOperation"},
 			wantOutcome: rotate.Failed, wantCode: "AuthFailure.UnauthorizedOperation",

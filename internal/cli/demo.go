@@ -177,6 +177,8 @@ func startDemo() (*demoRun, error) {
 }
 
 // invoke sends one event through Function.Invoke as SCF would.
+const demoTimeout = 10 * time.Second
+
 func (d *demoRun) invoke(ctx context.Context, payload string) (*rotate.Report, error) {
 	role := d.emu.RoleCredential()
 	environment, _ := json.Marshal(map[string]string{
@@ -184,11 +186,12 @@ func (d *demoRun) invoke(ctx context.Context, payload string) (*rotate.Report, e
 		"TENCENTCLOUD_SECRETKEY":    role.SecretKey,
 		"TENCENTCLOUD_SESSIONTOKEN": role.Token,
 	})
-	deadline := time.Now().Add(2 * time.Minute)
+	// A common SCF function timeout: the demo runs with the platform's timing.
+	deadline := time.Now().Add(demoTimeout)
 	req := scf.InvokeRequest{
 		Payload: []byte(payload), RequestId: keyrotator.NewRequestID(), FunctionName: "mpgw-keyrotator", Namespace: "default",
 		Deadline:    scf.InvokeRequest_Timestamp{Seconds: deadline.Unix(), Nanos: int64(deadline.Nanosecond())},
-		Environment: string(environment), TencentcloudRegion: demoRegion, TimeLimitInMs: 120000, MemoryLimitInMb: 128,
+		Environment: string(environment), TencentcloudRegion: demoRegion, TimeLimitInMs: int32(demoTimeout / time.Millisecond), MemoryLimitInMb: 128,
 	}
 	var resp scf.InvokeResponse
 	call := d.client.Go("Function.Invoke", req, &resp, nil)

@@ -29,9 +29,10 @@
 //     store's read and write path before the refresh (a secret that does not
 //     exist yet is created holding the live key and read back at step 2), a
 //     zone is refreshed only with DELIVERY_WINDOW left before the deadline,
-//     and a run stops refreshing once a sink has failed for good in it. The
-//     first zone of a run is rotated alone (the canary), so a webhook
-//     receiver that is down costs at most one refreshed zone per run.
+//     and a run stops refreshing once a sink, or the confirming Describe,
+//     has failed for good in it. The first zone of a run is rotated alone
+//     (the canary), so a webhook receiver that is down, or a role that may
+//     not Describe, costs at most one refreshed zone per run.
 //   - Never two refreshes for one rotation id: the record is written before
 //     the refresh. On a retry, a live key whose fingerprint is no longer the
 //     record's From proves the refresh happened: deliver, do not refresh.
@@ -219,11 +220,14 @@ type run struct {
 	started  time.Time
 
 	mu     sync.Mutex
-	broken *brokenSink // the first sink that failed for good in this run
+	broken *broken // the first step that failed for good in this run
 }
 
-type brokenSink struct {
-	name string
+// broken is a step that failed after a refresh: a sink's delivery or TEO's
+// confirming Describe. No further zone of the run is refreshed, so that one
+// failing dependency costs one refreshed zone, not every zone.
+type broken struct {
+	what string
 	err  error
 }
 
@@ -261,7 +265,7 @@ func (r *run) tooShort() string {
 		return ""
 	}
 	msg := fmt.Sprintf("the invocation had %s, less than DELIVERY_WINDOW (%s) plus %s to answer: no zone can be refreshed; raise the function timeout to at least %s or lower DELIVERY_WINDOW",
-		total.Round(time.Millisecond), r.e.window(), r.e.margin(), (r.e.window() + r.e.margin()).Round(time.Second))
+		total.Round(time.Millisecond), r.e.window(), r.e.margin(), (r.e.window() + r.e.margin() + time.Second - 1).Truncate(time.Second))
 	r.log.Error("function timeout too short", "action", string(r.req.Action), "error", msg)
 	return msg
 }
@@ -276,16 +280,17 @@ func (r *run) timeToRefresh() string {
 	return ""
 }
 
-// markBroken remembers the first sink that failed for good.
-func (r *run) markBroken(name string, err error) {
+// markBroken remembers the first step that failed for good, unless the
+// run's own time running out is the cause.
+func (r *run) markBroken(what string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.broken == nil {
-		r.broken = &brokenSink{name, err}
+	if r.broken == nil && r.ctx.Err() == nil {
+		r.broken = &broken{what, err}
 	}
 }
 
-func (r *run) brokenSink() *brokenSink {
+func (r *run) brokenStep() *broken {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.broken

@@ -162,8 +162,8 @@ func (z *rotation) record() (resumed bool, err error) {
 // left to deliver, or the refresh failed.
 func (z *rotation) refresh() (key secret.Key, res ZoneResult, done bool) {
 	z.res.PreviousFingerprint = z.from
-	if b := z.brokenSink(); b != nil {
-		return key, fail(z.res, false, fmt.Errorf("%s is failing in this run, so no more keys are refreshed: %w", b.name, b.err)), true
+	if b := z.brokenStep(); b != nil {
+		return key, fail(z.res, false, fmt.Errorf("%s is failing in this run, so no more keys are refreshed: %w", b.what, b.err)), true
 	}
 	if why := z.timeToRefresh(); why != "" {
 		return key, skipped(z.zone, why), true
@@ -219,6 +219,7 @@ func (r *run) deliver(zone string, key secret.Key, fresh bool, res ZoneResult, s
 		res.Fingerprint = key.Fingerprint()
 		live, derr := r.e.TEO.Describe(r.ctx, zone)
 		if derr != nil {
+			r.markBroken("confirming the live key with TEO", derr)
 			if err == nil {
 				err = fmt.Errorf("delivered, but confirming the live key failed: %w", derr)
 			}

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +38,11 @@ const (
 var writes = []string{"CreateSecret", "PutSecretValue", "UpdateSecret", "UpdateDescription",
 	"DeleteSecretVersion", "DisableSecret", "EnableSecret", "DeleteSecret", "RestoreSecret"}
 
+// reads are the SSM actions the sink uses that change nothing.
+var reads = []string{"GetSecretValue", "DescribeSecret", "ListSecretVersionIds"}
+
+// fastRetry is the client's policy: production logic without the waiting.
+// A transient failure that persists is sent fastRetry.Attempts times.
 var fastRetry = retry.Policy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond}
 
 type fixture struct {
@@ -69,7 +76,9 @@ func newFixture(t *testing.T) *fixture {
 	if api.Service != "ssm" || api.Version != "2019-09-23" || api.Region != region {
 		t.Fatalf("New set the client to %s %s %s", api.Service, api.Version, api.Region)
 	}
-	s.Retry = retry.Policy{Attempts: 3, Initial: time.Millisecond, Max: 5 * time.Millisecond}
+	if s.API != api || s.SecretName != template || s.VersionID != versionID {
+		t.Fatalf("New = %+v", s)
+	}
 	s.Logger = logger
 	return &fixture{emu: emu, sink: s, logs: logs}
 }
@@ -95,6 +104,32 @@ func (f *fixture) writeCalls() int {
 	return n
 }
 
+// calls checks the emulator's call counts; actions left out are not checked.
+func (f *fixture) calls(t *testing.T, want map[string]int) {
+	t.Helper()
+	for _, action := range slices.Sorted(maps.Keys(want)) {
+		if got := f.emu.Calls(action); got != want[action] {
+			t.Errorf("%s called %d times, want %d", action, got, want[action])
+		}
+	}
+}
+
+// allCalls checks every read and write action: those left out of want must
+// not have been called at all.
+func (f *fixture) allCalls(t *testing.T, want map[string]int) {
+	t.Helper()
+	full := map[string]int{}
+	for _, a := range append(slices.Clone(reads), writes...) {
+		full[a] = want[a]
+	}
+	for a := range want {
+		if _, ok := full[a]; !ok {
+			t.Fatalf("unknown action %s in want", a)
+		}
+	}
+	f.calls(t, full)
+}
+
 // value is what consumers read from the configured version ("" if none).
 func (f *fixture) value() (string, bool) {
 	s, ok := f.emu.Secret(region, name)
@@ -109,6 +144,12 @@ func (f *fixture) value() (string, bool) {
 	return "", false
 }
 
+// put seeds the zone's secret (Region and Name are filled in).
+func (f *fixture) put(s emulator.SecretState) {
+	s.Region, s.Name = region, name
+	f.emu.PutSecret(s)
+}
+
 func newKey(t *testing.T) string {
 	t.Helper()
 	b := make([]byte, 32)
@@ -118,8 +159,8 @@ func newKey(t *testing.T) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-func delivery(key string) sink.Delivery {
-	return sink.Delivery{ZoneID: zone, Key: secret.New(key), Action: "rotate", RotationID: "rot-1"}
+func delivery(key string, fresh bool) sink.Delivery {
+	return sink.Delivery{ZoneID: zone, Key: secret.New(key), Action: "rotate", RotationID: "rot-1", Fresh: fresh}
 }
 
 // seed describes the secret before the test.
@@ -134,8 +175,15 @@ const (
 	pendingDelete       // otherValue, PendingDelete
 )
 
+func (s seed) String() string {
+	return [...]string{"no secret", "version missing", "other value", "same value", "disabled", "pending delete"}[s]
+}
+
+// seedDescription is the description of seeded secrets: no record.
+const seedDescription = "seeded"
+
 func (f *fixture) seed(s seed, key, old string) {
-	st := emulator.SecretState{Region: region, Name: name, Description: "seeded"}
+	st := emulator.SecretState{Description: seedDescription}
 	switch s {
 	case noSecret:
 		return
@@ -152,381 +200,198 @@ func (f *fixture) seed(s seed, key, old string) {
 		st.Versions = []emulator.Version{{ID: versionID, Value: old}}
 		st.Status = emulator.StatusPendingDelete
 	}
-	f.emu.PutSecret(st)
+	f.put(st)
 }
 
-func TestDeliver(t *testing.T) {
-	tests := []struct {
-		name        string
-		seed        seed
-		want        sink.Outcome
-		wantCalls   map[string]int
-		wantVersion int // versions the secret holds afterwards
-	}{
-		{name: "missing secret is created", seed: noSecret, want: sink.OK,
-			wantCalls: map[string]int{"CreateSecret": 1, "PutSecretValue": 0, "UpdateSecret": 0}, wantVersion: 1},
-		{name: "missing version is put", seed: versionMissing, want: sink.OK,
-			wantCalls: map[string]int{"CreateSecret": 0, "PutSecretValue": 1, "UpdateSecret": 0}, wantVersion: 2},
-		{name: "existing version is updated", seed: otherValue, want: sink.OK,
-			wantCalls: map[string]int{"CreateSecret": 0, "PutSecretValue": 0, "UpdateSecret": 1}, wantVersion: 1},
-		{name: "equal value is left alone", seed: sameValue, want: sink.Unchanged,
-			wantCalls: map[string]int{"CreateSecret": 0, "PutSecretValue": 0, "UpdateSecret": 0, "UpdateDescription": 0}, wantVersion: 1},
+// record is a rotation record as Begin receives it.
+func record(id string, from string) sink.Record {
+	return sink.Record{RotationID: id, State: sink.Pending, From: from, At: time.Now()}
+}
+
+// stored is rec as it comes back from the description: at second precision.
+func stored(rec sink.Record) sink.Record {
+	rec.At = rec.At.UTC().Truncate(time.Second)
+	return rec
+}
+
+func sameRecord(got *sink.Record, want sink.Record) bool {
+	return got != nil && got.RotationID == want.RotationID && got.State == want.State &&
+		got.From == want.From && got.To == want.To && got.At.Equal(want.At)
+}
+
+func describeRecord(r *sink.Record) string {
+	if r == nil {
+		return "no record"
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t)
-			key, old := newKey(t), newKey(t)
-			f.seed(tc.seed, key, old)
-			got, err := f.sink.Deliver(context.Background(), delivery(key))
-			if f.err(err) != nil || got != tc.want {
-				t.Fatalf("Deliver = %s, %v; want %s", got, err, tc.want)
-			}
-			if v, ok := f.value(); !ok || v != key {
-				t.Errorf("the secret does not hold the key (found %v)", ok)
-			}
-			for action, want := range tc.wantCalls {
-				if got := f.emu.Calls(action); got != want {
-					t.Errorf("%s called %d times, want %d", action, got, want)
-				}
-			}
-			s, _ := f.emu.Secret(region, name)
-			if len(s.Versions) != tc.wantVersion {
-				t.Errorf("%d versions, want %d", len(s.Versions), tc.wantVersion)
-			}
-			if tc.seed == versionMissing && (s.Versions[0].ID != "v1" || s.Versions[0].Value != old) {
-				t.Error("another version was changed")
-			}
-			if tc.seed == noSecret {
-				if s.Tags["managed-by"] != "mpgw-keyrotator" || s.Tags["teo-zone"] != zone || len(s.Tags) != 2 {
-					t.Errorf("tags %v", s.Tags)
-				}
-				if !strings.Contains(s.Description, zone) || !strings.Contains(s.Description, "mpgw-keyrotator") {
-					t.Errorf("description %q does not say what the secret is", s.Description)
-				}
-				if s.Status != emulator.StatusEnabled {
-					t.Errorf("status %s", s.Status)
-				}
-			}
-			// A second delivery of the same key writes nothing.
-			before := f.writeCalls()
-			got, err = f.sink.Deliver(context.Background(), delivery(key))
-			if f.err(err) != nil || got != sink.Unchanged {
-				t.Errorf("second Deliver = %s, %v; want unchanged", got, err)
-			}
-			if f.writeCalls() != before {
-				t.Error("a second delivery of the same key wrote")
-			}
-			f.noLeak(t, key, old)
-		})
+	return fmt.Sprintf("%+v", *r)
+}
+
+// checkFinal checks an error of the sink: an *ssm.Error naming the secret,
+// carrying code (and its text), retryable as said.
+func checkError(t *testing.T, err error, code string, retryable bool) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want %s", code)
+	}
+	var se *ssm.Error
+	if !errors.As(err, &se) || se.Secret != name || !strings.Contains(err.Error(), name) {
+		t.Errorf("err = %v (%T), want an *ssm.Error naming %s", err, err, name)
+	}
+	if got := tcapi.Code(err); got != code || !strings.Contains(err.Error(), code) {
+		t.Errorf("code %q (%v), want %q", got, err, code)
+	}
+	if got := retry.IsRetryable(err); got != retryable {
+		t.Errorf("retryable = %v, want %v (%v)", got, retryable, err)
 	}
 }
 
-// TestDeliverFaults: a write whose answer was lost (the work done) ends OK
-// with the right value; persistent failures end Failed with the code.
-func TestDeliverFaults(t *testing.T) {
-	tests := []struct {
-		name     string
-		seed     seed
-		fault    emulator.Fault
-		want     sink.Outcome
-		wantCode string
-		wantOld  bool // the secret still holds the old value
-		wantOnce string
-	}{
-		{name: "CreateSecret answer lost", seed: noSecret,
-			fault: emulator.Fault{Action: "CreateSecret", Phase: emulator.After, Code: "InternalError", Times: 1}, want: sink.OK},
-		{name: "CreateSecret connection dropped after the work", seed: noSecret,
-			fault: emulator.Fault{Action: "CreateSecret", Phase: emulator.After, Drop: true, Times: 1}, want: sink.OK},
-		{name: "PutSecretValue answer lost", seed: versionMissing,
-			fault: emulator.Fault{Action: "PutSecretValue", Phase: emulator.After, Code: "InternalError", Times: 1}, want: sink.OK},
-		{name: "PutSecretValue connection dropped after the work", seed: versionMissing,
-			fault: emulator.Fault{Action: "PutSecretValue", Phase: emulator.After, Drop: true, Times: 1}, want: sink.OK},
-		{name: "UpdateSecret answer lost", seed: otherValue,
-			fault: emulator.Fault{Action: "UpdateSecret", Phase: emulator.After, HTTPStatus: 504, Times: 1}, want: sink.OK},
-		{name: "UpdateSecret connection dropped after the work", seed: otherValue,
-			fault: emulator.Fault{Action: "UpdateSecret", Phase: emulator.After, Drop: true, Times: 1}, want: sink.OK},
-		{name: "GetSecretValue throttled twice", seed: otherValue,
-			fault: emulator.Fault{Action: "GetSecretValue", Code: "RequestLimitExceeded", Times: 2}, want: sink.OK},
-		{name: "DescribeSecret fails once while telling a missing secret", seed: noSecret,
-			fault: emulator.Fault{Action: "DescribeSecret", Code: "InternalError", Times: 1}, want: sink.OK},
-
-		{name: "UpdateSecret InternalError persists", seed: otherValue,
-			fault: emulator.Fault{Action: "UpdateSecret", Code: "InternalError"}, want: sink.Failed, wantCode: "InternalError", wantOld: true},
-		{name: "UpdateSecret unauthorized", seed: otherValue,
-			fault: emulator.Fault{Action: "UpdateSecret", Code: "UnauthorizedOperation"}, want: sink.Failed, wantCode: "UnauthorizedOperation",
-			wantOld: true, wantOnce: "UpdateSecret"},
-		{name: "PutSecretValue over the version limit", seed: versionMissing,
-			fault: emulator.Fault{Action: "PutSecretValue", Code: "LimitExceeded"}, want: sink.Failed, wantCode: "LimitExceeded", wantOnce: "PutSecretValue"},
-		{name: "CreateSecret KMS failing", seed: noSecret,
-			fault: emulator.Fault{Action: "CreateSecret", Code: "FailedOperation.AccessKmsError"}, want: sink.Failed, wantCode: "FailedOperation.AccessKmsError"},
-		{name: "GetSecretValue denied", seed: otherValue,
-			fault: emulator.Fault{Action: "GetSecretValue", Code: "AuthFailure.UnauthorizedOperation"}, want: sink.Failed,
-			wantCode: "AuthFailure.UnauthorizedOperation", wantOld: true, wantOnce: "GetSecretValue"},
-		{name: "dropped connections on UpdateSecret persist", seed: otherValue,
-			fault: emulator.Fault{Action: "UpdateSecret", Drop: true}, want: sink.Failed, wantCode: "ClientError.NetworkError", wantOld: true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t)
-			key, old := newKey(t), newKey(t)
-			f.seed(tc.seed, key, old)
-			f.emu.Inject(tc.fault)
-			got, err := f.sink.Deliver(context.Background(), delivery(key))
-			f.err(err)
-			if got != tc.want {
-				t.Fatalf("Deliver = %s, %v; want %s", got, err, tc.want)
-			}
-			v, _ := f.value()
-			if tc.want != sink.Failed {
-				if err != nil {
-					t.Fatalf("err = %v", err)
-				}
-				if v != key {
-					t.Error("the secret does not hold the key")
-				}
-			} else {
-				var se *ssm.Error
-				if !errors.As(err, &se) || se.Secret != name || !strings.Contains(err.Error(), name) {
-					t.Errorf("err = %v, want an *ssm.Error naming %s", err, name)
-				}
-				if code := tcapi.Code(err); code != tc.wantCode || !strings.Contains(err.Error(), tc.wantCode) {
-					t.Errorf("code %q (%v), want %q", code, err, tc.wantCode)
-				}
-				if tc.wantOld && v != old {
-					t.Error("the old value was changed")
-				}
-			}
-			if tc.wantOnce != "" {
-				if n := f.emu.Calls(tc.wantOnce); n != 1 {
-					t.Errorf("%s called %d times for a final error, want 1", tc.wantOnce, n)
-				}
-			}
-			f.noLeak(t, key, old)
-		})
-	}
-}
-
-func TestDeliverUnusableSecret(t *testing.T) {
-	tests := []struct {
-		seed     seed
-		wantCode string
-	}{
-		{disabled, "ResourceUnavailable.ResourceDisabled"},
-		{pendingDelete, "ResourceUnavailable.ResourcePendingDeleted"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.wantCode, func(t *testing.T) {
-			f := newFixture(t)
-			key, old := newKey(t), newKey(t)
-			f.seed(tc.seed, key, old)
-			got, err := f.sink.Deliver(context.Background(), delivery(key))
-			f.err(err)
-			if got != sink.Failed || tcapi.Code(err) != tc.wantCode || retry.IsRetryable(err) {
-				t.Errorf("Deliver = %s, %v", got, err)
-			}
-			if f.writeCalls() != 0 {
-				t.Error("wrote to an unusable secret")
-			}
-			f.noLeak(t, key, old)
-		})
-	}
-}
-
-func TestPreflight(t *testing.T) {
+func TestInspect(t *testing.T) {
+	key, old := newKey(t), newKey(t)
+	rec := stored(record("timer:nightly:2025-01-01T02:00:00Z", secret.Fingerprint(old)))
+	withRecord := "EdgeOne key of " + zone + "\n" + rec.Encode()
+	current := []emulator.Version{{ID: versionID, Value: key}}
 	tenOthers := make([]emulator.Version, 10)
 	for i := range tenOthers {
-		tenOthers[i] = emulator.Version{ID: fmt.Sprintf("v%d", i), Value: "old"}
+		tenOthers[i] = emulator.Version{ID: fmt.Sprintf("v%d", i), Value: old}
 	}
 	nineOthers := tenOthers[:9]
-	tenWithCurrent := append([]emulator.Version{{ID: versionID, Value: "old"}}, tenOthers[:9]...)
+	tenWithCurrent := append(slices.Clone(current), tenOthers[:9]...)
+	steady := map[string]int{"GetSecretValue": 1, "DescribeSecret": 1}
+
 	tests := []struct {
-		name     string
-		secret   *emulator.SecretState // nil: none
-		fault    *emulator.Fault
-		wantCode string // "" = ready
-		wantText string
+		name   string
+		secret *emulator.SecretState // nil: none
+		fault  *emulator.Fault
+
+		wantExists bool
+		wantKey    bool // Holding.Key is key (else zero)
+		wantRecord bool // Holding.Record is rec (else nil)
+		wantCalls  map[string]int
+
+		wantCode      string // "" = no error
+		wantRetryable bool
+		wantText      string
 	}{
-		{name: "missing secret: CreateSecret will make it"},
-		{name: "enabled secret holding the version",
-			secret: &emulator.SecretState{Versions: []emulator.Version{{ID: versionID, Value: "old"}}}},
-		{name: "version missing with room for it", secret: &emulator.SecretState{Versions: nineOthers}},
-		{name: "ten versions, one of them the configured one", secret: &emulator.SecretState{Versions: tenWithCurrent}},
-		{name: "disabled", secret: &emulator.SecretState{Status: emulator.StatusDisabled, Versions: []emulator.Version{{ID: versionID, Value: "old"}}},
-			wantCode: "ResourceUnavailable.ResourceDisabled", wantText: "EnableSecret"},
-		{name: "pending delete", secret: &emulator.SecretState{Status: emulator.StatusPendingDelete, Versions: []emulator.Version{{ID: versionID, Value: "old"}}},
-			wantCode: "ResourceUnavailable.ResourcePendingDeleted", wantText: "RestoreSecret"},
-		{name: "ten versions, none the configured one", secret: &emulator.SecretState{Versions: tenOthers},
-			wantCode: "LimitExceeded", wantText: "10 versions"},
-		{name: "DescribeSecret denied", fault: &emulator.Fault{Action: "DescribeSecret", Code: "UnauthorizedOperation"},
-			wantCode: "UnauthorizedOperation"},
-		{name: "GetSecretValue denied", secret: &emulator.SecretState{Versions: []emulator.Version{{ID: versionID, Value: "old"}}},
-			fault: &emulator.Fault{Action: "GetSecretValue", Code: "UnauthorizedOperation"}, wantCode: "UnauthorizedOperation"},
+		{name: "steady secret with a record",
+			secret:     &emulator.SecretState{Description: withRecord, Versions: current},
+			wantExists: true, wantKey: true, wantRecord: true, wantCalls: steady},
+		{name: "steady secret without a record",
+			secret:     &emulator.SecretState{Description: seedDescription, Versions: current},
+			wantExists: true, wantKey: true, wantCalls: steady},
+		{name: "description edited by hand",
+			secret:     &emulator.SecretState{Description: strings.Replace(withRecord, "state=pending", "state=finished", 1), Versions: current},
+			wantExists: true, wantKey: true, wantCalls: steady},
+		{name: "missing secret: Begin creates it", wantCalls: steady},
+		{name: "missing version with room for it",
+			secret:     &emulator.SecretState{Description: withRecord, Versions: nineOthers},
+			wantExists: true, wantRecord: true,
+			wantCalls: map[string]int{"GetSecretValue": 1, "DescribeSecret": 1, "ListSecretVersionIds": 1}},
+		{name: "ten versions, one of them the configured one",
+			secret:     &emulator.SecretState{Versions: tenWithCurrent},
+			wantExists: true, wantKey: true, wantCalls: steady},
+		{name: "ten versions, none the configured one",
+			secret:   &emulator.SecretState{Versions: tenOthers},
+			wantCode: "LimitExceeded", wantText: "10 versions",
+			wantCalls: map[string]int{"GetSecretValue": 1, "DescribeSecret": 1, "ListSecretVersionIds": 1}},
+		{name: "disabled",
+			secret:   &emulator.SecretState{Status: emulator.StatusDisabled, Description: withRecord, Versions: current},
+			wantCode: "ResourceUnavailable.ResourceDisabled", wantCalls: steady},
+		{name: "pending delete",
+			secret:   &emulator.SecretState{Status: emulator.StatusPendingDelete, Description: withRecord, Versions: current},
+			wantCode: "ResourceUnavailable.ResourcePendingDeleted", wantCalls: steady},
+		{name: "a status the sink does not know",
+			secret:   &emulator.SecretState{Status: "Frozen", Versions: current},
+			wantCode: "ResourceUnavailable", wantText: "is Frozen", wantCalls: steady},
+		{name: "GetSecretValue denied for a secret that does not exist yet",
+			fault:    &emulator.Fault{Action: "GetSecretValue", Code: "UnauthorizedOperation"},
+			wantCode: "UnauthorizedOperation", wantCalls: steady},
+		{name: "GetSecretValue denied",
+			secret:   &emulator.SecretState{Versions: current},
+			fault:    &emulator.Fault{Action: "GetSecretValue", Code: "UnauthorizedOperation"},
+			wantCode: "UnauthorizedOperation", wantCalls: steady},
+		{name: "DescribeSecret denied",
+			secret:   &emulator.SecretState{Versions: current},
+			fault:    &emulator.Fault{Action: "DescribeSecret", Code: "UnauthorizedOperation"},
+			wantCode: "UnauthorizedOperation", wantCalls: steady},
+		{name: "DescribeSecret denied for a secret that does not exist yet",
+			fault:    &emulator.Fault{Action: "DescribeSecret", Code: "UnauthorizedOperation"},
+			wantCode: "UnauthorizedOperation", wantCalls: steady},
+		{name: "ListSecretVersionIds denied",
+			secret:   &emulator.SecretState{Versions: nineOthers},
+			fault:    &emulator.Fault{Action: "ListSecretVersionIds", Code: "UnauthorizedOperation"},
+			wantCode: "UnauthorizedOperation",
+			wantCalls: map[string]int{"GetSecretValue": 1, "DescribeSecret": 1, "ListSecretVersionIds": 1}},
+		{name: "GetSecretValue failing for good",
+			secret:   &emulator.SecretState{Versions: current},
+			fault:    &emulator.Fault{Action: "GetSecretValue", Code: "InternalError"},
+			wantCode: "InternalError", wantRetryable: true,
+			wantCalls: map[string]int{"GetSecretValue": fastRetry.Attempts, "DescribeSecret": 1}},
+
+		{name: "GetSecretValue throttled twice",
+			secret:     &emulator.SecretState{Description: withRecord, Versions: current},
+			fault:      &emulator.Fault{Action: "GetSecretValue", Code: "RequestLimitExceeded", Times: 2},
+			wantExists: true, wantKey: true, wantRecord: true,
+			wantCalls: map[string]int{"GetSecretValue": 3, "DescribeSecret": 1}},
+		{name: "DescribeSecret failing once",
+			secret:     &emulator.SecretState{Description: withRecord, Versions: current},
+			fault:      &emulator.Fault{Action: "DescribeSecret", Code: "InternalError", Times: 1},
+			wantExists: true, wantKey: true, wantRecord: true,
+			wantCalls: map[string]int{"GetSecretValue": 1, "DescribeSecret": 2}},
+		{name: "GetSecretValue answer dropped once",
+			secret:     &emulator.SecretState{Versions: current},
+			fault:      &emulator.Fault{Action: "GetSecretValue", Phase: emulator.After, Drop: true, Times: 1},
+			wantExists: true, wantKey: true,
+			wantCalls: map[string]int{"GetSecretValue": 2, "DescribeSecret": 1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
 			if tc.secret != nil {
-				s := *tc.secret
-				s.Region, s.Name = region, name
-				f.emu.PutSecret(s)
+				f.put(*tc.secret)
 			}
 			if tc.fault != nil {
 				f.emu.Inject(*tc.fault)
 			}
-			err := f.err(f.sink.Preflight(context.Background(), zone))
-			if f.writeCalls() != 0 {
-				t.Error("Preflight wrote")
-			}
-			if tc.wantCode == "" {
-				if err != nil {
-					t.Fatalf("Preflight: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("Preflight passed")
-			}
-			if tcapi.Code(err) != tc.wantCode || retry.IsRetryable(err) {
-				t.Errorf("code %q retryable %v (%v), want final %q", tcapi.Code(err), retry.IsRetryable(err), err, tc.wantCode)
-			}
-			for _, want := range []string{name, tc.wantCode, tc.wantText} {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("%q lacks %q", err, want)
-				}
-			}
-			var se *ssm.Error
-			if !errors.As(err, &se) || se.Secret != name {
-				t.Errorf("err %T does not name the secret", err)
-			}
-		})
-	}
-}
-
-func TestRead(t *testing.T) {
-	key := newKey(t)
-	tests := []struct {
-		name      string
-		versions  []emulator.Version // nil: no secret
-		status    string
-		wantFound bool
-		wantCode  string
-	}{
-		{name: "missing secret"},
-		{name: "missing version", versions: []emulator.Version{{ID: "v1", Value: key}}},
-		{name: "present", versions: []emulator.Version{{ID: versionID, Value: key}}, wantFound: true},
-		{name: "disabled", versions: []emulator.Version{{ID: versionID, Value: key}}, status: emulator.StatusDisabled,
-			wantCode: "ResourceUnavailable.ResourceDisabled"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t)
-			if tc.versions != nil {
-				f.emu.PutSecret(emulator.SecretState{Region: region, Name: name, Status: tc.status, Versions: tc.versions})
-			}
-			got, found, err := f.sink.Read(context.Background(), zone)
+			h, err := f.sink.Inspect(context.Background(), zone)
 			f.err(err)
-			if tcapi.Code(err) != tc.wantCode || (tc.wantCode == "") != (err == nil) {
-				t.Fatalf("Read err = %v, want code %q", err, tc.wantCode)
-			}
-			if found != tc.wantFound || (found && got.Reveal() != key) || (!found && !got.IsZero()) {
-				t.Errorf("Read = found %v, key right %v", found, got.Reveal() == key)
+			if tc.wantCalls != nil {
+				f.allCalls(t, tc.wantCalls)
 			}
 			if f.writeCalls() != 0 {
-				t.Error("Read wrote")
+				t.Error("Inspect wrote")
 			}
-			f.noLeak(t, key)
+			if tc.secret == nil {
+				if _, ok := f.emu.Secret(region, name); ok {
+					t.Error("Inspect created the secret")
+				}
+			}
+			if tc.wantCode != "" {
+				checkError(t, err, tc.wantCode, tc.wantRetryable)
+				if !strings.Contains(fmt.Sprint(err), tc.wantText) {
+					t.Errorf("%q lacks %q", err, tc.wantText)
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("Inspect: %v", err)
+				}
+				if h.Exists != tc.wantExists {
+					t.Errorf("Exists = %v, want %v", h.Exists, tc.wantExists)
+				}
+				if tc.wantKey && !h.Key.Equal(secret.New(key)) || !tc.wantKey && !h.Key.IsZero() {
+					t.Errorf("Key is right %v, zero %v; want the key %v", h.Key.Equal(secret.New(key)), h.Key.IsZero(), tc.wantKey)
+				}
+				if tc.wantRecord && !sameRecord(h.Record, rec) || !tc.wantRecord && h.Record != nil {
+					t.Errorf("Record = %s, want it %v (%+v)", describeRecord(h.Record), tc.wantRecord, rec)
+				}
+			}
+			f.noLeak(t, key, old)
 		})
 	}
 }
 
-func TestRecordRoundTrip(t *testing.T) {
-	f := newFixture(t)
-	ctx := context.Background()
-	key := newKey(t)
-	if _, err := f.sink.Deliver(ctx, delivery(key)); err != nil {
-		t.Fatal(err)
-	}
-	if _, found, err := f.sink.LoadRecord(ctx, zone); found || err != nil {
-		t.Fatalf("LoadRecord before any record: found %v, %v", found, err)
-	}
-	recs := []sink.Record{
-		{RotationID: "timer:nightly:2025-01-01T02:00:00Z", State: sink.Pending, From: secret.Fingerprint("old"), At: time.Now()},
-		{RotationID: "timer:nightly:2025-01-01T02:00:00Z", State: sink.Done, From: secret.Fingerprint("old"), To: secret.Fingerprint(key), At: time.Now()},
-		{RotationID: "h:0123abcd", State: sink.Pending, At: time.Date(2025, 1, 1, 2, 0, 0, 0, time.UTC)},
-	}
-	for _, rec := range recs {
-		if err := f.err(f.sink.SaveRecord(ctx, zone, rec, secret.New(key))); err != nil {
-			t.Fatalf("SaveRecord: %v", err)
-		}
-		got, found, err := f.sink.LoadRecord(ctx, zone)
-		if err != nil || !found {
-			t.Fatalf("LoadRecord: found %v, %v", found, err)
-		}
-		want := rec
-		want.At = rec.At.UTC().Truncate(time.Second)
-		if got != want {
-			t.Errorf("LoadRecord = %+v, want %+v", got, want)
-		}
-	}
-	s, _ := f.emu.Secret(region, name)
-	if !strings.Contains(s.Description, zone) || strings.Count(s.Description, "mpgw-keyrotator:") != 1 {
-		t.Errorf("description %q", s.Description)
-	}
-	if v, _ := f.value(); v != key || f.emu.Calls("UpdateSecret") != 0 {
-		t.Error("saving a record touched the key")
-	}
-	f.noLeak(t, key)
-}
-
-func TestSaveRecordCreatesTheSecret(t *testing.T) {
-	tests := []struct {
-		name  string
-		fault *emulator.Fault
-	}{
-		{name: "plain"},
-		{name: "CreateSecret answer lost", fault: &emulator.Fault{Action: "CreateSecret", Phase: emulator.After, Code: "InternalError", Times: 1}},
-		{name: "CreateSecret connection dropped after the work", fault: &emulator.Fault{Action: "CreateSecret", Phase: emulator.After, Drop: true, Times: 1}},
-		{name: "UpdateDescription throttled once", fault: &emulator.Fault{Action: "UpdateDescription", Code: "RequestLimitExceeded", Times: 1}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t)
-			ctx := context.Background()
-			current := newKey(t)
-			if tc.fault != nil {
-				f.emu.Inject(*tc.fault)
-			}
-			rec := sink.Record{RotationID: "rot-1", State: sink.Pending, From: secret.Fingerprint(current), At: time.Now()}
-			if err := f.err(f.sink.SaveRecord(ctx, zone, rec, secret.New(current))); err != nil {
-				t.Fatalf("SaveRecord: %v", err)
-			}
-			if v, ok := f.value(); !ok || v != current {
-				t.Errorf("the secret was not created holding the live key (found %v)", ok)
-			}
-			s, _ := f.emu.Secret(region, name)
-			if s.Tags["managed-by"] != "mpgw-keyrotator" || s.Tags["teo-zone"] != zone {
-				t.Errorf("tags %v", s.Tags)
-			}
-			got, found, err := f.sink.LoadRecord(ctx, zone)
-			if err != nil || !found || got.RotationID != "rot-1" || got.State != sink.Pending || got.From != rec.From {
-				t.Errorf("LoadRecord = %+v, %v, %v", got, found, err)
-			}
-			f.noLeak(t, current)
-		})
-	}
-	t.Run("without a live key nothing is created", func(t *testing.T) {
-		f := newFixture(t)
-		err := f.sink.SaveRecord(context.Background(), zone, sink.Record{RotationID: "rot-1", State: sink.Pending, At: time.Now()}, secret.Key{})
-		if err == nil || !strings.HasPrefix(tcapi.Code(err), "ResourceNotFound") || !strings.Contains(err.Error(), name) {
-			t.Errorf("err = %v", err)
-		}
-		if _, ok := f.emu.Secret(region, name); ok || f.emu.Calls("CreateSecret") != 0 {
-			t.Error("a secret was created without a key")
-		}
-	})
-}
-
-func TestLoadRecordDistrustsEdits(t *testing.T) {
+// TestInspectDistrustsEdits: a record changed by hand in any way is no
+// record; the secret and its key are still reported.
+func TestInspectDistrustsEdits(t *testing.T) {
 	good := sink.Record{RotationID: "rot-1", State: sink.Pending, From: secret.Fingerprint("old"), At: time.Date(2025, 1, 1, 2, 0, 0, 0, time.UTC)}
 	line := good.Encode()
 	edits := []struct{ name, from, to string }{
@@ -543,11 +408,17 @@ func TestLoadRecordDistrustsEdits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
 			ctx := context.Background()
-			if err := f.sink.SaveRecord(ctx, zone, good, secret.New(newKey(t))); err != nil {
+			key := newKey(t)
+			f.seed(sameValue, key, "")
+			h, err := f.sink.Inspect(ctx, zone)
+			if err != nil || !h.Exists || h.Record != nil {
+				t.Fatalf("Inspect before Begin = %+v, %v", h, err)
+			}
+			if err := f.err(f.sink.Begin(ctx, zone, h, good, secret.New(key))); err != nil {
 				t.Fatal(err)
 			}
-			if _, found, err := f.sink.LoadRecord(ctx, zone); !found || err != nil {
-				t.Fatalf("untouched record: found %v, %v", found, err)
+			if h, err := f.sink.Inspect(ctx, zone); err != nil || !sameRecord(h.Record, good) {
+				t.Fatalf("untouched record: %s, %v", describeRecord(h.Record), err)
 			}
 			s, _ := f.emu.Secret(region, name)
 			if !strings.Contains(s.Description, tc.from) {
@@ -555,56 +426,191 @@ func TestLoadRecordDistrustsEdits(t *testing.T) {
 			}
 			s.Description = strings.Replace(s.Description, tc.from, tc.to, 1)
 			f.emu.PutSecret(s)
-			got, found, err := f.sink.LoadRecord(ctx, zone)
-			if found || err != nil {
-				t.Errorf("LoadRecord after the edit = %+v, found %v, %v; want not found", got, found, err)
+			h, err = f.sink.Inspect(ctx, zone)
+			if f.err(err) != nil || h.Record != nil {
+				t.Errorf("Inspect after the edit: %s, %v; want no record", describeRecord(h.Record), err)
 			}
+			if !h.Exists || !h.Key.Equal(secret.New(key)) {
+				t.Errorf("Inspect after the edit: exists %v, key right %v", h.Exists, h.Key.Equal(secret.New(key)))
+			}
+			f.noLeak(t, key)
 		})
 	}
-	t.Run("missing secret", func(t *testing.T) {
-		f := newFixture(t)
-		if _, found, err := f.sink.LoadRecord(context.Background(), zone); found || err != nil {
-			t.Errorf("found %v, %v", found, err)
-		}
-	})
-	t.Run("DescribeSecret failing", func(t *testing.T) {
-		f := newFixture(t)
-		f.emu.Inject(emulator.Fault{Action: "DescribeSecret", Code: "UnauthorizedOperation"})
-		_, found, err := f.sink.LoadRecord(context.Background(), zone)
-		if found || tcapi.Code(err) != "UnauthorizedOperation" || !strings.Contains(fmt.Sprint(err), name) {
-			t.Errorf("found %v, %v", found, err)
-		}
-	})
 }
 
-func TestRateLimits(t *testing.T) {
-	for _, action := range []string{ssm.ActionGet, ssm.ActionDescribe, ssm.ActionCreate, ssm.ActionPut,
-		ssm.ActionUpdate, ssm.ActionListVersions, ssm.ActionUpdateDescription} {
-		if r, ok := ssm.RateLimits[ssm.Service+"."+action]; !ok || r <= 0 {
-			t.Errorf("no rate limit for %s", action)
-		}
-	}
-	// The documented limits (reference/ssm-secrets-manager.md).
-	documented := map[string]float64{"GetSecretValue": 300, "DescribeSecret": 40, "CreateSecret": 100,
-		"PutSecretValue": 100, "UpdateSecret": 50, "ListSecretVersionIds": 40, "UpdateDescription": 20}
-	for action, want := range documented {
-		if got := ssm.RateLimits["ssm."+action]; got != want {
-			t.Errorf("%s: %v per second, documented %v", action, got, want)
-		}
-	}
-	if len(ssm.RateLimits) != len(documented) {
-		t.Errorf("%d rate limits for %d actions used", len(ssm.RateLimits), len(documented))
-	}
-}
+// TestBegin: Begin records the rotation in the description of an existing
+// secret, or creates the secret holding the live key and reads it back.
+func TestBegin(t *testing.T) {
+	tests := []struct {
+		name   string
+		seed   seed // the secret before Inspect
+		// gone: the holding says the secret exists, but it is gone (deleted
+		// between Inspect and Begin).
+		gone bool
+		// meanwhile is a secret created between Inspect and Begin, holding
+		// another key (nil: none).
+		meanwhile *emulator.SecretState
+		faults    []emulator.Fault
+		zeroLive  bool
 
-func TestSinkBasics(t *testing.T) {
-	f := newFixture(t)
-	if f.sink.Name() != "ssm" {
-		t.Errorf("Name = %q", f.sink.Name())
+		wantCalls     map[string]int // calls made by Begin
+		wantCode      string         // "" = no error
+		wantRetryable bool
+		wantText      string
+		wantNoSecret  bool // no secret afterwards
+	}{
+		{name: "existing secret: the description is updated", seed: otherValue,
+			wantCalls: map[string]int{"UpdateDescription": 1}},
+		{name: "existing secret with the version missing", seed: versionMissing,
+			wantCalls: map[string]int{"UpdateDescription": 1}},
+		{name: "existing secret, zero live key", seed: otherValue, zeroLive: true,
+			wantCalls: map[string]int{"UpdateDescription": 1}},
+		{name: "existing secret, UpdateDescription throttled once", seed: otherValue,
+			faults:    []emulator.Fault{{Action: "UpdateDescription", Code: "RequestLimitExceeded", Times: 1}},
+			wantCalls: map[string]int{"UpdateDescription": 2}},
+		{name: "existing secret, UpdateDescription answer lost", seed: otherValue,
+			faults:    []emulator.Fault{{Action: "UpdateDescription", Phase: emulator.After, Code: "InternalError", Times: 1}},
+			wantCalls: map[string]int{"UpdateDescription": 2}},
+		{name: "missing secret is created holding the live key", seed: noSecret,
+			wantCalls: map[string]int{"CreateSecret": 1, "GetSecretValue": 1}},
+		{name: "missing secret, CreateSecret failing once", seed: noSecret,
+			faults:    []emulator.Fault{{Action: "CreateSecret", Code: "InternalError", Times: 1}},
+			wantCalls: map[string]int{"CreateSecret": 2, "GetSecretValue": 1}},
+		{name: "missing secret, CreateSecret answer lost", seed: noSecret,
+			faults:    []emulator.Fault{{Action: "CreateSecret", Phase: emulator.After, Code: "InternalError", Times: 1}},
+			wantCalls: map[string]int{"CreateSecret": 2, "UpdateDescription": 1, "GetSecretValue": 1}},
+		{name: "missing secret, CreateSecret connection dropped after the work", seed: noSecret,
+			faults:    []emulator.Fault{{Action: "CreateSecret", Phase: emulator.After, Drop: true, Times: 1}},
+			wantCalls: map[string]int{"CreateSecret": 2, "UpdateDescription": 1, "GetSecretValue": 1}},
+		{name: "missing secret, read-back throttled once", seed: noSecret,
+			faults:    []emulator.Fault{{Action: "GetSecretValue", Code: "RequestLimitExceeded", Times: 1}},
+			wantCalls: map[string]int{"CreateSecret": 1, "GetSecretValue": 2}},
+		{name: "secret created meanwhile: its description is updated", seed: noSecret,
+			meanwhile: &emulator.SecretState{Description: seedDescription, Versions: []emulator.Version{{ID: versionID}}},
+			wantCalls: map[string]int{"CreateSecret": 1, "UpdateDescription": 1, "GetSecretValue": 1}},
+
+		{name: "missing secret, zero live key", seed: noSecret, zeroLive: true,
+			wantCalls: map[string]int{}, wantText: "no live key", wantNoSecret: true},
+		{name: "missing secret, read-back denied", seed: noSecret,
+			faults:    []emulator.Fault{{Action: "GetSecretValue", Code: "UnauthorizedOperation"}},
+			wantCalls: map[string]int{"CreateSecret": 1, "GetSecretValue": 1}, wantCode: "UnauthorizedOperation"},
+		{name: "missing secret, read-back answer replaced by a denial", seed: noSecret,
+			faults:    []emulator.Fault{{Action: "GetSecretValue", Phase: emulator.After, Code: "UnauthorizedOperation"}},
+			wantCalls: map[string]int{"CreateSecret": 1, "GetSecretValue": 1}, wantCode: "UnauthorizedOperation"},
+		{name: "missing secret, read-back finds nothing", seed: noSecret,
+			faults:    []emulator.Fault{{Action: "GetSecretValue", Code: "ResourceNotFound.SecretNotExist"}},
+			wantCalls: map[string]int{"CreateSecret": 1, "GetSecretValue": 1}, wantCode: "ResourceNotFound", wantText: "cannot be read back"},
+		{name: "missing secret, read-back failing for good", seed: noSecret,
+			faults: []emulator.Fault{{Action: "GetSecretValue", Code: "InternalError"}},
+			wantCalls: map[string]int{"CreateSecret": 1, "GetSecretValue": fastRetry.Attempts},
+			wantCode:  "InternalError", wantRetryable: true},
+		{name: "secret created meanwhile without the version", seed: noSecret,
+			meanwhile: &emulator.SecretState{Description: seedDescription, Versions: []emulator.Version{{ID: "v1"}}},
+			wantCalls: map[string]int{"CreateSecret": 1, "UpdateDescription": 1, "GetSecretValue": 1},
+			wantCode:  "ResourceNotFound", wantText: "cannot be read back"},
+		{name: "missing secret, CreateSecret denied", seed: noSecret,
+			faults:    []emulator.Fault{{Action: "CreateSecret", Code: "UnauthorizedOperation"}},
+			wantCalls: map[string]int{"CreateSecret": 1}, wantCode: "UnauthorizedOperation", wantNoSecret: true},
+		{name: "existing secret, UpdateDescription denied", seed: otherValue,
+			faults:    []emulator.Fault{{Action: "UpdateDescription", Code: "UnauthorizedOperation"}},
+			wantCalls: map[string]int{"UpdateDescription": 1}, wantCode: "UnauthorizedOperation"},
+		{name: "existing secret deleted meanwhile", seed: noSecret, gone: true,
+			wantCalls: map[string]int{"UpdateDescription": 1}, wantCode: "ResourceNotFound", wantNoSecret: true},
 	}
-	if f.sink.Budget() <= f.sink.API.Budget() {
-		t.Errorf("Budget %v does not cover one call's %v", f.sink.Budget(), f.sink.API.Budget())
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			ctx := context.Background()
+			live, old, other := newKey(t), newKey(t), newKey(t)
+			f.seed(tc.seed, live, old)
+			h, err := f.sink.Inspect(ctx, zone)
+			if err != nil {
+				t.Fatalf("Inspect: %v", err)
+			}
+			if tc.gone {
+				h = sink.Holding{Exists: true, Key: secret.New(old)}
+			}
+			if tc.meanwhile != nil {
+				s := *tc.meanwhile
+				s.Versions = slices.Clone(s.Versions)
+				for i := range s.Versions {
+					s.Versions[i].Value = other
+				}
+				f.put(s)
+			}
+			before, _ := f.emu.Secret(region, name)
+			f.emu.ResetCounters()
+			for _, flt := range tc.faults {
+				f.emu.Inject(flt)
+			}
+			liveKey := secret.New(live)
+			if tc.zeroLive {
+				liveKey = secret.Key{}
+			}
+			rec := record("rot-1", secret.Fingerprint(old))
+			err = f.err(f.sink.Begin(ctx, zone, h, rec, liveKey))
+			f.allCalls(t, tc.wantCalls)
+			after, exists := f.emu.Secret(region, name)
+			if tc.wantNoSecret && exists {
+				t.Error("a secret exists afterwards")
+			}
+			switch {
+			case tc.wantCode != "":
+				checkError(t, err, tc.wantCode, tc.wantRetryable)
+			case tc.wantText != "":
+				var se *ssm.Error
+				if err == nil || !errors.As(err, &se) || se.Secret != name || retry.IsRetryable(err) {
+					t.Errorf("err = %v, want a final *ssm.Error naming %s", err, name)
+				}
+			default:
+				if err != nil {
+					t.Fatalf("Begin: %v", err)
+				}
+			}
+			if !strings.Contains(fmt.Sprint(err), tc.wantText) {
+				t.Errorf("%q lacks %q", err, tc.wantText)
+			}
+			if err != nil {
+				f.noLeak(t, live, old, other)
+				return
+			}
+
+			// The record is there, and the key consumers read is the one
+			// they read before, or the live key in a secret Begin created.
+			f.emu.ResetCounters()
+			f.emu.ClearFaults()
+			got, err := f.sink.Inspect(ctx, zone)
+			if f.err(err) != nil || !got.Exists || !sameRecord(got.Record, stored(rec)) {
+				t.Fatalf("Inspect after Begin = exists %v, %s, %v; want %+v", got.Exists, describeRecord(got.Record), err, stored(rec))
+			}
+			f.calls(t, map[string]int{"GetSecretValue": 1, "DescribeSecret": 1})
+			if strings.Count(after.Description, "mpgw-keyrotator:") != 1 || !strings.Contains(after.Description, zone) {
+				t.Errorf("description %q", after.Description)
+			}
+			if !slices.Equal(after.Versions, before.Versions) && tc.seed != noSecret {
+				t.Error("Begin changed the versions of an existing secret")
+			}
+			v, _ := f.value()
+			switch {
+			case tc.meanwhile != nil:
+				if v != other || after.Tags != nil {
+					t.Errorf("Begin replaced the secret created meanwhile (value is ours %v, tags %v)", v == live, after.Tags)
+				}
+			case tc.seed == noSecret:
+				if v != live || len(after.Versions) != 1 || after.Versions[0].ID != versionID {
+					t.Errorf("the secret was not created holding the live key alone: %d versions, right value %v", len(after.Versions), v == live)
+				}
+				if after.Tags["managed-by"] != "mpgw-keyrotator" || after.Tags["teo-zone"] != zone || len(after.Tags) != 2 {
+					t.Errorf("tags %v", after.Tags)
+				}
+				if after.Status != emulator.StatusEnabled {
+					t.Errorf("status %s", after.Status)
+				}
+				if !got.Key.Equal(secret.New(live)) {
+					t.Error("Inspect does not return the live key")
+				}
+			}
+			f.noLeak(t, live, old, other)
+		})
 	}
-	var _ sink.Reader = f.sink
-	var _ sink.Journal = f.sink
 }

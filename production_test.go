@@ -1,0 +1,316 @@
+package keyrotator_test
+
+// Tests with the production settings: no Tuning (the real attempt
+// timeouts, retries, margin and DELIVERY_WINDOW) and the deadlines the
+// platforms really give (SCF's default 3 s, a common 10 s).
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	keyrotator "github.com/mpgw-keyrotator/mpgw-keyrotator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
+)
+
+// realisticDeadline is a common SCF function timeout.
+const realisticDeadline = 10 * time.Second
+
+// productionHandler is a function instance on c with the production settings.
+func productionHandler(c *testkit.Cloud) *keyrotator.Handler {
+	h := c.Handler()
+	h.Tuning = keyrotator.Tuning{}
+	return h
+}
+
+// TestEntryPointsRotateWithProductionTiming: a timer, an HTTP and a direct
+// invocation through the SCF runtime, with the production settings and a
+// 10 s deadline, each rotate both zones, with six API calls per zone (SSM
+// and a webhook configured) and one Describe per zone.
+func TestEntryPointsRotateWithProductionTiming(t *testing.T) {
+	t.Parallel()
+	const token = "production-trigger-token"
+	entries := []struct {
+		name  string
+		event func(t *testing.T) []byte
+		http  bool
+	}{
+		{name: "timer", event: func(t *testing.T) []byte {
+			return timerEvent(t, "daily-rotation", time.Now().UTC().Format(time.RFC3339), "scheduled")
+		}},
+		{name: "HTTP function URL", http: true, event: func(t *testing.T) []byte {
+			h, _ := authHeaders(t, bearer, token, "", nil)
+			return functionURLEvent(t, "POST", "/rotate", h, nil)
+		}},
+		{name: "direct", event: func(t *testing.T) []byte {
+			return []byte(`{"action":"rotate","rotationId":"direct-production"}`)
+		}},
+	}
+	for _, e := range entries {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			f := startProductionSCF(t, map[string]string{"TRIGGER_TOKEN": token})
+			f.prime()
+			before := f.liveKeys()
+			resp := f.invoke(e.event(t), time.Now().Add(realisticDeadline))
+			if resp.Error != nil {
+				t.Fatalf("invocation error: %s", resp.Error.Message)
+			}
+			body := resp.Payload
+			if e.http {
+				ir := decodeIntegration(t, resp.Payload)
+				if ir.StatusCode != 200 {
+					t.Fatalf("status %d: %s", ir.StatusCode, ir.Body)
+				}
+				body = ir.Body
+			}
+			rep := decodeReport(t, body)
+			for _, z := range allowedZones {
+				if got := outcomes(rep)[z]; got != rotate.Rotated {
+					t.Errorf("%s: %s, want rotated: %s", z, got, body)
+				}
+				if f.cloud.Live(z) == before[z] {
+					t.Errorf("%s: the key did not change", z)
+				}
+				f.assertDelivered(z)
+			}
+			calls, _ := f.apiCalls()
+			total := 0
+			for _, n := range calls {
+				total += n
+			}
+			if calls[scfDescribe] != 2 || calls[scfRefresh] != 2 || calls["UpdateDescription"] != 2 || total != 12 {
+				t.Errorf("API calls %v (%d in all), want 6 per zone: one Describe, Refresh and UpdateDescription each", calls, total)
+			}
+		})
+	}
+}
+
+// TestTimeoutShorterThanTheWindow: SCF's default 3 s timeout is shorter than
+// DELIVERY_WINDOW plus the margin: nothing is called, every zone is
+// skipped, the report says so once, naming DELIVERY_WINDOW and the timeout.
+func TestTimeoutShorterThanTheWindow(t *testing.T) {
+	t.Parallel()
+	f := startProductionSCF(t, nil)
+	resp := f.invoke([]byte(`{"action":"rotate"}`), time.Now().Add(3*time.Second))
+	if resp.Error == nil || !strings.Contains(resp.Error.Message, "skipped") {
+		t.Fatalf("want an invocation error naming the skipped zones, got %+v", resp.Error)
+	}
+	rep := decodeReport(t, resp.Payload)
+	if !strings.Contains(rep.Error, "DELIVERY_WINDOW (5s)") || !strings.Contains(rep.Error, "the invocation had 3s") {
+		t.Errorf("report error %q does not name DELIVERY_WINDOW and the 3s timeout", rep.Error)
+	}
+	for _, z := range allowedZones {
+		if got := outcomes(rep)[z]; got != rotate.Skipped {
+			t.Errorf("%s: %s, want skipped", z, got)
+		}
+	}
+	if calls, logged := f.apiCalls(); len(calls) != 0 || logged != 0 {
+		t.Errorf("API calls made: %v (%d logged)", calls, logged)
+	}
+	if n := strings.Count(f.cloud.Logs.String(), "function timeout too short"); n != 1 {
+		t.Errorf("the short timeout was logged %d times, want once", n)
+	}
+}
+
+// TestLittleTimeManyZones: with 1.2 s left and 40 zones, every zone whose key
+// was refreshed was delivered; the others are skipped with their key
+// unchanged.
+func TestLittleTimeManyZones(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, window string
+		wantRotated  bool // at least one zone
+	}{
+		{name: "default window: nothing fits", window: ""},
+		{name: "DELIVERY_WINDOW=100ms: some fit", window: "100ms", wantRotated: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			zones := zoneIDs(40)
+			c := testkit.NewCloud(t, zones, testkit.WithEnv(map[string]string{"DELIVERY_WINDOW": tc.window}))
+			ctx := context.Background()
+			if rep := run(t, c, rotate.Request{Action: rotate.Rotate, RotationID: "setup"}); !rep.OK {
+				t.Fatalf("setup: %s", reportJSON(t, rep))
+			}
+			c.Emu.ResetCounters()
+			before := map[string]string{}
+			for _, z := range zones {
+				before[z] = c.Live(z)
+			}
+			ctx, cancel := context.WithTimeout(ctx, 1200*time.Millisecond)
+			defer cancel()
+			rep, err := productionHandler(c).Run(ctx, rotate.Request{Action: rotate.Rotate})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rotated := 0
+			for _, z := range rep.Zones {
+				changed := c.Live(z.ZoneID) != before[z.ZoneID]
+				switch {
+				case z.Outcome == rotate.Rotated:
+					rotated++
+					if !changed || c.SSMValue(z.ZoneID) != c.Live(z.ZoneID) {
+						t.Errorf("%s rotated, but changed=%v and SSM holds the live key=%v", z.ZoneID, changed,
+							c.SSMValue(z.ZoneID) == c.Live(z.ZoneID))
+					}
+				case z.Outcome == rotate.Skipped:
+					if changed || z.KeyChanged {
+						t.Errorf("%s skipped, but its key changed", z.ZoneID)
+					}
+				default:
+					t.Errorf("%s: %s (%s), want rotated or skipped", z.ZoneID, z.Outcome, z.Error)
+				}
+			}
+			if got := c.Emu.Performed(actionRefresh); got != rotated {
+				t.Errorf("%d refreshes, %d zones rotated", got, rotated)
+			}
+			if tc.wantRotated != (rotated > 0) {
+				t.Errorf("%d zones rotated", rotated)
+			}
+			if !tc.wantRotated && c.Emu.Calls(actionDescribe)+c.Emu.Calls("GetSecretValue") != 0 {
+				t.Error("API calls were made although no zone could be refreshed")
+			}
+		})
+	}
+}
+
+// TestSlowAnswerIsRetried: one answer delayed 6 s, longer than the 5 s
+// attempt timeout, at any step before or after the refresh: the attempt
+// times out, is retried, and the zone ends rotated with every sink on the
+// live key and one refresh.
+func TestSlowAnswerIsRetried(t *testing.T) {
+	t.Parallel()
+	faults := []emulator.Fault{
+		{Action: "GetSecretValue"},
+		{Action: "DescribeSecret"},
+		{Action: "UpdateDescription"},
+		{Action: actionRefresh},
+		{Action: actionRefresh, Phase: emulator.After},
+		{Action: "UpdateSecret"},
+		{Action: "UpdateSecret", Phase: emulator.After},
+		{Action: actionDescribe},
+	}
+	for _, f := range faults {
+		t.Run(fmt.Sprintf("%s %s", f.Action, f.Phase), func(t *testing.T) {
+			t.Parallel()
+			zone := "zone-slow"
+			c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook())
+			if rep := run(t, c, rotate.Request{Action: rotate.Rotate, RotationID: "setup"}); !rep.OK {
+				t.Fatalf("setup: %s", reportJSON(t, rep))
+			}
+			c.Emu.ResetCounters()
+			before := c.Live(zone)
+			f.Delay, f.Times = 6*time.Second, 1
+			c.Emu.Inject(f)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			rep, err := productionHandler(c).Run(ctx, rotate.Request{Action: rotate.Rotate})
+			if err != nil {
+				t.Fatal(err)
+			}
+			z := rep.Zones[0]
+			live := c.Live(zone)
+			if z.Outcome != rotate.Rotated || live == before || c.SSMValue(zone) != live || !receiverHolds(c, zone, live) {
+				t.Errorf("want rotated and delivered: %s", reportJSON(t, rep))
+			}
+			if got := c.Emu.Performed(actionRefresh); got != 1 {
+				t.Errorf("%d refreshes, want 1", got)
+			}
+			testkit.AssertNoLeak(t, []string{before, live}, c.Logs.String(), reportJSON(t, rep))
+		})
+	}
+}
+
+// TestReceiverDownRefreshesOneZone: a webhook receiver that is down costs
+// one refreshed zone (the canary); the other zones are not refreshed.
+func TestReceiverDownRefreshesOneZone(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []struct {
+		name string
+		set  func(c *testkit.Cloud)
+	}{
+		{name: "receiver answers 500", set: func(c *testkit.Cloud) { c.Hook.Set(testkit.HookStatus, 500, -1) }},
+		{name: "receiver drops connections", set: func(c *testkit.Cloud) { c.Hook.Set(testkit.HookDrop, 0, -1) }},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			t.Parallel()
+			zones := zoneIDs(8)
+			c := testkit.NewCloud(t, zones, testkit.WithWebhook())
+			mode.set(c)
+			ctx, cancel := context.WithTimeout(context.Background(), realisticDeadline)
+			defer cancel()
+			rep, err := productionHandler(c).Run(ctx, rotate.Request{Action: rotate.Rotate})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Emu.Performed(actionRefresh); got > 1 {
+				t.Errorf("%d zones refreshed with the receiver down, want at most 1", got)
+			}
+			for _, z := range rep.Zones[1:] {
+				if z.Outcome != rotate.Failed || z.KeyChanged || !strings.HasPrefix(z.Error, "key unchanged") || !strings.Contains(z.Error, "webhook") {
+					t.Errorf("%s: %s %q, want failed with the key unchanged, naming the webhook", z.ZoneID, z.Outcome, z.Error)
+				}
+			}
+		})
+	}
+}
+
+// TestNewSecretUnreadableIsNotRefreshed: a zone whose SSM secret does not
+// exist yet, with GetSecretValue refused, is not refreshed.
+func TestNewSecretUnreadableIsNotRefreshed(t *testing.T) {
+	t.Parallel()
+	zone := "zone-unreadable"
+	c := testkit.NewCloud(t, []string{zone})
+	c.Emu.Inject(emulator.Fault{Action: "GetSecretValue", Code: "UnauthorizedOperation"})
+	before := c.Live(zone)
+	ctx, cancel := context.WithTimeout(context.Background(), realisticDeadline)
+	defer cancel()
+	rep, err := productionHandler(c).Run(ctx, rotate.Request{Action: rotate.Rotate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := rep.Zones[0]
+	if z.Outcome != rotate.Failed || z.KeyChanged || z.Code != "UnauthorizedOperation" || c.Live(zone) != before {
+		t.Errorf("want failed with the key unchanged: %s", reportJSON(t, rep))
+	}
+	if got := c.Emu.Calls(actionRefresh); got != 0 {
+		t.Errorf("%d refreshes sent", got)
+	}
+}
+
+// TestSteadyRotationCalls counts the calls of one steady rotation of one zone
+// with the SSM sink: six, one of each action.
+func TestSteadyRotationCalls(t *testing.T) {
+	t.Parallel()
+	zone := "zone-steady"
+	c := testkit.NewCloud(t, []string{zone})
+	h := productionHandler(c)
+	ctx := context.Background()
+	if rep, err := h.Run(ctx, rotate.Request{Action: rotate.Rotate, RotationID: "first"}); err != nil || !rep.OK {
+		t.Fatalf("first rotation: %v %s", err, reportJSON(t, rep))
+	}
+	c.Emu.ResetCounters()
+	rep, err := h.Run(ctx, rotate.Request{Action: rotate.Rotate, RotationID: "second"})
+	if err != nil || !rep.OK {
+		t.Fatalf("steady rotation: %v %s", err, reportJSON(t, rep))
+	}
+	want := map[string]int{"GetSecretValue": 1, "DescribeSecret": 1, "UpdateDescription": 1,
+		actionRefresh: 1, "UpdateSecret": 1, actionDescribe: 1}
+	for _, action := range []string{"GetSecretValue", "DescribeSecret", "UpdateDescription", actionRefresh,
+		"UpdateSecret", actionDescribe, "CreateSecret", "PutSecretValue", "ListSecretVersionIds"} {
+		if got := c.Emu.Calls(action); got != want[action] {
+			t.Errorf("%s called %d times, want %d", action, got, want[action])
+		}
+	}
+	if live := c.Live(zone); c.SSMValue(zone) != live || rep.Zones[0].Fingerprint != secret.Fingerprint(live) {
+		out, _ := json.Marshal(rep)
+		t.Errorf("SSM does not hold the live key: %s", out)
+	}
+}

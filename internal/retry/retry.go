@@ -151,9 +151,10 @@ func (p Policy) Budget(perAttempt time.Duration) time.Duration {
 }
 
 // IsRetryable reports whether err is transient: worth another attempt. It
-// does not know whether an attempt timed out; Do asks that first. A
-// cancelled or expired context it sees is the caller's (a timed-out attempt
-// is reported by its own words, not as a context error), so it is final.
+// cannot know which timer ended an attempt (Do asks that first), so it takes
+// a cancelled or expired context for the caller's, which is final. That is
+// why operations word a timed-out attempt without wrapping a context error:
+// a retry loop around theirs then still sees a transient failure.
 func IsRetryable(err error) bool {
 	if err == nil {
 		return false

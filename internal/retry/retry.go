@@ -1,10 +1,15 @@
 // Package retry runs an operation again after transient failures, with
 // exponential backoff and jitter, never past the context's deadline.
 //
-// Whether an error is worth retrying is decided here, once: an error that
-// knows (it has a Retryable method, such as a cloud API error classified by
-// its code, or a webhook answer classified by its status) says so itself;
-// network failures are retryable; a cancelled or expired context never is.
+// Whether a failed attempt is worth another one is decided in Do, once, in
+// this order: when the caller's context is done (the invocation is out of
+// time, or cancelled) nothing is retried; when the attempt's own timer
+// (Policy.AttemptTimeout) fired, it is retried whatever its error says, since
+// a timeout surfaces as a context error, a net timeout or an SDK network
+// error depending on which layer noticed first; otherwise IsRetryable
+// classifies the error: an error that knows (it has a Retryable method, such
+// as a cloud API error classified by its code, or a webhook answer classified
+// by its status) says so itself, and network failures are retryable.
 package retry
 
 import (
@@ -22,11 +27,28 @@ type Policy struct {
 	Attempts int           // total tries, at least 1
 	Initial  time.Duration // wait before the second try
 	Max      time.Duration // cap of one wait
+	// AttemptTimeout bounds one attempt; 0 = only the caller's deadline.
+	// It is the one timer of an attempt: operations use the context Do
+	// gives them and set no timeout of their own.
+	AttemptTimeout time.Duration
 }
 
-// Do calls op until it succeeds, returns a final error, has been tried
-// p.Attempts times, or the next wait would run past ctx's deadline. It
-// returns op's last error.
+// ErrAttemptTimeout is the cause (context.Cause) of an attempt's context
+// when the attempt's own timer fired, as opposed to the caller's deadline.
+var ErrAttemptTimeout = errors.New("attempt timeout")
+
+// AttemptTimedOut reports whether ctx, an attempt's context from Do, ended
+// because the attempt's own timer fired. Operations use it to word their
+// errors; Do uses it to classify them.
+func AttemptTimedOut(ctx context.Context) bool {
+	return errors.Is(context.Cause(ctx), ErrAttemptTimeout)
+}
+
+// Do calls op until it succeeds, fails for good (see the package comment),
+// has been tried p.Attempts times, or the next wait would not end before
+// ctx's deadline. Each attempt gets a context bounded by p.AttemptTimeout
+// and by the time left before ctx's deadline, whichever ends first. It
+// returns op's last error unchanged.
 func (p Policy) Do(ctx context.Context, op func(ctx context.Context, attempt int) error) error {
 	attempts := max(p.Attempts, 1)
 	var err error
@@ -37,15 +59,21 @@ func (p Policy) Do(ctx context.Context, op func(ctx context.Context, attempt int
 			}
 			return err
 		}
-		err = op(ctx, attempt)
-		if err == nil || attempt >= attempts || !IsRetryable(err) || ctx.Err() != nil {
+		actx, cancel := p.attemptContext(ctx)
+		err = op(actx, attempt)
+		// Stop the timer before looking at it: a timer firing after op
+		// returned does not make its error a timeout.
+		cancel()
+		if err == nil || attempt >= attempts || !retryable(ctx, actx, err) {
 			return err
 		}
 		wait := p.Backoff(attempt)
 		if after := retryAfter(err); after > wait {
 			wait = after
 		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+		// A wait that ends at the deadline leaves no time for the attempt
+		// it waits for.
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
 			return err
 		}
 		t := time.NewTimer(wait)
@@ -56,6 +84,36 @@ func (p Policy) Do(ctx context.Context, op func(ctx context.Context, attempt int
 		case <-t.C:
 		}
 	}
+}
+
+// attemptContext bounds one attempt by p.AttemptTimeout, unless ctx ends
+// first: then the attempt simply ends with ctx, so that exactly one timer
+// bounds it and its end is never mistaken for the attempt's own timeout.
+func (p Policy) attemptContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if p.AttemptTimeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	end := time.Now().Add(p.AttemptTimeout)
+	if deadline, ok := ctx.Deadline(); ok && !end.Before(deadline) {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadlineCause(ctx, end, ErrAttemptTimeout)
+}
+
+// retryable is the one classification of a failed attempt; see the package
+// comment. An error marked Final stays final even when the attempt timed
+// out: the operation knows that repeating it is unsafe (a refresh that may
+// have happened), whatever the timer says.
+func retryable(ctx, actx context.Context, err error) bool {
+	switch {
+	case ctx.Err() != nil:
+		return false
+	case isFinal(err):
+		return false
+	case AttemptTimedOut(actx):
+		return true
+	}
+	return IsRetryable(err)
 }
 
 // Backoff is the wait after the given failed attempt: Initial doubled per
@@ -92,7 +150,11 @@ func (p Policy) Budget(perAttempt time.Duration) time.Duration {
 	return total
 }
 
-// IsRetryable reports whether err is transient: worth another attempt.
+// IsRetryable reports whether err is transient: worth another attempt. It
+// cannot know which timer ended an attempt (Do asks that first), so it takes
+// a cancelled or expired context for the caller's, which is final. That is
+// why operations word a timed-out attempt without wrapping a context error:
+// a retry loop around theirs then still sees a transient failure.
 func IsRetryable(err error) bool {
 	if err == nil {
 		return false
@@ -126,6 +188,11 @@ func Final(err error) error {
 }
 
 type finalError struct{ error }
+
+func isFinal(err error) bool {
+	var f finalError
+	return errors.As(err, &f)
+}
 
 func (f finalError) Unwrap() error   { return f.error }
 func (f finalError) Retryable() bool { return false }

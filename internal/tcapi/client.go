@@ -22,8 +22,9 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 )
 
-// DefaultTimeout bounds one request (connect, send, answer). The key APIs
-// answer in well under a second; a request that hangs is better retried.
+// DefaultTimeout bounds one attempt (rate-limit wait, connect, TLS, send,
+// answer). The key APIs answer in well under a second; a request that hangs
+// is better retried.
 const DefaultTimeout = 5 * time.Second
 
 // DefaultRetry retries transient failures of idempotent calls.
@@ -38,7 +39,7 @@ type Client struct {
 	Region     string                 // X-TC-Region; "" omits the header
 	Credential common.CredentialIface // required
 	Limits     *Limits                // nil: no client-side rate limit
-	Timeout    time.Duration          // per request; 0 = DefaultTimeout
+	Timeout    time.Duration          // per attempt; 0 = DefaultTimeout
 	Retry      retry.Policy           // for Call; zero value = DefaultRetry
 	Transport  http.RoundTripper      // nil = a shared transport
 	Logger     *slog.Logger           // nil = no logs
@@ -50,28 +51,47 @@ type Client struct {
 // Call sends action with params and decodes the Response object into out,
 // retrying transient failures. Use it for idempotent actions only.
 func (c *Client) Call(ctx context.Context, action string, params, out any) error {
-	policy := c.Retry
-	if policy.Attempts == 0 {
-		policy = DefaultRetry
-	}
-	return policy.Do(ctx, func(ctx context.Context, attempt int) error {
+	return c.policy().Do(ctx, func(ctx context.Context, attempt int) error {
 		return c.send(ctx, action, params, out, attempt)
 	})
 }
 
-// CallOnce sends action exactly once: for actions that must not be repeated
-// blindly (a refresh that may have happened although its answer was lost).
+// CallOnce sends action once: for actions that must not be repeated blindly
+// (a refresh that may have happened although its answer was lost). Only a
+// RequestLimitExceeded answer is sent again, within Call's attempts and the
+// time left: the API rejected that request before doing anything. The
+// error returned keeps its own classification, so that a caller that has
+// proven the action did not happen may retry it.
 func (c *Client) CallOnce(ctx context.Context, action string, params, out any) error {
-	return c.send(ctx, action, params, out, 1)
+	var last error
+	err := c.policy().Do(ctx, func(ctx context.Context, attempt int) error {
+		last = c.send(ctx, action, params, out, attempt)
+		if last == nil || hasCode(Code(last), "RequestLimitExceeded") {
+			return last
+		}
+		// Not even a timed-out attempt is sent again: it may have happened.
+		return retry.Final(last)
+	})
+	if err != nil && last != nil {
+		return last
+	}
+	return err
 }
 
 // Budget is the longest Call may take, retries included.
 func (c *Client) Budget() time.Duration {
+	return c.policy().Budget(c.timeout())
+}
+
+// policy is Call's retry policy, with the client's timeout as the one timer
+// of each attempt.
+func (c *Client) policy() retry.Policy {
 	policy := c.Retry
 	if policy.Attempts == 0 {
 		policy = DefaultRetry
 	}
-	return policy.Budget(c.timeout())
+	policy.AttemptTimeout = c.timeout()
+	return policy
 }
 
 func (c *Client) timeout() time.Duration {
@@ -96,7 +116,10 @@ func (c *Client) client() *common.Client {
 		if c.Endpoint.Scheme == "http" {
 			cpf.HttpProfile.Scheme = "HTTP"
 		}
-		cpf.HttpProfile.ReqTimeout = int((c.timeout() + time.Second - 1) / time.Second)
+		// The SDK turns ReqTimeout into http.Client.Timeout (common v1.3.211,
+		// client.go:655, in WithProfile), where 0 means none: the attempt's
+		// context from retry.Do is the one timer of a request.
+		cpf.HttpProfile.ReqTimeout = 0
 		cpf.Language = "en-US"
 		transport := c.Transport
 		if transport == nil {
@@ -114,9 +137,6 @@ func (c *Client) send(ctx context.Context, action string, params, out any, attem
 	if err := c.Limits.Wait(ctx, c.Service+"."+action); err != nil {
 		return fmt.Errorf("%s %s: waiting for the rate limit: %w", c.Service, action, err)
 	}
-	parent := ctx
-	ctx, cancel := context.WithTimeout(ctx, c.timeout())
-	defer cancel()
 	status := new(int)
 	ctx = context.WithValue(ctx, statusKey{}, status)
 
@@ -138,12 +158,13 @@ func (c *Client) send(ctx context.Context, action string, params, out any, attem
 		case e.Code == codeParse && *status != 0 && *status != http.StatusOK:
 			// A proxy's error page: the SDK only says it is not JSON.
 			e.Code, e.Message = codeHTTPStatus, fmt.Sprintf("HTTP status %d without an API answer", *status)
-		case e.Code == codeNetwork && parent.Err() != nil:
-			// The invocation is out of time: final, never retried.
-			e.cause = errors.Join(parent.Err(), e.cause)
-		case e.Code == codeNetwork && ctx.Err() != nil:
-			// Only this attempt ran out of time: worth another one.
+		case e.Code == codeNetwork && retry.AttemptTimedOut(ctx):
+			// The attempt's own timer fired; what the transport made of it
+			// (a context error, a net timeout) would only mislead.
 			e.Message, e.cause = fmt.Sprintf("no answer within %s", c.timeout()), nil
+		case e.Code == codeNetwork && ctx.Err() != nil:
+			// The invocation is out of time or cancelled: the report says so.
+			e.cause = errors.Join(ctx.Err(), e.cause)
 		}
 		c.log(ctx, action, attempt, e.Code, start)
 		return e
@@ -187,12 +208,12 @@ func (s statusRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // sharedTransport keeps connections to the API hosts alive across clients.
+// It has no timers of its own: the attempt's context bounds connect, TLS
+// and answer, so that exactly one timer ends an attempt.
 var sharedTransport = &http.Transport{
-	Proxy:                 http.ProxyFromEnvironment,
-	DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	TLSHandshakeTimeout:   5 * time.Second,
-	ResponseHeaderTimeout: DefaultTimeout,
-	IdleConnTimeout:       30 * time.Second,
-	MaxIdleConnsPerHost:   16,
-	ForceAttemptHTTP2:     true,
+	Proxy:               http.ProxyFromEnvironment,
+	DialContext:         (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
+	IdleConnTimeout:     30 * time.Second,
+	MaxIdleConnsPerHost: 16,
+	ForceAttemptHTTP2:   true,
 }

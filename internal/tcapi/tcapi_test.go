@@ -438,18 +438,3 @@ func TestBudget(t *testing.T) {
 		t.Errorf("zero Client Budget = %v, want %v", got, want)
 	}
 }
-
-// TestAttemptTimeoutIsRetried: one request that hangs past the client's
-// per-request timeout is tried again while the caller still has time.
-func TestAttemptTimeoutIsRetried(t *testing.T) {
-	emu, c := newCloud(t)
-	c.Timeout = 100 * time.Millisecond
-	emu.Inject(emulator.Fault{Action: actionDescribe, Delay: time.Minute, Times: 1})
-	var out keyAnswer
-	if err := c.Call(context.Background(), actionDescribe, zoneParams{testZone}, &out); err != nil {
-		t.Fatalf("err = %v, want the second attempt to succeed", err)
-	}
-	if got := emu.Calls(actionDescribe); got != 2 {
-		t.Errorf("%d calls, want 2", got)
-	}
-}

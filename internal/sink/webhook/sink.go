@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,7 +32,8 @@ import (
 // waiting, short enough to leave a timer invocation time for its other sinks.
 var DefaultRetry = retry.Policy{Attempts: 4, Initial: 500 * time.Millisecond, Max: 4 * time.Second}
 
-// DefaultAttemptTimeout bounds one POST: connect, send, answer.
+// DefaultAttemptTimeout bounds one POST (connect, send, answer): it is the
+// attempt timeout of the retry policy, the one timer of an attempt.
 const DefaultAttemptTimeout = 10 * time.Second
 
 const userAgent = "mpgw-keyrotator"
@@ -46,6 +48,7 @@ type Sink struct {
 	// Client sends the requests; nil uses a shared client. Redirects are
 	// never followed, whatever the client says: a redirect must not carry
 	// the key to another address, and Standard Webhooks counts 3xx as failure.
+	// Its Timeout is ignored too: AttemptTimeout bounds an attempt.
 	Client *http.Client
 	Now    func() time.Time // nil = time.Now; stamps events and attempts
 	Logger *slog.Logger     // nil = discard
@@ -116,19 +119,13 @@ func (e *StatusError) Retryable() bool {
 	return e.Code == http.StatusRequestTimeout || e.Code == http.StatusTooManyRequests || e.Code >= 500
 }
 
-// attemptTimeoutError is one attempt running out of its own time while the
-// invocation still has some: worth another try. It must not wrap
-// context.DeadlineExceeded, which retry treats as final.
-type attemptTimeoutError struct{ after time.Duration }
-
-func (e attemptTimeoutError) Error() string   { return "no answer within " + e.after.String() }
-func (e attemptTimeoutError) Retryable() bool { return true }
-
 // post sends body under id until the receiver takes it, retries are spent,
 // or ctx ends. Errors name the host only: the path or query may hold a token.
 func (s *Sink) post(ctx context.Context, id string, body []byte) (attempts int, err error) {
 	client := s.client()
-	err = s.policy().Do(ctx, func(ctx context.Context, attempt int) error {
+	policy := s.policy()
+	policy.AttemptTimeout = s.attemptTimeout()
+	err = policy.Do(ctx, func(ctx context.Context, attempt int) error {
 		attempts = attempt
 		return s.attempt(ctx, client, id, body, attempt)
 	})
@@ -164,7 +161,6 @@ func (e *Error) Operation() string { return "webhook POST" }
 // ErrorCode is the report's code: the HTTP status, or what kept it from coming.
 func (e *Error) ErrorCode() string {
 	var status *StatusError
-	var timeout attemptTimeoutError
 	switch {
 	case errors.As(e.Err, &status):
 		return status.Error()
@@ -172,24 +168,23 @@ func (e *Error) ErrorCode() string {
 		return "DeadlineExceeded"
 	case errors.Is(e.Err, context.Canceled):
 		return "Canceled"
-	case errors.As(e.Err, &timeout):
+	case errors.Is(e.Err, retry.ErrAttemptTimeout):
 		return "Timeout"
 	}
 	return "NetworkError"
 }
 
+// attempt posts once; ctx is the attempt's context from retry.Do, whose
+// timer bounds connect, send and answer.
 func (s *Sink) attempt(ctx context.Context, client *http.Client, id string, body []byte, attempt int) error {
-	timeout := s.attemptTimeout()
-	actx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := s.newRequest(actx, id, s.now(), body)
+	req, err := s.newRequest(ctx, id, s.now(), body)
 	if err != nil {
 		return retry.Final(err)
 	}
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
-		err = transportError(ctx, actx, timeout, err)
+		err = transportError(ctx, s.attemptTimeout(), err)
 		s.logAttempt(ctx, attempt, 0, start, err)
 		return err
 	}
@@ -228,14 +223,15 @@ func (s *Sink) newRequest(ctx context.Context, id string, at time.Time, body []b
 	return req, nil
 }
 
-// transportError turns a failed round trip into an error retry can classify
-// and that is safe to show.
-func transportError(ctx, actx context.Context, timeout time.Duration, err error) error {
-	if cerr := ctx.Err(); cerr != nil {
-		return cerr // the invocation is out of time or cancelled: final
+// transportError turns a failed round trip into an error that says what
+// happened and is safe to show; retry.Do classifies it.
+func transportError(ctx context.Context, timeout time.Duration, err error) error {
+	if retry.AttemptTimedOut(ctx) {
+		// Whatever the transport made of it, the attempt's timer fired.
+		return fmt.Errorf("%w: no answer within %s", retry.ErrAttemptTimeout, timeout)
 	}
-	if actx.Err() != nil {
-		return attemptTimeoutError{after: timeout}
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr // the invocation is out of time or cancelled
 	}
 	// *url.Error quotes the whole URL; keep what it wraps (a net.OpError, EOF,
 	// a TLS failure), which retry.IsNetwork classifies.
@@ -269,8 +265,17 @@ func retryAfter(h http.Header, limit time.Duration) time.Duration {
 	return max(d, 0)
 }
 
-// sharedClient follows no redirects and keeps no cookies.
-var sharedClient = &http.Client{CheckRedirect: noRedirect}
+// sharedClient follows no redirects and keeps no cookies. Its transport is
+// the default one without the dial and TLS handshake timeouts: the attempt's
+// context is the one timer of a POST.
+var sharedClient = &http.Client{Transport: sharedTransport(), CheckRedirect: noRedirect}
+
+func sharedTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 0
+	return t
+}
 
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
@@ -280,6 +285,7 @@ func (s *Sink) client() *http.Client {
 	}
 	c := *s.Client
 	c.CheckRedirect = noRedirect
+	c.Timeout = 0 // a second timer would race the attempt's
 	return &c
 }
 

@@ -133,23 +133,6 @@ func (p Policy) Backoff(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// Budget is the longest Do may take when every attempt takes perAttempt: the
-// attempts plus the waits between them.
-func (p Policy) Budget(perAttempt time.Duration) time.Duration {
-	attempts := max(p.Attempts, 1)
-	total := time.Duration(attempts) * perAttempt
-	d := p.Initial
-	for i := 1; i < attempts; i++ {
-		w := d
-		if p.Max > 0 && w > p.Max {
-			w = p.Max
-		}
-		total += w
-		d *= 2
-	}
-	return total
-}
-
 // IsRetryable reports whether err is transient: worth another attempt. It
 // cannot know which timer ended an attempt (Do asks that first), so it takes
 // a cancelled or expired context for the caller's, which is final. That is

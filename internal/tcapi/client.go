@@ -78,11 +78,6 @@ func (c *Client) CallOnce(ctx context.Context, action string, params, out any) e
 	return err
 }
 
-// Budget is the longest Call may take, retries included.
-func (c *Client) Budget() time.Duration {
-	return c.policy().Budget(c.timeout())
-}
-
 // policy is Call's retry policy, with the client's timeout as the one timer
 // of each attempt.
 func (c *Client) policy() retry.Policy {

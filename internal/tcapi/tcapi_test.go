@@ -428,13 +428,3 @@ func TestLimits(t *testing.T) {
 		}
 	})
 }
-
-func TestBudget(t *testing.T) {
-	c := &Client{Timeout: time.Second, Retry: retry.Policy{Attempts: 3, Initial: 100 * time.Millisecond, Max: time.Second}}
-	if got, want := c.Budget(), 3*time.Second+100*time.Millisecond+200*time.Millisecond; got != want {
-		t.Errorf("Budget = %v, want %v", got, want)
-	}
-	if got, want := (&Client{}).Budget(), DefaultRetry.Budget(DefaultTimeout); got != want {
-		t.Errorf("zero Client Budget = %v, want %v", got, want)
-	}
-}

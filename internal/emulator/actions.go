@@ -1,10 +1,9 @@
 package emulator
 
 import (
-	"math"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/ratelimit"
 )
 
 // service describes one emulated product.
@@ -32,8 +31,10 @@ type endpoint struct {
 	service   string
 	action    string
 	perSecond float64
-	limiter   *rate.Limiter
-	handle    func(*Emulator, call) (result, error)
+	// window is nil when the limit is off. It counts per action only: the
+	// emulator has no accounts, all its credentials belong to one.
+	window *ratelimit.Limiter
+	handle func(*Emulator, call) (result, error)
 }
 
 // newEndpoints lists every emulated action with its documented rate limit
@@ -63,24 +64,18 @@ func newEndpoints(teoRate float64) map[string]*endpoint {
 	}
 	endpoints := make(map[string]*endpoint, len(list))
 	for _, ep := range list {
-		ep.limiter = newLimiter(ep.perSecond)
+		if ep.perSecond >= 0 {
+			ep.window = ratelimit.NewStrict(ep.perSecond)
+		}
 		endpoints[ep.action] = ep
 	}
 	return endpoints
 }
 
-// newLimiter is a token bucket refilling perSecond tokens a second that holds
-// one second's worth, so a burst of exactly the documented rate passes.
-func newLimiter(perSecond float64) *rate.Limiter {
-	if perSecond < 0 {
-		return rate.NewLimiter(rate.Inf, 0)
-	}
-	return rate.NewLimiter(rate.Limit(perSecond), max(1, int(math.Ceil(perSecond))))
-}
-
-// allow takes a token at the emulator time now.
+// allow admits a call at the emulator time now if fewer than the
+// documented number were admitted in the second before it.
 func (ep *endpoint) allow(now time.Time) error {
-	if ep.limiter.AllowN(now, 1) {
+	if ep.window == nil || ep.window.Allow(now) {
 		return nil
 	}
 	return apiErrorf("RequestLimitExceeded",

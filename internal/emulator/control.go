@@ -14,8 +14,9 @@ import (
 // The control surface lets scripts outside the process inspect and steer the
 // emulator. It has no authentication: serve it on loopback only.
 //
-//	GET    /_emulator/state   zones, secrets and counters; keys and secret
-//	                          values appear only as fingerprints
+//	GET    /_emulator/state   zones, secrets and counters (calls, performed,
+//	                          throttled); keys and secret values appear only
+//	                          as fingerprints
 //	POST   /_emulator/faults  inject a Fault given as JSON (field names as in
 //	                          Fault, any case); "phase" is "before" or
 //	                          "after", "delay" a Go duration string ("1.5s")
@@ -63,6 +64,7 @@ type stateView struct {
 	Secrets   []secretView   `json:"secrets"`
 	Calls     map[string]int `json:"calls"`
 	Performed map[string]int `json:"performed"`
+	Throttled int            `json:"throttled"`
 }
 
 func (e *Emulator) handleState(w http.ResponseWriter, _ *http.Request) {
@@ -71,7 +73,7 @@ func (e *Emulator) handleState(w http.ResponseWriter, _ *http.Request) {
 	for _, id := range slices.Sorted(maps.Keys(e.zones)) {
 		zones = append(zones, zoneView{ZoneID: id, KeyFingerprint: secret.Fingerprint(e.zones[id])})
 	}
-	calls, performed := maps.Clone(e.calls), maps.Clone(e.performed)
+	calls, performed, throttled := maps.Clone(e.calls), maps.Clone(e.performed), e.throttled
 	e.mu.Unlock()
 
 	secrets := []secretView{}
@@ -86,7 +88,7 @@ func (e *Emulator) handleState(w http.ResponseWriter, _ *http.Request) {
 		}
 		secrets = append(secrets, v)
 	}
-	writeControlJSON(w, http.StatusOK, stateView{Zones: zones, Secrets: secrets, Calls: calls, Performed: performed})
+	writeControlJSON(w, http.StatusOK, stateView{Zones: zones, Secrets: secrets, Calls: calls, Performed: performed, Throttled: throttled})
 }
 
 // milliseconds decodes a delay given as a Go duration string or as a number

@@ -24,9 +24,14 @@
 //     in Calls;
 //  4. the body must be a JSON object (InvalidParameter);
 //  5. fault injection: the first matching fault is taken. A Before fault
-//     answers here, so it neither consumes a rate-limit token nor does work;
-//  6. the per-action rate limiter (RequestLimitExceeded), measured on the
-//     emulator clock so tests with a frozen clock are deterministic;
+//     answers here, so it neither counts against the rate limit nor does
+//     work;
+//  6. the per-action rate limiter (RequestLimitExceeded): at most the
+//     documented number of calls in any sliding one-second window, the
+//     strictest shape the real limiter may have. There are no accounts, so
+//     the window is per action. It is measured on the emulator clock so
+//     tests with a frozen clock are deterministic; refusals count in
+//     Throttled;
 //  7. X-TC-Region for the regional services (ssm, sts), then the action's own
 //     validation and work. Success counts in Performed;
 //  8. an After fault replaces whatever step 7 produced, as if the answer had

@@ -65,6 +65,7 @@ type Emulator struct {
 	faults    []*activeFault // in injection order; the first match wins
 	calls     map[string]int
 	performed map[string]int
+	throttled int // calls the rate limiter refused
 }
 
 // New returns an emulator with a fresh permanent key pair and a fresh
@@ -277,6 +278,9 @@ func resolve(endpoints map[string]*endpoint, svc, version, action string) (*endp
 func (e *Emulator) perform(ep *endpoint, region string, p params) (result, error) {
 	c := call{now: e.now(), region: region, params: p}
 	if err := ep.allow(c.now); err != nil {
+		e.mu.Lock()
+		e.throttled++
+		e.mu.Unlock()
 		return nil, err
 	}
 	if services[ep.service].regional && region == "" {

@@ -154,8 +154,8 @@ func TestFaultsAndRateLimiter(t *testing.T) {
 		phase     Phase
 		wantAfter string // code of the call after the faulted one
 	}{
-		{name: "before faults use no token", phase: Before, wantAfter: ""},
-		{name: "after faults use a token", phase: After, wantAfter: "RequestLimitExceeded"},
+		{name: "before faults do not count against the limit", phase: Before, wantAfter: ""},
+		{name: "after faults count against the limit", phase: After, wantAfter: "RequestLimitExceeded"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

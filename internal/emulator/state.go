@@ -173,10 +173,19 @@ func (e *Emulator) counter(counter map[string]int, action string) int {
 	return counter[action]
 }
 
-// ResetCounters zeroes Calls and Performed.
+// Throttled counts the calls the rate limiter refused with
+// RequestLimitExceeded (injected faults with that code do not count).
+func (e *Emulator) Throttled() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.throttled
+}
+
+// ResetCounters zeroes Calls, Performed and Throttled.
 func (e *Emulator) ResetCounters() {
 	e.mu.Lock()
 	clear(e.calls)
 	clear(e.performed)
+	e.throttled = 0
 	e.mu.Unlock()
 }

@@ -3,7 +3,10 @@ package emulator
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -146,10 +149,63 @@ func TestTEORateLimit(t *testing.T) {
 			if _, err := f.call("DescribeMultiPathGatewaySecretKey", refresh); err != nil {
 				t.Errorf("Describe after Refresh hit its limit: %v", err)
 			}
-			// One second later the bucket is full again.
+			// One second later the window is empty again.
 			f.clock.Advance(time.Second)
 			if _, err := f.call("RefreshMultiPathGatewaySecretKey", refresh); err != nil {
 				t.Errorf("Refresh a second later: %v", err)
+			}
+		})
+	}
+}
+
+// TestRateLimitSlidingWindow: the limit holds in any one-second window, not
+// just in a refilling bucket: the (N+1)th call is refused until the first
+// of the N is a full second old, and every refusal counts in Throttled.
+func TestRateLimitSlidingWindow(t *testing.T) {
+	type step struct {
+		advance time.Duration // before the call
+		want    string        // code; "" for success
+	}
+	ms := time.Millisecond
+	tests := []struct {
+		name          string
+		steps         []step
+		wantThrottled int
+	}{
+		{name: "burst, then one second later",
+			steps: []step{{0, ""}, {0, ""}, {0, ""}, {0, ""}, {0, ""},
+				{999 * ms, "RequestLimitExceeded"}, {ms, ""}, {0, ""}, {0, ""}, {0, ""}, {0, ""}, {0, "RequestLimitExceeded"}},
+			wantThrottled: 2},
+		{name: "evenly spread: a bucket would have refilled",
+			steps: []step{{0, ""}, {200 * ms, ""}, {200 * ms, ""}, {200 * ms, ""}, {200 * ms, ""},
+				{199 * ms, "RequestLimitExceeded"}, {0, "RequestLimitExceeded"}, {ms, ""}, {0, "RequestLimitExceeded"}, {200 * ms, ""}},
+			wantThrottled: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, Options{Zones: []string{"zone-a"}, TEORateLimit: 5})
+			f.emu.Inject(Fault{Action: "DescribeMultiPathGatewaySecretKey", Code: "RequestLimitExceeded", Times: 1})
+			_, err := f.call("DescribeMultiPathGatewaySecretKey", map[string]any{"ZoneId": "zone-a"})
+			wantCode(t, err, "RequestLimitExceeded")
+			for i, s := range tt.steps {
+				f.clock.Advance(s.advance)
+				_, err := f.call("RefreshMultiPathGatewaySecretKey", map[string]any{"ZoneId": "zone-a"})
+				if code := errCode(err); code != s.want {
+					t.Fatalf("call %d: code %q, want %q", i+1, code, s.want)
+				}
+			}
+			if got := f.emu.Throttled(); got != tt.wantThrottled {
+				t.Errorf("Throttled = %d, want %d (the injected fault does not count)", got, tt.wantThrottled)
+			}
+			rec := httptest.NewRecorder()
+			f.emu.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/_emulator/state", nil))
+			var state stateView
+			if err := json.Unmarshal(rec.Body.Bytes(), &state); err != nil || state.Throttled != tt.wantThrottled {
+				t.Errorf("state throttled = %d (%v), want %d", state.Throttled, err, tt.wantThrottled)
+			}
+			f.emu.ResetCounters()
+			if got := f.emu.Throttled(); got != 0 {
+				t.Errorf("Throttled after ResetCounters = %d", got)
 			}
 		})
 	}

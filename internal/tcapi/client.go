@@ -149,6 +149,9 @@ func (c *Client) send(ctx context.Context, action string, params, out any, attem
 	err = c.client().Send(req, resp)
 	if err != nil {
 		e := fromSDK(c.Service, action, err)
+		if hasCode(e.Code, "RequestLimitExceeded") {
+			c.Limits.Throttled(c.Service + "." + action)
+		}
 		switch {
 		case e.Code == codeParse && *status != 0 && *status != http.StatusOK:
 			// A proxy's error page: the SDK only says it is not JSON.

@@ -4,40 +4,57 @@ import (
 	"context"
 	"sync"
 
-	"golang.org/x/time/rate"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/ratelimit"
 )
 
-// Limits holds one token bucket per action, shared by every zone of a run,
-// so that a run never sends an action faster than the service allows.
+// Limits holds one sliding-window limiter per action, shared by every zone
+// of a run, so that a run never sends an action faster than the service
+// allows.
 type Limits struct {
 	perSecond float64
 	actions   map[string]float64
 	mu        sync.Mutex
-	buckets   map[string]*rate.Limiter
+	limiters  map[string]*ratelimit.Limiter
 }
 
 // NewLimits allows perSecond requests per action, or the rate perAction
-// gives for an action ("Service.Action" keys). A burst of one spaces
-// requests evenly, which a service counting per second never rejects.
+// gives for an action ("Service.Action" keys). A short run sends a second's
+// worth at once; a long one runs at the rate, with ratelimit.DefaultMargin
+// so that a service counting in a sliding second never rejects it.
 func NewLimits(perSecond float64, perAction map[string]float64) *Limits {
-	return &Limits{perSecond: perSecond, actions: perAction, buckets: map[string]*rate.Limiter{}}
+	return &Limits{perSecond: perSecond, actions: perAction, limiters: map[string]*ratelimit.Limiter{}}
 }
 
-// Wait blocks until action may be sent, or ctx ends. A nil *Limits never waits.
+// Wait blocks until action may be sent, or ctx ends. When the slot would
+// come after ctx's deadline or ratelimit.SendBy time, it returns an error
+// wrapping ratelimit.ErrNoTime at once. A nil *Limits never waits.
 func (l *Limits) Wait(ctx context.Context, action string) error {
 	if l == nil {
 		return nil
 	}
+	return l.limiter(action).Wait(ctx)
+}
+
+// Throttled slows action down after the service answered
+// RequestLimitExceeded. A nil *Limits ignores it.
+func (l *Limits) Throttled(action string) {
+	if l == nil {
+		return
+	}
+	l.limiter(action).Throttled()
+}
+
+func (l *Limits) limiter(action string) *ratelimit.Limiter {
 	l.mu.Lock()
-	b, ok := l.buckets[action]
+	defer l.mu.Unlock()
+	lim, ok := l.limiters[action]
 	if !ok {
 		r, ok := l.actions[action]
 		if !ok {
 			r = l.perSecond
 		}
-		b = rate.NewLimiter(rate.Limit(r), 1)
-		l.buckets[action] = b
+		lim = ratelimit.New(r, ratelimit.DefaultMargin)
+		l.limiters[action] = lim
 	}
-	l.mu.Unlock()
-	return b.Wait(ctx)
+	return lim
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/ratelimit"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 )
 
@@ -372,7 +373,7 @@ func TestLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	t.Run("actions have separate buckets", func(t *testing.T) {
+	t.Run("actions have separate limiters", func(t *testing.T) {
 		l := NewLimits(1, nil)
 		// One request per second: the first of each action passes at once.
 		for _, a := range []string{"teo.A", "teo.B", "ssm.A"} {
@@ -390,15 +391,34 @@ func TestLimits(t *testing.T) {
 			t.Error("a second request in the same second did not wait")
 		}
 	})
+	// At 0.01/s a second send waits 100 s: a send-by time 50 s away tells
+	// the limiters apart without measuring time.
+	inFifty := func() context.Context { return ratelimit.WithSendBy(ctx, time.Now().Add(50*time.Second)) }
 	t.Run("per action rate", func(t *testing.T) {
-		l := NewLimits(1, map[string]float64{"ssm.GetSecretValue": 1e6})
-		short, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		for i := range 5 {
-			if err := l.Wait(short, "ssm.GetSecretValue"); err != nil {
-				t.Fatalf("request %d: %v", i+1, err)
+		l := NewLimits(0.01, map[string]float64{"ssm.GetSecretValue": 1000})
+		for i := range 1000 {
+			if err := l.Wait(inFifty(), "ssm.GetSecretValue"); err != nil {
+				t.Fatalf("request %d at the per-action rate: %v", i+1, err)
 			}
 		}
+		if err := l.Wait(inFifty(), "ssm.DescribeSecret"); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Wait(inFifty(), "ssm.DescribeSecret"); !errors.Is(err, ratelimit.ErrNoTime) {
+			t.Errorf("second request at the default rate: %v, want ErrNoTime", err)
+		}
+	})
+	t.Run("Throttled slows only its action", func(t *testing.T) {
+		l := NewLimits(0.01, nil)
+		l.Throttled("teo.A")
+		if err := l.Wait(inFifty(), "teo.A"); !errors.Is(err, ratelimit.ErrNoTime) {
+			t.Errorf("throttled action: %v, want ErrNoTime", err)
+		}
+		if err := l.Wait(inFifty(), "teo.B"); err != nil {
+			t.Errorf("other action: %v", err)
+		}
+		var none *Limits
+		none.Throttled("teo.A")
 	})
 	t.Run("Wait honours ctx", func(t *testing.T) {
 		l := NewLimits(0.001, nil)
@@ -420,7 +440,7 @@ func TestLimits(t *testing.T) {
 		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 		defer cancel()
 		err := c.Call(short, actionDescribe, zoneParams{testZone}, &keyAnswer{})
-		if err == nil || !strings.Contains(err.Error(), "rate limit") || retry.IsRetryable(err) {
+		if !errors.Is(err, ratelimit.ErrNoTime) || !strings.Contains(err.Error(), "rate limit") || retry.IsRetryable(err) {
 			t.Errorf("err = %v", err)
 		}
 		if got := emu.Calls(actionDescribe); got != 1 {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -99,16 +100,16 @@ func TestTimeoutShorterThanTheWindow(t *testing.T) {
 	t.Parallel()
 	f := startProductionSCF(t, nil)
 	resp := f.invoke([]byte(`{"action":"rotate"}`), time.Now().Add(3*time.Second))
-	if resp.Error == nil || !strings.Contains(resp.Error.Message, "skipped") {
-		t.Fatalf("want an invocation error naming the skipped zones, got %+v", resp.Error)
+	if resp.Error == nil {
+		t.Fatalf("want an invocation error, got %s", resp.Payload)
 	}
-	rep := decodeReport(t, resp.Payload)
-	if !strings.Contains(rep.Error, "DELIVERY_WINDOW (5s)") || !strings.Contains(rep.Error, "the invocation had 3s") {
-		t.Errorf("report error %q does not name DELIVERY_WINDOW and the 3s timeout", rep.Error)
+	msg := resp.Error.Message
+	if !strings.Contains(msg, "DELIVERY_WINDOW (5s)") || !strings.Contains(msg, "the invocation had 3s") {
+		t.Errorf("invocation error %q does not name DELIVERY_WINDOW and the 3s timeout", msg)
 	}
 	for _, z := range allowedZones {
-		if got := outcomes(rep)[z]; got != rotate.Skipped {
-			t.Errorf("%s: %s, want skipped", z, got)
+		if !strings.Contains(msg, z+" skipped") {
+			t.Errorf("invocation error %q does not say %s was skipped", msg, z)
 		}
 	}
 	if calls, logged := f.apiCalls(); len(calls) != 0 || logged != 0 {
@@ -134,11 +135,21 @@ func TestLittleTimeManyZones(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			zones := zoneIDs(40)
-			c := testkit.NewCloud(t, zones, testkit.WithEnv(map[string]string{"DELIVERY_WINDOW": tc.window}))
+			// TEO unthrottled: the case is about the deadline. (A window
+			// shorter than a rate-limit wait can leave a refreshed zone
+			// unconfirmed; the default window covers a full queue.) SSM's
+			// UpdateDescription (20/s) still lets only some zones through.
+			var skew atomic.Int64
+			now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+			c := testkit.NewCloud(t, zones, testkit.WithEmulator(emulator.Options{TEORateLimit: -1, Now: now}),
+				testkit.WithEnv(map[string]string{"DELIVERY_WINDOW": tc.window, "TEO_RATE_LIMIT": "1000"}))
 			ctx := context.Background()
 			if rep := run(t, c, rotate.Request{Action: rotate.Rotate, RotationID: "setup"}); !rep.OK {
 				t.Fatalf("setup: %s", reportJSON(t, rep))
 			}
+			// A fresh instance, and the emulator's rate windows moved past
+			// the set-up's calls.
+			skew.Store(int64(2 * time.Second))
 			c.Emu.ResetCounters()
 			before := map[string]string{}
 			for _, z := range zones {
@@ -171,8 +182,9 @@ func TestLittleTimeManyZones(t *testing.T) {
 			if got := c.Emu.Performed(actionRefresh); got != rotated {
 				t.Errorf("%d refreshes, %d zones rotated", got, rotated)
 			}
-			if tc.wantRotated != (rotated > 0) {
-				t.Errorf("%d zones rotated", rotated)
+			t.Logf("%d of %d zones rotated", rotated, len(zones))
+			if tc.wantRotated != (rotated > 0 && rotated < len(zones)) {
+				t.Errorf("%d zones rotated: %s", rotated, reportJSON(t, rep))
 			}
 			if !tc.wantRotated && c.Emu.Calls(actionDescribe)+c.Emu.Calls("GetSecretValue") != 0 {
 				t.Error("API calls were made although no zone could be refreshed")

@@ -50,6 +50,13 @@ func AttemptTimedOut(ctx context.Context) bool {
 // and by the time left before ctx's deadline, whichever ends first. It
 // returns op's last error unchanged.
 func (p Policy) Do(ctx context.Context, op func(ctx context.Context, attempt int) error) error {
+	return p.DoPaced(ctx, nil, op)
+}
+
+// DoPaced is Do with pace, when not nil, called with the caller's context
+// before each attempt's timer starts: waiting for a rate-limit slot is no
+// part of an attempt. An error from pace ends DoPaced with that error.
+func (p Policy) DoPaced(ctx context.Context, pace func(ctx context.Context) error, op func(ctx context.Context, attempt int) error) error {
 	attempts := max(p.Attempts, 1)
 	var err error
 	for attempt := 1; ; attempt++ {
@@ -58,6 +65,11 @@ func (p Policy) Do(ctx context.Context, op func(ctx context.Context, attempt int
 				return cerr
 			}
 			return err
+		}
+		if pace != nil {
+			if perr := pace(ctx); perr != nil {
+				return perr
+			}
 		}
 		actx, cancel := p.attemptContext(ctx)
 		err = op(actx, attempt)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"syscall"
+	"slices"
 	"testing"
 	"time"
 )
@@ -284,3 +285,39 @@ func TestDoNoWaitPastDeadline(t *testing.T) {
 		})
 	}
 }
+
+// TestDoPaced: pace runs before every attempt with the caller's context,
+// outside the attempt's timer, and its error ends DoPaced unchanged.
+func TestDoPaced(t *testing.T) {
+	p := Policy{Attempts: 3, AttemptTimeout: time.Hour}
+	var paced []bool // the caller's context has no deadline of its own
+	var attemptDeadlines []time.Time
+	errFlaky := errors.New("flaky")
+	err := p.DoPaced(context.Background(), func(ctx context.Context) error {
+		_, has := ctx.Deadline()
+		paced = append(paced, has)
+		return nil
+	}, func(ctx context.Context, attempt int) error {
+		d, _ := ctx.Deadline()
+		attemptDeadlines = append(attemptDeadlines, d)
+		if attempt < 3 {
+			return retryableErr{errFlaky}
+		}
+		return nil
+	})
+	if err != nil || len(paced) != 3 || len(attemptDeadlines) != 3 || slices.Contains(paced, true) {
+		t.Fatalf("err %v, paced %v (deadline seen), attempts %d", err, paced, len(attemptDeadlines))
+	}
+
+	errNoSlot := errors.New("no slot")
+	calls := 0
+	err = p.DoPaced(context.Background(), func(context.Context) error { return errNoSlot },
+		func(context.Context, int) error { calls++; return nil })
+	if !errors.Is(err, errNoSlot) || calls != 0 {
+		t.Errorf("pace error: got %v after %d attempts, want the pace error and none", err, calls)
+	}
+}
+
+type retryableErr struct{ error }
+
+func (retryableErr) Retryable() bool { return true }

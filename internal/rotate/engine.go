@@ -55,12 +55,14 @@ package rotate
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/ratelimit"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
@@ -270,6 +272,15 @@ func (r *run) tooShort() string {
 	return msg
 }
 
+// refreshBy is the latest moment a refresh may be sent: DELIVERY_WINDOW
+// before the end of the working time. Zero when there is no deadline.
+func (r *run) refreshBy() time.Time {
+	if r.deadline.IsZero() {
+		return time.Time{}
+	}
+	return r.deadline.Add(-r.e.margin() - r.e.window())
+}
+
 // timeToRefresh says why a zone must not be refreshed now for lack of time,
 // or "" when it may.
 func (r *run) timeToRefresh() string {
@@ -281,11 +292,11 @@ func (r *run) timeToRefresh() string {
 }
 
 // markBroken remembers the first step that failed for good, unless the
-// run's own time running out is the cause.
+// run's own time running out (or a rate-limit slot beyond it) is the cause.
 func (r *run) markBroken(what string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.broken == nil && r.ctx.Err() == nil {
+	if r.broken == nil && r.ctx.Err() == nil && !errors.Is(err, ratelimit.ErrNoTime) {
 		r.broken = &broken{what, err}
 	}
 }
@@ -354,9 +365,10 @@ func fail(res ZoneResult, keyChanged bool, err error) ZoneResult {
 }
 
 // unchanged is the result of a zone stopped by err before its key changed:
-// skipped when the run's time ran out, failed otherwise.
+// skipped when the run's time ran out (or a rate-limit slot would come too
+// late), failed otherwise.
 func (r *run) unchanged(res ZoneResult, err error) ZoneResult {
-	if r.ctx.Err() != nil {
+	if r.ctx.Err() != nil || errors.Is(err, ratelimit.ErrNoTime) {
 		s := skipped(res.ZoneID, "the invocation ran out of time before the refresh")
 		s.Sinks, s.Fingerprint = res.Sinks, res.Fingerprint
 		return s

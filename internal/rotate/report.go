@@ -114,7 +114,11 @@ func (r Report) Err() error {
 		}
 		parts = append(parts, p)
 	}
-	return &ReportError{Action: r.Action, Summary: strings.Join(parts, "; ")}
+	summary := strings.Join(parts, "; ")
+	if r.Error != "" {
+		summary = r.Error + ": " + summary
+	}
+	return &ReportError{Action: r.Action, Summary: summary}
 }
 
 // ReportError is a report that is not ok, as an error.

@@ -2,11 +2,13 @@ package rotate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/ratelimit"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
@@ -169,11 +171,19 @@ func (z *rotation) refresh() (key secret.Key, res ZoneResult, done bool) {
 		return key, skipped(z.zone, why), true
 	}
 	changed := false // the key may have changed although no key came back
-	err := z.e.refreshRetry().Do(z.ctx, func(ctx context.Context, attempt int) error {
+	ctx := z.ctx
+	if by := z.refreshBy(); !by.IsZero() {
+		// A rate-limit wait must not push the refresh past the window.
+		ctx = ratelimit.WithSendBy(ctx, by)
+	}
+	err := z.e.refreshRetry().Do(ctx, func(ctx context.Context, attempt int) error {
 		k, rerr := z.e.TEO.Refresh(ctx, z.zone)
 		if rerr == nil {
 			key = k
 			return nil
+		}
+		if errors.Is(rerr, ratelimit.ErrNoTime) {
+			return retry.Final(rerr) // never sent
 		}
 		// The answer may be lost although the key was replaced: Describe
 		// tells, and only a key certainly unchanged is refreshed again.

@@ -51,7 +51,7 @@ type Client struct {
 // Call sends action with params and decodes the Response object into out,
 // retrying transient failures. Use it for idempotent actions only.
 func (c *Client) Call(ctx context.Context, action string, params, out any) error {
-	return c.policy().Do(ctx, func(ctx context.Context, attempt int) error {
+	return c.policy().DoPaced(ctx, c.pace(action), func(ctx context.Context, attempt int) error {
 		return c.send(ctx, action, params, out, attempt)
 	})
 }
@@ -64,7 +64,7 @@ func (c *Client) Call(ctx context.Context, action string, params, out any) error
 // proven the action did not happen may retry it.
 func (c *Client) CallOnce(ctx context.Context, action string, params, out any) error {
 	var last error
-	err := c.policy().Do(ctx, func(ctx context.Context, attempt int) error {
+	err := c.policy().DoPaced(ctx, c.pace(action), func(ctx context.Context, attempt int) error {
 		last = c.send(ctx, action, params, out, attempt)
 		if last == nil || hasCode(Code(last), "RequestLimitExceeded") {
 			return last
@@ -76,6 +76,18 @@ func (c *Client) CallOnce(ctx context.Context, action string, params, out any) e
 		return last
 	}
 	return err
+}
+
+// pace waits for the rate limit of action before each attempt. The wait is
+// bounded by the caller's deadline (and ratelimit.SendBy), never by the
+// attempt's own timer.
+func (c *Client) pace(action string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		if err := c.Limits.Wait(ctx, c.Service+"."+action); err != nil {
+			return fmt.Errorf("%s %s: waiting for the rate limit: %w", c.Service, action, err)
+		}
+		return nil
+	}
 }
 
 // policy is Call's retry policy, with the client's timeout as the one timer
@@ -128,9 +140,6 @@ func (c *Client) client() *common.Client {
 func (c *Client) send(ctx context.Context, action string, params, out any, attempt int) error {
 	if c.Credential == nil {
 		return &Error{Service: c.Service, Action: action, Code: "ClientError.CredentialError", Message: "no credentials"}
-	}
-	if err := c.Limits.Wait(ctx, c.Service+"."+action); err != nil {
-		return fmt.Errorf("%s %s: waiting for the rate limit: %w", c.Service, action, err)
 	}
 	status := new(int)
 	ctx = context.WithValue(ctx, statusKey{}, status)

@@ -22,9 +22,13 @@ func runBench(ctx context.Context, args []string, env Env) int {
 	if err := parse(fs, args); err != nil {
 		return ExitUsage
 	}
-	for name, n := range map[string]int{"cold": o.ColdStarts, "warm": o.WarmRotations, "minimal": o.MinimalRounds, "zones": o.Zones, "large-runs": o.LargeRuns} {
-		if n <= 0 {
-			fmt.Fprintf(env.Stderr, "bench: --%s must be positive\n", name)
+	counts := []struct {
+		flag string
+		n    int
+	}{{"cold", o.ColdStarts}, {"warm", o.WarmRotations}, {"minimal", o.MinimalRounds}, {"zones", o.Zones}, {"large-runs", o.LargeRuns}}
+	for _, c := range counts {
+		if c.n <= 0 {
+			fmt.Fprintf(env.Stderr, "bench: --%s must be positive\n", c.flag)
 			return ExitUsage
 		}
 	}

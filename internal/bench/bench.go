@@ -136,8 +136,14 @@ func zoneIDs(n int) []string {
 // of Function.Ping.
 func (r *runner) coldStart(ctx context.Context) (time.Duration, error) {
 	r.progress("cold start: %d starts", r.o.ColdStarts)
-	// The configuration is there as on SCF; nothing is called at start.
-	cfg := map[string]string{"ZONE_IDS": "zone-bench0001", "SSM_SECRET_NAME": secretName, "TENCENTCLOUD_REGION": region}
+	// The configuration is the warm rotation's; nothing is called at start.
+	zones := zoneIDs(1)
+	c, err := startCloud(zones)
+	if err != nil {
+		return 0, err
+	}
+	defer c.close()
+	cfg := config(c, zones, r.o.TEORateLimit)
 	times := make([]time.Duration, 0, r.o.ColdStarts)
 	for range r.o.ColdStarts {
 		f, took, err := startFunction(ctx, r.binary, r.home, cfg)

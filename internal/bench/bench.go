@@ -77,7 +77,7 @@ func Run(ctx context.Context, a Artifacts, o Options) ([]Row, error) {
 	}
 	home, err := os.MkdirTemp("", "keyrotator-bench-home-")
 	if err != nil {
-		return nil, fmt.Errorf("bench: creating an empty HOME: %w", err)
+		return nil, fmt.Errorf("creating an empty HOME: %w", err)
 	}
 	defer os.RemoveAll(home)
 	r := &runner{binary: a.Binary, home: home, o: o}

@@ -5,8 +5,15 @@
 # The same source and Go version give the same bytes: no cgo, -trimpath, no
 # build id, no VCS stamping, stripped, fixed zip timestamps.
 # VERSION and COMMIT may be given; by default they come from git.
+# ./build.sh bench measures the build on the built-in emulator (README: Performance).
 set -euo pipefail
 cd "$(dirname "$0")"
+
+# The benchmark calls this script again, without arguments, to build.
+if [[ "${1:-}" == bench ]]; then
+  shift
+  exec go run ./function bench "$@"
+fi
 
 VERSION="${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}"
 COMMIT="${COMMIT:-$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)}"

@@ -44,6 +44,7 @@ const usage = `usage: main <command> [flags]
   invoke --event FILE               run the handler once on an event JSON, as the platform would (- = stdin)
   demo   [--json]                   rotate 3 zones on the built-in emulator, end to end, and prove it
   emulator [--addr 127.0.0.1:0]     serve the built-in TEO/SSM/STS emulator
+  bench  [--zones 200] [--cold 20]  build with ./build.sh, measure it on the emulator, print a Markdown table
   version                           version, commit, Go version
 
 rotate, sync, check and invoke read the configuration from the environment
@@ -77,6 +78,8 @@ func Main(ctx context.Context, args []string, env Env) int {
 		return demo(ctx, rest, env)
 	case "emulator":
 		return serveEmulator(ctx, rest, env)
+	case "bench":
+		return runBench(ctx, rest, env)
 	case "version", "--version":
 		if err := parse(newFlags("version", env), rest); err != nil {
 			return ExitUsage

@@ -277,6 +277,9 @@ func TestUsageErrors(t *testing.T) {
 		{name: "demo with a stray argument", args: []string{"demo", "now"}, wantErr: `unexpected argument "now"`},
 		{name: "emulator with a stray argument", args: []string{"emulator", "now"}, wantErr: `unexpected argument "now"`},
 		{name: "emulator with a bad zone", args: []string{"emulator", "--zones", "nope"}, wantErr: "--zones"},
+		{name: "bench with a stray argument", args: []string{"bench", "now"}, wantErr: `unexpected argument "now"`},
+		{name: "bench with no warm rotations", args: []string{"bench", "--warm", "0"}, wantErr: "--warm must be positive"},
+		{name: "bench outside the repository root", args: []string{"bench"}, wantErr: "run from the repository root"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

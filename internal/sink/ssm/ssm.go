@@ -198,14 +198,15 @@ func (s *Sink) Inspect(ctx context.Context, zone string) (sink.Holding, error) {
 	meta, exists, descErr := s.describe(ctx, name)
 	wg.Wait()
 	var holding sink.Holding
+	if descErr == nil && exists && meta.Status != "Enabled" {
+		// Before GetSecretValue's own error, which has no remedy.
+		return holding, s.fail(name, unusable(name, meta.Status))
+	}
 	if err := cmp.Or(getErr, descErr); err != nil {
 		return holding, s.fail(name, err)
 	}
 	if !exists {
 		return holding, nil // Begin creates it
-	}
-	if meta.Status != "Enabled" {
-		return holding, s.fail(name, unusable(name, meta.Status))
 	}
 	holding.Exists = true
 	if rec, err := sink.ParseRecord(meta.Description); err == nil {

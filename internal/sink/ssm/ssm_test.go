@@ -226,7 +226,7 @@ func describeRecord(r *sink.Record) string {
 	return fmt.Sprintf("%+v", *r)
 }
 
-// checkFinal checks an error of the sink: an *ssm.Error naming the secret,
+// checkError checks an error of the sink: an *ssm.Error naming the secret,
 // carrying code (and its text), retryable as said.
 func checkError(t *testing.T, err error, code string, retryable bool) {
 	t.Helper()
@@ -317,9 +317,9 @@ func TestInspect(t *testing.T) {
 			fault:    &emulator.Fault{Action: "DescribeSecret", Code: "UnauthorizedOperation"},
 			wantCode: "UnauthorizedOperation", wantCalls: steady},
 		{name: "ListSecretVersionIds denied",
-			secret:   &emulator.SecretState{Versions: nineOthers},
-			fault:    &emulator.Fault{Action: "ListSecretVersionIds", Code: "UnauthorizedOperation"},
-			wantCode: "UnauthorizedOperation",
+			secret:    &emulator.SecretState{Versions: nineOthers},
+			fault:     &emulator.Fault{Action: "ListSecretVersionIds", Code: "UnauthorizedOperation"},
+			wantCode:  "UnauthorizedOperation",
 			wantCalls: map[string]int{"GetSecretValue": 1, "DescribeSecret": 1, "ListSecretVersionIds": 1}},
 		{name: "GetSecretValue failing for good",
 			secret:   &emulator.SecretState{Versions: current},
@@ -345,6 +345,7 @@ func TestInspect(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFixture(t)
 			if tc.secret != nil {
 				f.put(*tc.secret)
@@ -406,6 +407,7 @@ func TestInspectDistrustsEdits(t *testing.T) {
 	}
 	for _, tc := range edits {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFixture(t)
 			ctx := context.Background()
 			key := newKey(t)
@@ -442,8 +444,8 @@ func TestInspectDistrustsEdits(t *testing.T) {
 // secret, or creates the secret holding the live key and reads it back.
 func TestBegin(t *testing.T) {
 	tests := []struct {
-		name   string
-		seed   seed // the secret before Inspect
+		name string
+		seed seed // the secret before Inspect
 		// gone: the holding says the secret exists, but it is gone (deleted
 		// between Inspect and Begin).
 		gone bool
@@ -501,7 +503,7 @@ func TestBegin(t *testing.T) {
 			faults:    []emulator.Fault{{Action: "GetSecretValue", Code: "ResourceNotFound.SecretNotExist"}},
 			wantCalls: map[string]int{"CreateSecret": 1, "GetSecretValue": 1}, wantCode: "ResourceNotFound", wantText: "cannot be read back"},
 		{name: "missing secret, read-back failing for good", seed: noSecret,
-			faults: []emulator.Fault{{Action: "GetSecretValue", Code: "InternalError"}},
+			faults:    []emulator.Fault{{Action: "GetSecretValue", Code: "InternalError"}},
 			wantCalls: map[string]int{"CreateSecret": 1, "GetSecretValue": fastRetry.Attempts},
 			wantCode:  "InternalError", wantRetryable: true},
 		{name: "secret created meanwhile without the version", seed: noSecret,
@@ -519,6 +521,7 @@ func TestBegin(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFixture(t)
 			ctx := context.Background()
 			live, old, other := newKey(t), newKey(t), newKey(t)
@@ -612,5 +615,346 @@ func TestBegin(t *testing.T) {
 			}
 			f.noLeak(t, live, old, other)
 		})
+	}
+}
+
+// TestRecordRoundTrip: every record Begin writes comes back from Inspect,
+// and writing one never touches the key.
+func TestRecordRoundTrip(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	key := newKey(t)
+	if _, err := f.sink.Deliver(ctx, delivery(key, false)); err != nil {
+		t.Fatal(err)
+	}
+	h, err := f.sink.Inspect(ctx, zone)
+	if err != nil || !h.Exists || h.Record != nil || !h.Key.Equal(secret.New(key)) {
+		t.Fatalf("Inspect before any record: %+v, %v", h, err)
+	}
+	recs := []sink.Record{
+		{RotationID: "timer:nightly:2025-01-01T02:00:00Z", State: sink.Pending, From: secret.Fingerprint("old"), At: time.Now()},
+		{RotationID: "timer:nightly:2025-01-01T02:00:00Z", State: sink.Done, From: secret.Fingerprint("old"), To: secret.Fingerprint(key), At: time.Now()},
+		{RotationID: "h:0123abcd", State: sink.Pending, At: time.Date(2025, 1, 1, 2, 0, 0, 0, time.UTC)},
+		{RotationID: strings.Repeat("r", 128), State: sink.Pending, From: secret.Fingerprint(key), At: time.Now().In(time.FixedZone("CST", 8*3600))},
+	}
+	for i, rec := range recs {
+		f.emu.ResetCounters()
+		if err := f.err(f.sink.Begin(ctx, zone, h, rec, secret.New(key))); err != nil {
+			t.Fatalf("Begin %d: %v", i, err)
+		}
+		f.allCalls(t, map[string]int{"UpdateDescription": 1})
+		got, err := f.sink.Inspect(ctx, zone)
+		if err != nil || !sameRecord(got.Record, stored(rec)) {
+			t.Errorf("record %d: Inspect = %s, %v; want %+v", i, describeRecord(got.Record), err, stored(rec))
+		}
+		h = got
+	}
+	s, _ := f.emu.Secret(region, name)
+	if !strings.Contains(s.Description, zone) || strings.Count(s.Description, "mpgw-keyrotator:") != 1 {
+		t.Errorf("description %q", s.Description)
+	}
+	if v, _ := f.value(); v != key || len(s.Versions) != 1 {
+		t.Error("recording touched the key")
+	}
+	f.noLeak(t, key)
+}
+
+// TestDeliver: a fresh key is written straight away; any other is read first
+// and written only when it differs. A second delivery of the same key writes
+// nothing.
+func TestDeliver(t *testing.T) {
+	tests := []struct {
+		seed        seed
+		fresh       bool
+		want        sink.Outcome
+		wantCalls   map[string]int // every action; those left out: 0
+		wantVersion int            // versions the secret holds afterwards
+	}{
+		{seed: otherValue, fresh: true, want: sink.OK, wantVersion: 1,
+			wantCalls: map[string]int{"UpdateSecret": 1}},
+		{seed: sameValue, fresh: true, want: sink.OK, wantVersion: 1,
+			wantCalls: map[string]int{"UpdateSecret": 1}},
+		{seed: versionMissing, fresh: true, want: sink.OK, wantVersion: 2,
+			wantCalls: map[string]int{"UpdateSecret": 1, "PutSecretValue": 1}},
+		{seed: noSecret, fresh: true, want: sink.OK, wantVersion: 1,
+			wantCalls: map[string]int{"UpdateSecret": 1, "PutSecretValue": 1, "CreateSecret": 1}},
+
+		{seed: otherValue, want: sink.OK, wantVersion: 1,
+			wantCalls: map[string]int{"GetSecretValue": 1, "UpdateSecret": 1}},
+		{seed: sameValue, want: sink.Unchanged, wantVersion: 1,
+			wantCalls: map[string]int{"GetSecretValue": 1}},
+		{seed: versionMissing, want: sink.OK, wantVersion: 2,
+			wantCalls: map[string]int{"GetSecretValue": 1, "DescribeSecret": 1, "PutSecretValue": 1}},
+		{seed: noSecret, want: sink.OK, wantVersion: 1,
+			wantCalls: map[string]int{"GetSecretValue": 1, "DescribeSecret": 1, "CreateSecret": 1}},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s, fresh %v", tc.seed, tc.fresh), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			key, old := newKey(t), newKey(t)
+			f.seed(tc.seed, key, old)
+			got, err := f.sink.Deliver(context.Background(), delivery(key, tc.fresh))
+			if f.err(err) != nil || got != tc.want {
+				t.Fatalf("Deliver = %s, %v; want %s", got, err, tc.want)
+			}
+			f.allCalls(t, tc.wantCalls)
+			if v, ok := f.value(); !ok || v != key {
+				t.Errorf("the secret does not hold the key (found %v)", ok)
+			}
+			s, _ := f.emu.Secret(region, name)
+			if len(s.Versions) != tc.wantVersion {
+				t.Errorf("%d versions, want %d", len(s.Versions), tc.wantVersion)
+			}
+			if tc.seed == versionMissing && (s.Versions[0].ID != "v1" || s.Versions[0].Value != old) {
+				t.Error("another version was changed")
+			}
+			if tc.seed == noSecret {
+				if s.Tags["managed-by"] != "mpgw-keyrotator" || s.Tags["teo-zone"] != zone || len(s.Tags) != 2 {
+					t.Errorf("tags %v", s.Tags)
+				}
+				if !strings.Contains(s.Description, zone) || !strings.Contains(s.Description, "mpgw-keyrotator") {
+					t.Errorf("description %q does not say what the secret is", s.Description)
+				}
+				if s.Status != emulator.StatusEnabled {
+					t.Errorf("status %s", s.Status)
+				}
+			} else if s.Description != seedDescription {
+				t.Errorf("Deliver changed the description to %q", s.Description)
+			}
+			if !strings.Contains(f.logs.String(), `"outcome":"`+string(tc.want)+`"`) ||
+				!strings.Contains(f.logs.String(), secret.Fingerprint(key)) {
+				t.Error("the delivery is not logged with its outcome and fingerprint")
+			}
+
+			// A second delivery of the same key reads once and writes nothing.
+			f.emu.ResetCounters()
+			got, err = f.sink.Deliver(context.Background(), delivery(key, false))
+			if f.err(err) != nil || got != sink.Unchanged {
+				t.Errorf("second Deliver = %s, %v; want unchanged", got, err)
+			}
+			f.allCalls(t, map[string]int{"GetSecretValue": 1})
+			f.noLeak(t, key, old)
+		})
+	}
+}
+
+// TestDeliverFaults: transient failures before or after the work still end
+// with the key in place; persistent failures end Failed with the code.
+func TestDeliverFaults(t *testing.T) {
+	internal := func(action string, phase emulator.Phase) emulator.Fault {
+		return emulator.Fault{Action: action, Phase: phase, Code: "InternalError", Times: 1}
+	}
+	tests := []struct {
+		name      string
+		seed      seed
+		fresh     bool
+		fault     emulator.Fault
+		wantCalls map[string]int // only these are checked
+
+		want          sink.Outcome
+		wantCode      string
+		wantRetryable bool
+		wantOld       bool // the secret still holds the old value
+	}{
+		{name: "UpdateSecret failing once", seed: otherValue, fresh: true, fault: internal("UpdateSecret", emulator.Before),
+			want: sink.OK, wantCalls: map[string]int{"UpdateSecret": 2, "GetSecretValue": 0}},
+		{name: "UpdateSecret answer lost", seed: otherValue, fresh: true, fault: internal("UpdateSecret", emulator.After),
+			want: sink.OK, wantCalls: map[string]int{"UpdateSecret": 2, "GetSecretValue": 0}},
+		{name: "UpdateSecret answer lost, read first", seed: otherValue, fault: internal("UpdateSecret", emulator.After),
+			want: sink.OK, wantCalls: map[string]int{"GetSecretValue": 1, "UpdateSecret": 2}},
+		{name: "UpdateSecret gateway timeout after the work", seed: otherValue,
+			fault: emulator.Fault{Action: "UpdateSecret", Phase: emulator.After, HTTPStatus: 504, Times: 1},
+			want:  sink.OK, wantCalls: map[string]int{"UpdateSecret": 2}},
+		{name: "UpdateSecret connection dropped after the work", seed: otherValue, fresh: true,
+			fault: emulator.Fault{Action: "UpdateSecret", Phase: emulator.After, Drop: true, Times: 1},
+			want:  sink.OK, wantCalls: map[string]int{"UpdateSecret": 2}},
+
+		{name: "PutSecretValue failing once", seed: versionMissing, fresh: true, fault: internal("PutSecretValue", emulator.Before),
+			want: sink.OK, wantCalls: map[string]int{"UpdateSecret": 1, "PutSecretValue": 2}},
+		{name: "PutSecretValue answer lost: the retry's VersionIdExists becomes an update", seed: versionMissing, fresh: true,
+			fault: internal("PutSecretValue", emulator.After),
+			want:  sink.OK, wantCalls: map[string]int{"UpdateSecret": 2, "PutSecretValue": 2}},
+		{name: "PutSecretValue answer lost, read first", seed: versionMissing, fault: internal("PutSecretValue", emulator.After),
+			want: sink.OK, wantCalls: map[string]int{"GetSecretValue": 1, "DescribeSecret": 1, "PutSecretValue": 2, "UpdateSecret": 1}},
+		{name: "PutSecretValue connection dropped after the work", seed: versionMissing,
+			fault: emulator.Fault{Action: "PutSecretValue", Phase: emulator.After, Drop: true, Times: 1},
+			want:  sink.OK, wantCalls: map[string]int{"PutSecretValue": 2, "UpdateSecret": 1}},
+
+		{name: "CreateSecret failing once", seed: noSecret, fault: internal("CreateSecret", emulator.Before),
+			want: sink.OK, wantCalls: map[string]int{"CreateSecret": 2, "UpdateSecret": 0}},
+		{name: "CreateSecret answer lost: the retry's SecretExists becomes an update", seed: noSecret,
+			fault: internal("CreateSecret", emulator.After),
+			want:  sink.OK, wantCalls: map[string]int{"GetSecretValue": 1, "DescribeSecret": 1, "CreateSecret": 2, "UpdateSecret": 1}},
+		{name: "CreateSecret answer lost, fresh", seed: noSecret, fresh: true, fault: internal("CreateSecret", emulator.After),
+			want: sink.OK, wantCalls: map[string]int{"UpdateSecret": 2, "PutSecretValue": 1, "CreateSecret": 2}},
+		{name: "CreateSecret connection dropped after the work", seed: noSecret,
+			fault: emulator.Fault{Action: "CreateSecret", Phase: emulator.After, Drop: true, Times: 1},
+			want:  sink.OK, wantCalls: map[string]int{"CreateSecret": 2, "UpdateSecret": 1}},
+
+		{name: "GetSecretValue throttled twice", seed: otherValue,
+			fault: emulator.Fault{Action: "GetSecretValue", Code: "RequestLimitExceeded", Times: 2},
+			want:  sink.OK, wantCalls: map[string]int{"GetSecretValue": 3, "UpdateSecret": 1}},
+		{name: "DescribeSecret fails once while telling a missing secret", seed: noSecret,
+			fault: emulator.Fault{Action: "DescribeSecret", Code: "InternalError", Times: 1},
+			want:  sink.OK, wantCalls: map[string]int{"DescribeSecret": 2, "CreateSecret": 1}},
+
+		{name: "UpdateSecret InternalError persists", seed: otherValue, fresh: true,
+			fault: emulator.Fault{Action: "UpdateSecret", Code: "InternalError"},
+			want:  sink.Failed, wantCode: "InternalError", wantRetryable: true, wantOld: true,
+			wantCalls: map[string]int{"UpdateSecret": fastRetry.Attempts}},
+		{name: "UpdateSecret unauthorized", seed: otherValue, fresh: true,
+			fault: emulator.Fault{Action: "UpdateSecret", Code: "UnauthorizedOperation"},
+			want:  sink.Failed, wantCode: "UnauthorizedOperation", wantOld: true,
+			wantCalls: map[string]int{"UpdateSecret": 1, "PutSecretValue": 0, "CreateSecret": 0}},
+		{name: "UpdateSecret unauthorized, read first", seed: otherValue,
+			fault: emulator.Fault{Action: "UpdateSecret", Code: "UnauthorizedOperation"},
+			want:  sink.Failed, wantCode: "UnauthorizedOperation", wantOld: true,
+			wantCalls: map[string]int{"GetSecretValue": 1, "UpdateSecret": 1}},
+		{name: "PutSecretValue over the version limit", seed: versionMissing,
+			fault: emulator.Fault{Action: "PutSecretValue", Code: "LimitExceeded"},
+			want:  sink.Failed, wantCode: "LimitExceeded", wantCalls: map[string]int{"PutSecretValue": 1}},
+		{name: "CreateSecret unauthorized", seed: noSecret, fresh: true,
+			fault: emulator.Fault{Action: "CreateSecret", Code: "UnauthorizedOperation"},
+			want:  sink.Failed, wantCode: "UnauthorizedOperation", wantCalls: map[string]int{"CreateSecret": 1}},
+		{name: "CreateSecret KMS failing", seed: noSecret,
+			fault: emulator.Fault{Action: "CreateSecret", Code: "FailedOperation.AccessKmsError"},
+			want:  sink.Failed, wantCode: "FailedOperation.AccessKmsError", wantRetryable: true,
+			wantCalls: map[string]int{"CreateSecret": fastRetry.Attempts}},
+		{name: "GetSecretValue denied", seed: otherValue,
+			fault: emulator.Fault{Action: "GetSecretValue", Code: "AuthFailure.UnauthorizedOperation"},
+			want:  sink.Failed, wantCode: "AuthFailure.UnauthorizedOperation", wantOld: true,
+			wantCalls: map[string]int{"GetSecretValue": 1, "UpdateSecret": 0}},
+		{name: "dropped connections on UpdateSecret persist", seed: otherValue,
+			fault: emulator.Fault{Action: "UpdateSecret", Drop: true},
+			want:  sink.Failed, wantCode: "ClientError.NetworkError", wantRetryable: true, wantOld: true,
+			wantCalls: map[string]int{"UpdateSecret": fastRetry.Attempts}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			key, old := newKey(t), newKey(t)
+			f.seed(tc.seed, key, old)
+			f.emu.Inject(tc.fault)
+			got, err := f.sink.Deliver(context.Background(), delivery(key, tc.fresh))
+			f.err(err)
+			if got != tc.want {
+				t.Fatalf("Deliver = %s, %v; want %s", got, err, tc.want)
+			}
+			f.calls(t, tc.wantCalls)
+			v, _ := f.value()
+			if tc.want != sink.Failed {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				if v != key {
+					t.Error("the secret does not hold the key")
+				}
+			} else {
+				checkError(t, err, tc.wantCode, tc.wantRetryable)
+				if tc.wantOld && v != old {
+					t.Error("the old value was changed")
+				}
+				if !strings.Contains(f.logs.String(), `"code":"`+tc.wantCode+`"`) {
+					t.Error("the failure is not logged with its code")
+				}
+			}
+			f.noLeak(t, key, old)
+		})
+	}
+}
+
+// TestDeliverUnusableSecret: a secret consumers cannot read is never
+// written by a delivery that reads first; a fresh one to a secret scheduled
+// for deletion fails for good.
+func TestDeliverUnusableSecret(t *testing.T) {
+	tests := []struct {
+		seed      seed
+		fresh     bool
+		wantCode  string
+		wantCalls map[string]int
+	}{
+		{disabled, false, "ResourceUnavailable.ResourceDisabled", map[string]int{"GetSecretValue": 1}},
+		{pendingDelete, false, "ResourceUnavailable.ResourcePendingDeleted", map[string]int{"GetSecretValue": 1}},
+		{pendingDelete, true, "OperationDenied", map[string]int{"UpdateSecret": 1}},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s, fresh %v", tc.seed, tc.fresh), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			key, old := newKey(t), newKey(t)
+			f.seed(tc.seed, key, old)
+			got, err := f.sink.Deliver(context.Background(), delivery(key, tc.fresh))
+			f.err(err)
+			if got != sink.Failed {
+				t.Errorf("Deliver = %s, %v", got, err)
+			}
+			checkError(t, err, tc.wantCode, false)
+			f.allCalls(t, tc.wantCalls)
+			if v, _ := f.value(); v != old {
+				t.Error("the value of an unusable secret was changed")
+			}
+			f.noLeak(t, key, old)
+		})
+	}
+}
+
+// TestSecretPerZone: each zone has its own secret, named by the template.
+func TestSecretPerZone(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	keys := map[string]string{"zone-a": newKey(t), "zone-b": newKey(t)}
+	for _, z := range slices.Sorted(maps.Keys(keys)) {
+		d := delivery(keys[z], false)
+		d.ZoneID = z
+		if _, err := f.err2(f.sink.Deliver(ctx, d)); err != nil {
+			t.Fatalf("Deliver %s: %v", z, err)
+		}
+	}
+	for z, key := range keys {
+		s, ok := f.emu.Secret(region, "mpgw-key-"+z)
+		if !ok || len(s.Versions) != 1 || s.Versions[0].Value != key || s.Tags["teo-zone"] != z {
+			t.Errorf("secret of %s: found %v, %+v", z, ok, s.Tags)
+		}
+		h, err := f.sink.Inspect(ctx, z)
+		if f.err(err) != nil || !h.Exists || !h.Key.Equal(secret.New(key)) {
+			t.Errorf("Inspect %s: exists %v, right key %v, %v", z, h.Exists, h.Key.Equal(secret.New(key)), err)
+		}
+	}
+	f.noLeak(t, keys["zone-a"], keys["zone-b"])
+}
+
+func (f *fixture) err2(o sink.Outcome, err error) (sink.Outcome, error) { return o, f.err(err) }
+
+func TestRateLimits(t *testing.T) {
+	for _, action := range []string{ssm.ActionGet, ssm.ActionDescribe, ssm.ActionCreate, ssm.ActionPut,
+		ssm.ActionUpdate, ssm.ActionListVersions, ssm.ActionUpdateDescription} {
+		if r, ok := ssm.RateLimits[ssm.Service+"."+action]; !ok || r <= 0 {
+			t.Errorf("no rate limit for %s", action)
+		}
+	}
+	// The documented limits (reference/ssm-secrets-manager.md).
+	documented := map[string]float64{"GetSecretValue": 300, "DescribeSecret": 40, "CreateSecret": 100,
+		"PutSecretValue": 100, "UpdateSecret": 50, "ListSecretVersionIds": 40, "UpdateDescription": 20}
+	for action, want := range documented {
+		if got := ssm.RateLimits["ssm."+action]; got != want {
+			t.Errorf("%s: %v per second, documented %v", action, got, want)
+		}
+	}
+	if len(ssm.RateLimits) != len(documented) {
+		t.Errorf("%d rate limits for %d actions used", len(ssm.RateLimits), len(documented))
+	}
+}
+
+func TestSinkBasics(t *testing.T) {
+	f := newFixture(t)
+	if f.sink.Name() != "ssm" {
+		t.Errorf("Name = %q", f.sink.Name())
+	}
+	var _ sink.Store = f.sink
+	err := &ssm.Error{Secret: name, Err: &tcapi.Error{Service: "ssm", Action: "UpdateSecret", Code: "InternalError"}}
+	if !strings.Contains(err.Error(), name) || tcapi.Code(err) != "InternalError" || !retry.IsRetryable(err) {
+		t.Errorf("Error %q does not carry the secret, the code and the classification", err)
 	}
 }

@@ -38,18 +38,22 @@
 //     record's From proves the refresh happened: deliver, do not refresh.
 //     From is what the stores held; when none holds a key (a first
 //     rotation, or only a webhook) it comes from a Describe before the
-//     refresh. A failed Refresh is judged the same way: Describe, and only
-//     a key that is certainly unchanged is refreshed again.
+//     refresh. A Refresh whose answer was lost (a timeout, a dropped
+//     connection, an internal error) is judged the same way: Describe, and
+//     only a key that is certainly unchanged is refreshed again; an answer
+//     that refuses the request (AuthFailure, OperationDenied, …) means
+//     nothing changed.
 //   - Every sink converges on the live key, even when rotations race: each
 //     rotation confirms with Describe after its own writes and delivers the
 //     live key again when it differs. The last write to a sink is therefore
 //     followed by a Describe of the rotation that made it, so it cannot
 //     leave a dead key behind. That is why a write is not read back.
 //   - The one thing given up: a store that already held a stale key when a
-//     rotation began, and a failure between the record and the refresh, make
-//     the retry take the stale From for proof of a refresh. It delivers the
-//     live key (the store heals, nobody is locked out) and reports rotated
-//     although the key did not change; the next rotation changes it.
+//     rotation began, and then a crash before the refresh or a Refresh whose
+//     answer was lost without the work being done, make the stale From look
+//     like proof of a refresh. The live key is delivered (the store heals,
+//     nobody is locked out) and the zone reports rotated although its key
+//     did not change; the next rotation changes it.
 package rotate
 
 import (
@@ -267,7 +271,7 @@ func (r *run) tooShort() string {
 		return ""
 	}
 	msg := fmt.Sprintf("the invocation had %s, less than DELIVERY_WINDOW (%s) plus %s to answer: no zone can be refreshed; raise the function timeout to at least %s or lower DELIVERY_WINDOW",
-		total.Round(time.Millisecond), r.e.window(), r.e.margin(), (r.e.window() + r.e.margin() + time.Second - 1).Truncate(time.Second))
+		total.Round(100*time.Millisecond), r.e.window(), r.e.margin(), (r.e.window() + r.e.margin() + time.Second - 1).Truncate(time.Second))
 	r.log.Error("function timeout too short", "action", string(r.req.Action), "error", msg)
 	return msg
 }

@@ -22,7 +22,10 @@ type rotation struct {
 	own    *sink.Record // this rotation's record, found when it is a retry
 	from   string       // fingerprint of the key about to die
 	live   secret.Key   // the live key, when read before the refresh
-	res    ZoneResult
+	// refused is a Refresh refused by TEO although the live key then was
+	// not the one the stores held: delivered, but not reported a rotation.
+	refused error
+	res     ZoneResult
 }
 
 // inspected is one store and what it held.
@@ -54,7 +57,14 @@ func (r *run) rotate(zone string) ZoneResult {
 	if done {
 		return res
 	}
-	return r.deliver(zone, key, true, z.res, Rotated)
+	res = r.deliver(zone, key, z.refused == nil, z.res, Rotated)
+	if z.refused != nil && res.Outcome == Rotated {
+		res.Outcome = Failed
+		res.APIAction, res.Code = failedCall(z.refused)
+		res.Error = "key may have rotated: the refresh was refused, yet the live key is not the one the sinks held; " +
+			"the live key was delivered to every sink: " + z.refused.Error()
+	}
+	return res
 }
 
 // inspect is step 1: every store says what it holds, all at once.
@@ -185,17 +195,26 @@ func (z *rotation) refresh() (key secret.Key, res ZoneResult, done bool) {
 		if errors.Is(rerr, ratelimit.ErrNoTime) {
 			return retry.Final(rerr) // never sent
 		}
-		// The answer may be lost although the key was replaced: Describe
-		// tells, and only a key certainly unchanged is refreshed again.
+		// The answer may be lost although the key was replaced (a timeout,
+		// a dropped connection, an internal error): Describe tells, and
+		// only a key certainly unchanged is refreshed again.
 		live, derr := z.e.TEO.Describe(ctx, z.zone)
+		refusal := !retry.IsRetryable(rerr) // an answer refusing the request: AuthFailure, OperationDenied, …
 		switch {
+		case derr != nil && refusal:
+			return retry.Final(rerr)
 		case derr != nil:
 			changed = true
 			return retry.Final(fmt.Errorf("%w (and confirming with Describe failed: %v)", rerr, derr))
 		case live.Fingerprint() != z.from:
 			// Refreshed although the answer was lost, or replaced by someone
-			// else meanwhile: either way this is the key to deliver.
+			// else meanwhile: either way this is the key to deliver. After a
+			// refusal it may also be a store that was stale: deliver, but do
+			// not call it a rotation.
 			key = live
+			if refusal {
+				z.refused = rerr
+			}
 			return nil
 		}
 		return rerr

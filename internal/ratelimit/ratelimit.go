@@ -111,20 +111,49 @@ func (l *Limiter) Allow(now time.Time) bool {
 // wrapping ErrNoTime at once, and takes no slot; if ctx ends while waiting
 // it returns ctx's error, and its place goes to the next waiter.
 func (l *Limiter) Wait(ctx context.Context) error {
+	_, err := l.Acquire(ctx)
+	return err
+}
+
+// Acquire is Wait that also returns done, to call once the request's answer
+// has come back: the send then counts from that moment. A request reaches
+// the server some time between its slot and its answer; counting it from
+// the answer keeps a request that was slow to leave (a busy machine) from
+// putting N+1 requests into one server window.
+func (l *Limiter) Acquire(ctx context.Context) (done func(), err error) {
+	slot, granted, err := l.wait(ctx)
+	if err != nil {
+		return func() {}, err
+	}
+	return func() { l.answered(slot, granted) }, nil
+}
+
+// answered moves the send recorded at slot (granted then) to now, unless a
+// later send has taken the slot since.
+func (l *Limiter) answered(slot int, granted time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now := l.now(); l.sends[slot].Equal(granted) && now.After(granted) {
+		l.sends[slot] = now
+	}
+}
+
+// wait is Wait; it returns the ring slot and the time of the send recorded.
+func (l *Limiter) wait(ctx context.Context) (slot int, at time.Time, err error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return 0, time.Time{}, err
 	}
 	l.mu.Lock()
 	now := l.now()
-	at := l.earliestLocked(now, len(l.queue))
-	if err := inTime(ctx, now, at); err != nil {
+	first := l.earliestLocked(now, len(l.queue))
+	if err := inTime(ctx, now, first); err != nil {
 		l.mu.Unlock()
-		return err
+		return 0, time.Time{}, err
 	}
-	if len(l.queue) == 0 && !at.After(now) {
-		l.recordLocked(now)
+	if len(l.queue) == 0 && !first.After(now) {
+		slot := l.recordLocked(now)
 		l.mu.Unlock()
-		return nil
+		return slot, now, nil
 	}
 	turn := make(chan struct{})
 	l.queue = append(l.queue, turn)
@@ -138,29 +167,29 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		case <-turn:
 		case <-ctx.Done():
 			l.leave(turn)
-			return ctx.Err()
+			return 0, time.Time{}, ctx.Err()
 		}
 		l.mu.Lock()
 		now := l.now()
-		at := l.earliestLocked(now, 0)
-		if !at.After(now) {
-			l.recordLocked(now)
+		next := l.earliestLocked(now, 0)
+		if !next.After(now) {
+			slot := l.recordLocked(now)
 			l.leaveLocked(turn)
 			l.mu.Unlock()
-			return nil
+			return slot, now, nil
 		}
 		// Throttled may have moved the slot since the first check.
-		if err := inTime(ctx, now, at); err != nil {
+		if err := inTime(ctx, now, next); err != nil {
 			l.leaveLocked(turn)
 			l.mu.Unlock()
-			return err
+			return 0, time.Time{}, err
 		}
 		l.mu.Unlock()
 		select {
-		case <-l.after(at.Sub(now)):
+		case <-l.after(next.Sub(now)):
 		case <-ctx.Done():
 			l.leave(turn)
-			return ctx.Err()
+			return 0, time.Time{}, ctx.Err()
 		}
 	}
 }
@@ -219,9 +248,12 @@ func (l *Limiter) recentLocked(k int) time.Time {
 	return l.sends[(l.next-k+len(l.sends))%len(l.sends)]
 }
 
-func (l *Limiter) recordLocked(t time.Time) {
-	l.sends[l.next] = t
+// recordLocked records a send at t and returns its ring slot.
+func (l *Limiter) recordLocked(t time.Time) int {
+	slot := l.next
+	l.sends[slot] = t
 	l.next = (l.next + 1) % len(l.sends)
+	return slot
 }
 
 func (l *Limiter) leave(turn chan struct{}) {

@@ -599,3 +599,42 @@ func FuzzWindow(f *testing.F) {
 		checkWindow(t, admitted, len(server.sends), server.width)
 	})
 }
+
+// TestAcquireCountsFromTheAnswer: a send whose answer came late counts from
+// the answer, so its slot frees one window after the answer, not after the
+// grant; done after the slot was reused changes nothing.
+func TestAcquireCountsFromTheAnswer(t *testing.T) {
+	start := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	now := start
+	l := New(2, 0) // 2 sends per second
+	l.Now = func() time.Time { return now }
+	ctx := context.Background()
+	slow, err := l.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now = start.Add(500 * time.Millisecond)
+	slow() // the first answer came back half a second after its grant
+	for _, tc := range []struct {
+		at   time.Duration
+		want bool
+	}{
+		{1200 * time.Millisecond, false}, // a window after the grant, not after the answer
+		{1600 * time.Millisecond, true},
+	} {
+		if got := l.Allow(start.Add(tc.at)); got != tc.want {
+			t.Errorf("Allow at +%v = %v, want %v", tc.at, got, tc.want)
+		}
+	}
+	// The slot is taken by a later send: a late done must not move it.
+	now = start.Add(5 * time.Second)
+	slow()
+	for i := range 2 {
+		if !l.Allow(start.Add(2700 * time.Millisecond)) {
+			t.Errorf("send %d at +2.7s refused: a stale done moved a later send", i+1)
+		}
+	}
+}

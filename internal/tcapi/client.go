@@ -5,6 +5,7 @@ package tcapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,7 +52,9 @@ type Client struct {
 // Call sends action with params and decodes the Response object into out,
 // retrying transient failures. Use it for idempotent actions only.
 func (c *Client) Call(ctx context.Context, action string, params, out any) error {
-	return c.policy().DoPaced(ctx, c.pace(action), func(ctx context.Context, attempt int) error {
+	slot := &rateSlot{c: c, action: action}
+	return c.policy().DoPaced(ctx, slot.acquire, func(ctx context.Context, attempt int) error {
+		defer slot.answered()
 		return c.send(ctx, action, params, out, attempt)
 	})
 }
@@ -64,7 +67,9 @@ func (c *Client) Call(ctx context.Context, action string, params, out any) error
 // proven the action did not happen may retry it.
 func (c *Client) CallOnce(ctx context.Context, action string, params, out any) error {
 	var last error
-	err := c.policy().DoPaced(ctx, c.pace(action), func(ctx context.Context, attempt int) error {
+	slot := &rateSlot{c: c, action: action}
+	err := c.policy().DoPaced(ctx, slot.acquire, func(ctx context.Context, attempt int) error {
+		defer slot.answered()
 		last = c.send(ctx, action, params, out, attempt)
 		if last == nil || hasCode(Code(last), "RequestLimitExceeded") {
 			return last
@@ -78,15 +83,29 @@ func (c *Client) CallOnce(ctx context.Context, action string, params, out any) e
 	return err
 }
 
-// pace waits for the rate limit of action before each attempt. The wait is
-// bounded by the caller's deadline (and ratelimit.SendBy), never by the
-// attempt's own timer.
-func (c *Client) pace(action string) func(ctx context.Context) error {
-	return func(ctx context.Context) error {
-		if err := c.Limits.Wait(ctx, c.Service+"."+action); err != nil {
-			return fmt.Errorf("%s %s: waiting for the rate limit: %w", c.Service, action, err)
-		}
-		return nil
+// rateSlot is one call's place in its action's rate limit: taken before
+// each attempt, outside the attempt's timer (the wait is bounded by the
+// caller's deadline and ratelimit.SendBy), and counted from the attempt's
+// answer.
+type rateSlot struct {
+	c      *Client
+	action string
+	done   func()
+}
+
+func (s *rateSlot) acquire(ctx context.Context) error {
+	done, err := s.c.Limits.Acquire(ctx, s.c.Service+"."+s.action)
+	if err != nil {
+		return fmt.Errorf("%s %s: waiting for the rate limit: %w", s.c.Service, s.action, err)
+	}
+	s.done = done
+	return nil
+}
+
+func (s *rateSlot) answered() {
+	if s.done != nil {
+		s.done()
+		s.done = nil
 	}
 }
 
@@ -110,31 +129,79 @@ func (c *Client) timeout() time.Duration {
 
 func (c *Client) client() *common.Client {
 	c.once.Do(func() {
-		cpf := profile.NewClientProfile()
-		// NewClientProfile already disables the region breaker; say it again:
-		// when open it sends calls to a backup host, away from the endpoint.
-		cpf.DisableRegionBreaker = true
-		// Our own retries re-sign each attempt; the SDK's would resend the
-		// same signed bytes, and a refresh must never be repeated blindly.
-		cpf.RateLimitExceededMaxRetries = 0
-		cpf.NetworkFailureMaxRetries = 0
-		cpf.HttpProfile.Endpoint = c.Endpoint.Host
-		cpf.HttpProfile.Scheme = "HTTPS"
-		if c.Endpoint.Scheme == "http" {
-			cpf.HttpProfile.Scheme = "HTTP"
+		if c.Transport != nil {
+			c.sdk = c.newSDK()
+			return
 		}
-		// The SDK turns ReqTimeout into http.Client.Timeout (common v1.3.211,
-		// client.go:655, in WithProfile), where 0 means none: the attempt's
-		// context from retry.Do is the one timer of a request.
-		cpf.HttpProfile.ReqTimeout = 0
-		cpf.Language = "en-US"
-		transport := c.Transport
-		if transport == nil {
-			transport = sharedTransport
-		}
-		c.sdk = common.NewCommonClient(c.Credential, c.Region, cpf).WithHttpTransport(statusRecorder{transport})
+		c.sdk = sdkClients.get(sdkKey{c.Endpoint.Scheme, c.Endpoint.Host, c.Region, credentialDigest(c.Credential)}, c.newSDK)
 	})
 	return c.sdk
+}
+
+// sdkKey names an SDK client: it holds its endpoint, region and credential.
+type sdkKey struct {
+	scheme, host, region string
+	credential           [sha256.Size]byte
+}
+
+// credentialDigest identifies a credential without holding it.
+func credentialDigest(cred common.CredentialIface) [sha256.Size]byte {
+	return sha256.Sum256([]byte(cred.GetSecretId() + "\x00" + cred.GetSecretKey() + "\x00" + cred.GetToken()))
+}
+
+// sdkCache keeps SDK clients across the invocations of a warm instance, so
+// that a new invocation with the same role credentials reuses them (their
+// connections are kept alive by the shared transport either way).
+type sdkCache struct {
+	mu      sync.Mutex
+	clients map[sdkKey]*common.Client
+}
+
+// maxSDKClients bounds the cache: role credentials are renewed every few
+// hours, and each renewal makes new keys.
+const maxSDKClients = 16
+
+var sdkClients = &sdkCache{}
+
+func (s *sdkCache) get(key sdkKey, build func() *common.Client) *common.Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.clients[key]; ok {
+		return c
+	}
+	if s.clients == nil || len(s.clients) >= maxSDKClients {
+		s.clients = map[sdkKey]*common.Client{}
+	}
+	c := build()
+	s.clients[key] = c
+	return c
+}
+
+// newSDK builds the SDK client of c.
+func (c *Client) newSDK() *common.Client {
+	cpf := profile.NewClientProfile()
+	// NewClientProfile already disables the region breaker; say it again:
+	// when open it sends calls to a backup host, away from the endpoint.
+	cpf.DisableRegionBreaker = true
+	// Our own retries re-sign each attempt; the SDK's would resend the
+	// same signed bytes, and a refresh must never be repeated blindly.
+	cpf.RateLimitExceededMaxRetries = 0
+	cpf.NetworkFailureMaxRetries = 0
+	cpf.HttpProfile.Endpoint = c.Endpoint.Host
+	cpf.HttpProfile.Scheme = "HTTPS"
+	if c.Endpoint.Scheme == "http" {
+		cpf.HttpProfile.Scheme = "HTTP"
+	}
+	// The SDK turns ReqTimeout into http.Client.Timeout (common v1.3.211,
+	// client.go:655, in WithProfile), where 0 means none: the attempt's
+	// context from retry.Do is the one timer of a request.
+	cpf.HttpProfile.ReqTimeout = 0
+	cpf.Language = "en-US"
+	transport := c.Transport
+	if transport == nil {
+		transport = sharedTransport
+	}
+	return common.NewCommonClient(c.Credential, c.Region, cpf).WithHttpTransport(statusRecorder{transport})
 }
 
 func (c *Client) send(ctx context.Context, action string, params, out any, attempt int) error {

@@ -35,6 +35,15 @@ func (l *Limits) Wait(ctx context.Context, action string) error {
 	return l.limiter(action).Wait(ctx)
 }
 
+// Acquire is Wait that also returns done, to call when the answer has come
+// back (see ratelimit.Limiter.Acquire). A nil *Limits never waits.
+func (l *Limits) Acquire(ctx context.Context, action string) (done func(), err error) {
+	if l == nil {
+		return func() {}, nil
+	}
+	return l.limiter(action).Acquire(ctx)
+}
+
 // Throttled slows action down after the service answered
 // RequestLimitExceeded. A nil *Limits ignores it.
 func (l *Limits) Throttled(action string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -447,4 +448,26 @@ func TestLimits(t *testing.T) {
 			t.Errorf("%d calls, want 1", got)
 		}
 	})
+}
+
+// TestSDKClientsReused: invocations of a warm instance with the same
+// endpoint, region and credential reuse one SDK client; a renewed
+// credential gets its own.
+func TestSDKClientsReused(t *testing.T) {
+	ep := config.Endpoint{Scheme: "https", Host: "teo.example.com"}
+	newClient := func(secretKey string) *Client {
+		return &Client{Service: "teo", Endpoint: ep, Credential: common.NewTokenCredential("AKIDreuse", secretKey, "token")}
+	}
+	a, b := newClient("key-one"), newClient("key-one")
+	if a.client() != b.client() {
+		t.Error("two clients with the same credential built two SDK clients")
+	}
+	if renewed := newClient("key-two"); renewed.client() == a.client() {
+		t.Error("a renewed credential reused the SDK client of the old one")
+	}
+	withTransport := newClient("key-one")
+	withTransport.Transport = http.DefaultTransport
+	if withTransport.client() == a.client() {
+		t.Error("a client with its own transport shared the SDK client")
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -199,44 +200,79 @@ func TestLittleTimeManyZones(t *testing.T) {
 // live key and one refresh.
 func TestSlowAnswerIsRetried(t *testing.T) {
 	t.Parallel()
-	faults := []emulator.Fault{
-		{Action: "GetSecretValue"},
-		{Action: "DescribeSecret"},
-		{Action: "UpdateDescription"},
-		{Action: actionRefresh},
-		{Action: actionRefresh, Phase: emulator.After},
-		{Action: "UpdateSecret"},
-		{Action: "UpdateSecret", Phase: emulator.After},
-		{Action: actionDescribe},
+	steady, fresh := true, false // the secret exists from an earlier rotation, or not yet
+	faults := []struct {
+		emulator.Fault
+		steady bool
+	}{
+		{emulator.Fault{Action: "GetSecretValue"}, steady},
+		{emulator.Fault{Action: "DescribeSecret"}, steady},
+		{emulator.Fault{Action: "UpdateDescription"}, steady},
+		{emulator.Fault{Action: actionRefresh}, steady},
+		{emulator.Fault{Action: actionRefresh, Phase: emulator.After}, steady},
+		{emulator.Fault{Action: "UpdateSecret"}, steady},
+		{emulator.Fault{Action: "UpdateSecret", Phase: emulator.After}, steady},
+		{emulator.Fault{Action: actionDescribe}, steady},
+		// A first rotation: Describe before the refresh, then CreateSecret.
+		{emulator.Fault{Action: actionDescribe}, fresh},
+		{emulator.Fault{Action: "CreateSecret"}, fresh},
+		{emulator.Fault{Action: "CreateSecret", Phase: emulator.After}, fresh},
 	}
-	for _, f := range faults {
-		t.Run(fmt.Sprintf("%s %s", f.Action, f.Phase), func(t *testing.T) {
-			t.Parallel()
-			zone := "zone-slow"
-			c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook())
-			if rep := run(t, c, rotate.Request{Action: rotate.Rotate, RotationID: "setup"}); !rep.OK {
-				t.Fatalf("setup: %s", reportJSON(t, rep))
+	// The rows wait on timers, not the CPU: all of them run at once (t.Parallel
+	// would run two at a time on two cores). Set-up and checks stay on the
+	// test goroutine.
+	type row struct {
+		name   string
+		cloud  *testkit.Cloud
+		before string
+		rep    rotate.Report
+		err    error
+	}
+	const zone = "zone-slow"
+	rows := make([]*row, len(faults))
+	for i, tc := range faults {
+		f := tc.Fault
+		state := "steady"
+		if !tc.steady {
+			state = "first rotation"
+		}
+		r := &row{name: fmt.Sprintf("%s %s, %s", f.Action, f.Phase, state)}
+		r.cloud = testkit.NewCloud(t, []string{zone}, testkit.WithWebhook())
+		if tc.steady {
+			if rep := run(t, r.cloud, rotate.Request{Action: rotate.Rotate, RotationID: "setup"}); !rep.OK {
+				t.Fatalf("%s: setup: %s", r.name, reportJSON(t, rep))
 			}
-			c.Emu.ResetCounters()
-			before := c.Live(zone)
-			f.Delay, f.Times = 6*time.Second, 1
-			c.Emu.Inject(f)
+		}
+		r.cloud.Emu.ResetCounters()
+		r.before = r.cloud.Live(zone)
+		f.Delay, f.Times = 6*time.Second, 1
+		r.cloud.Emu.Inject(f)
+		rows[i] = r
+	}
+	var wg sync.WaitGroup
+	for _, r := range rows {
+		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			rep, err := productionHandler(c).Run(ctx, rotate.Request{Action: rotate.Rotate})
-			if err != nil {
-				t.Fatal(err)
-			}
-			z := rep.Zones[0]
-			live := c.Live(zone)
-			if z.Outcome != rotate.Rotated || live == before || c.SSMValue(zone) != live || !receiverHolds(c, zone, live) {
-				t.Errorf("want rotated and delivered: %s", reportJSON(t, rep))
-			}
-			if got := c.Emu.Performed(actionRefresh); got != 1 {
-				t.Errorf("%d refreshes, want 1", got)
-			}
-			testkit.AssertNoLeak(t, []string{before, live}, c.Logs.String(), reportJSON(t, rep))
+			r.rep, r.err = productionHandler(r.cloud).Run(ctx, rotate.Request{Action: rotate.Rotate})
 		})
+	}
+	wg.Wait()
+	for _, r := range rows {
+		c := r.cloud
+		if r.err != nil {
+			t.Errorf("%s: %v", r.name, r.err)
+			continue
+		}
+		z := r.rep.Zones[0]
+		live := c.Live(zone)
+		if z.Outcome != rotate.Rotated || live == r.before || c.SSMValue(zone) != live || !receiverHolds(c, zone, live) {
+			t.Errorf("%s: want rotated and delivered: %s", r.name, reportJSON(t, r.rep))
+		}
+		if got := c.Emu.Performed(actionRefresh); got != 1 {
+			t.Errorf("%s: %d refreshes, want 1", r.name, got)
+		}
+		testkit.AssertNoLeak(t, []string{r.before, live}, c.Logs.String(), reportJSON(t, r.rep))
 	}
 }
 

@@ -799,6 +799,9 @@ func TestDeliverFaults(t *testing.T) {
 			fault: emulator.Fault{Action: "DescribeSecret", Code: "InternalError", Times: 1},
 			want:  sink.OK, wantCalls: map[string]int{"DescribeSecret": 2, "CreateSecret": 1}},
 
+		{name: "every UpdateSecret answer lost although the work was done: one read tells", seed: otherValue, fresh: true,
+			fault: emulator.Fault{Action: "UpdateSecret", Phase: emulator.After, Code: "InternalError"},
+			want:  sink.OK, wantCalls: map[string]int{"UpdateSecret": 4, "GetSecretValue": 1}},
 		{name: "UpdateSecret InternalError persists", seed: otherValue, fresh: true,
 			fault: emulator.Fault{Action: "UpdateSecret", Code: "InternalError"},
 			want:  sink.Failed, wantCode: "InternalError", wantRetryable: true, wantOld: true,

@@ -362,3 +362,25 @@ func TestSteadyRotationCalls(t *testing.T) {
 		t.Errorf("SSM does not hold the live key: %s", out)
 	}
 }
+
+// TestWarmInstanceSharesRateLimits: two invocations in quick succession on
+// one instance together send more of each action than TEO and SSM allow in
+// a second. The instance's limiters outlive the invocation, so the second
+// waits instead of being refused: the emulator refuses nothing.
+func TestWarmInstanceSharesRateLimits(t *testing.T) {
+	t.Parallel()
+	zones := zoneIDs(30)
+	c := testkit.NewCloud(t, zones)
+	h := productionHandler(c)
+	for i, half := range [][]string{zones[:15], zones[15:]} {
+		ctx, cancel := context.WithTimeout(context.Background(), realisticDeadline)
+		rep, err := h.Run(ctx, rotate.Request{Action: rotate.Rotate, Zones: half})
+		cancel()
+		if err != nil || !rep.OK {
+			t.Fatalf("invocation %d: %v %s", i+1, err, reportJSON(t, rep))
+		}
+	}
+	if got := c.Emu.Throttled(); got != 0 {
+		t.Errorf("the emulator refused %d calls as over the rate limit", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseZones(t *testing.T) {
@@ -153,6 +154,20 @@ func TestLoad(t *testing.T) {
 				t.Errorf("rate = %v", c.TEORateLimit)
 			}
 		}},
+		{name: "default delivery window", env: base(nil), check: func(t *testing.T, c Config) {
+			if c.DeliveryWindow != DefaultDeliveryWindow {
+				t.Errorf("window = %v", c.DeliveryWindow)
+			}
+		}},
+		{name: "delivery window", env: base(map[string]string{"DELIVERY_WINDOW": "1m30s"}), check: func(t *testing.T, c Config) {
+			if c.DeliveryWindow != 90*time.Second {
+				t.Errorf("window = %v", c.DeliveryWindow)
+			}
+		}},
+		{name: "delivery window not a duration", env: base(map[string]string{"DELIVERY_WINDOW": "5"}), wantVars: []string{"DELIVERY_WINDOW"}},
+		{name: "delivery window too short", env: base(map[string]string{"DELIVERY_WINDOW": "10ms"}), wantVars: []string{"DELIVERY_WINDOW"}},
+		{name: "delivery window too long", env: base(map[string]string{"DELIVERY_WINDOW": "1h"}), wantVars: []string{"DELIVERY_WINDOW"}},
+		{name: "delivery window negative", env: base(map[string]string{"DELIVERY_WINDOW": "-5s"}), wantVars: []string{"DELIVERY_WINDOW"}},
 		{name: "bad level", env: base(map[string]string{"LOG_LEVEL": "loud"}), wantVars: []string{"LOG_LEVEL"}},
 		{name: "webhook http remote", env: base(map[string]string{"WEBHOOK_URL": "http://hooks.example.com", "WEBHOOK_SECRET": goodSecret}), wantVars: []string{"WEBHOOK_URL"}},
 		{name: "webhook no secret", env: base(map[string]string{"WEBHOOK_URL": "https://hooks.example.com"}), wantVars: []string{"WEBHOOK_SECRET"}},

@@ -40,7 +40,12 @@ type Config struct {
 	DeliveryWindow time.Duration
 
 	SSM     *SSM     // nil: SSM sink off
+	AWS     *AWS     // nil: AWS Secrets Manager sink off
 	Webhook *Webhook // nil: webhook sink off
+
+	// TencentCredentialsSecret names an AWS secret holding the Tencent
+	// Cloud credentials (on AWS, where no Tencent role exists); "" = none.
+	TencentCredentialsSecret string
 
 	TriggerToken  string
 	TriggerSecret string
@@ -63,6 +68,18 @@ type SSM struct {
 // SecretNameFor is the secret that holds zone's key.
 func (s SSM) SecretNameFor(zone string) string {
 	return strings.ReplaceAll(s.SecretName, ZonePlaceholder, zone)
+}
+
+// AWS configures the AWS Secrets Manager sink. Region, credentials and the
+// endpoint come from the AWS SDK's standard variables (AWS_REGION,
+// AWS_ACCESS_KEY_ID…, AWS_ENDPOINT_URL_SECRETS_MANAGER or AWS_ENDPOINT_URL).
+type AWS struct {
+	SecretID string // a name or an ARN; may hold {zone}
+}
+
+// SecretIDFor is the AWS secret that holds zone's key.
+func (a AWS) SecretIDFor(zone string) string {
+	return strings.ReplaceAll(a.SecretID, ZonePlaceholder, zone)
 }
 
 // Webhook configures the signed webhook sink.
@@ -121,11 +138,18 @@ func Load(getenv func(string) string) (Config, error) {
 	c.LogLevel = l.level("LOG_LEVEL")
 	c.SSM = l.ssm(c.Region, len(c.Zones))
 	c.Webhook = l.webhook()
-	if v := getenv("AWS_SECRET_ID"); v != "" {
-		l.fail("AWS_SECRET_ID", "the AWS Secrets Manager sink is not part of this build; unset it and use SSM_SECRET_NAME or WEBHOOK_URL")
+	c.AWS = l.aws(len(c.Zones))
+	if v := l.get("TENCENTCLOUD_CREDENTIALS_SECRET", ""); v != "" {
+		if !awsSecretID.MatchString(v) {
+			l.fail("TENCENTCLOUD_CREDENTIALS_SECRET", "%q is not an AWS secret name or ARN", excerpt.Of(v, 64))
+		}
+		c.TencentCredentialsSecret = v
 	}
-	if c.SSM == nil && c.Webhook == nil && !l.failed("SSM_SECRET_NAME", "WEBHOOK_URL", "AWS_SECRET_ID") {
-		l.fail("SSM_SECRET_NAME", "no sink configured: set SSM_SECRET_NAME and/or WEBHOOK_URL; a refreshed key with nowhere to go locks out every gateway client")
+	if c.AWS != nil || c.TencentCredentialsSecret != "" {
+		l.awsEnvironment()
+	}
+	if c.SSM == nil && c.Webhook == nil && c.AWS == nil && !l.failed("SSM_SECRET_NAME", "WEBHOOK_URL", "AWS_SECRET_ID") {
+		l.fail("SSM_SECRET_NAME", "no sink configured: set SSM_SECRET_NAME, AWS_SECRET_ID and/or WEBHOOK_URL; a refreshed key with nowhere to go locks out every gateway client")
 	}
 	if len(l.problems) > 0 {
 		return Config{}, &Error{Problems: l.problems}
@@ -138,6 +162,8 @@ var (
 	secretName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
 	versionID   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	region      = regexp.MustCompile(`^[a-z]{2,}(-[a-z0-9]+)+$`)
+	// awsSecretID is a secret name (letters, digits, /_+=.@-) or its ARN.
+	awsSecretID = regexp.MustCompile(`^([A-Za-z0-9/_+=.@-]{1,512}|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512})$`)
 	roleARN     = regexp.MustCompile(`^qcs::cam::uin/[0-9]+:(roleName/[\w+=,.@-]+|role/[\w/+=,.@-]+)$`)
 	zoneSplitRe = regexp.MustCompile(`[\s,]+`)
 )
@@ -308,6 +334,38 @@ func (l *loader) ssm(defaultRegion string, zoneCount int) *SSM {
 		l.fail("SSM_REGION", "%q is not a region such as ap-guangzhou", excerpt.Of(s.Region, 64))
 	}
 	return s
+}
+
+func (l *loader) aws(zoneCount int) *AWS {
+	id := l.get("AWS_SECRET_ID", "")
+	if id == "" {
+		return nil
+	}
+	a := &AWS{SecretID: id}
+	if !awsSecretID.MatchString(a.SecretIDFor("zone-0123456789ab")) {
+		l.fail("AWS_SECRET_ID", "%q: a secret name (letters, digits and /_+=.@-, at most 512) or its ARN, after {zone} is replaced", excerpt.Of(id, 64))
+	}
+	if zoneCount > 1 && !strings.Contains(id, ZonePlaceholder) {
+		l.fail("AWS_SECRET_ID", "must contain {zone} when ZONE_IDS lists more than one zone, or every zone would overwrite the same secret")
+	}
+	return a
+}
+
+// awsEnvironment checks the AWS SDK's standard variables the function reads.
+func (l *loader) awsEnvironment() {
+	switch r := l.get("AWS_REGION", l.get("AWS_DEFAULT_REGION", "")); {
+	case r == "":
+		l.fail("AWS_REGION", "required with AWS_SECRET_ID or TENCENTCLOUD_CREDENTIALS_SECRET (Lambda sets it): the region of the secrets")
+	case !region.MatchString(r):
+		l.fail("AWS_REGION", "%q is not a region such as us-east-1", excerpt.Of(r, 64))
+	}
+	for _, name := range []string{"AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"} {
+		if v := l.get(name, ""); v != "" {
+			if _, err := ParseEndpoint(v); err != nil {
+				l.fail(name, "%v", err)
+			}
+		}
+	}
 }
 
 func (l *loader) webhook() *Webhook {

@@ -179,7 +179,26 @@ func TestLoad(t *testing.T) {
 		{name: "trigger secret garbage", env: base(map[string]string{"TRIGGER_SECRET": "hunter2"}), wantVars: []string{"TRIGGER_SECRET"}},
 		{name: "role arn", env: base(map[string]string{"ROLE_ARN": "qcs::cam::uin/100000000001:roleName/rotator"})},
 		{name: "bad role arn", env: base(map[string]string{"ROLE_ARN": "arn:aws:iam::1:role/x"}), wantVars: []string{"ROLE_ARN"}},
-		{name: "aws sink not built", env: base(map[string]string{"AWS_SECRET_ID": "mpgw/{zone}"}), wantVars: []string{"AWS_SECRET_ID"}},
+		{name: "aws sink", env: base(map[string]string{"AWS_SECRET_ID": "mpgw/{zone}", "AWS_REGION": "us-east-1"}), check: func(t *testing.T, c Config) {
+			if c.AWS == nil || c.AWS.SecretIDFor("zone-a") != "mpgw/zone-a" {
+				t.Errorf("AWS = %+v", c.AWS)
+			}
+		}},
+		{name: "aws sink only", env: base(map[string]string{"SSM_SECRET_NAME": "<unset>", "AWS_SECRET_ID": "arn:aws:secretsmanager:us-east-1:123456789012:secret:mpgw-{zone}",
+			"AWS_DEFAULT_REGION": "us-east-1"})},
+		{name: "aws sink without region", env: base(map[string]string{"AWS_SECRET_ID": "mpgw/{zone}"}), wantVars: []string{"AWS_REGION"}},
+		{name: "aws sink bad region", env: base(map[string]string{"AWS_SECRET_ID": "mpgw/{zone}", "AWS_REGION": "Virginia"}), wantVars: []string{"AWS_REGION"}},
+		{name: "aws shared secret", env: base(map[string]string{"AWS_SECRET_ID": "mpgw", "AWS_REGION": "us-east-1"}), wantVars: []string{"AWS_SECRET_ID"}},
+		{name: "aws bad secret id", env: base(map[string]string{"AWS_SECRET_ID": "mpgw {zone}!", "AWS_REGION": "us-east-1"}), wantVars: []string{"AWS_SECRET_ID"}},
+		{name: "aws bad endpoint", env: base(map[string]string{"AWS_SECRET_ID": "mpgw/{zone}", "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://sm.example.com"}),
+			wantVars: []string{"AWS_ENDPOINT_URL_SECRETS_MANAGER"}},
+		{name: "tencent credentials in aws", env: base(map[string]string{"TENCENTCLOUD_CREDENTIALS_SECRET": "tencent/creds", "AWS_REGION": "us-east-1"}), check: func(t *testing.T, c Config) {
+			if c.TencentCredentialsSecret != "tencent/creds" {
+				t.Errorf("TencentCredentialsSecret = %q", c.TencentCredentialsSecret)
+			}
+		}},
+		{name: "tencent credentials secret bad", env: base(map[string]string{"TENCENTCLOUD_CREDENTIALS_SECRET": "bad name!", "AWS_REGION": "us-east-1"}),
+			wantVars: []string{"TENCENTCLOUD_CREDENTIALS_SECRET"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,9 +2,12 @@ package awssm
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,6 +28,7 @@ const (
 	EnvSessionToken    = "AWS_SESSION_TOKEN"
 	EnvEndpoint        = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
 	EnvEndpointAll     = "AWS_ENDPOINT_URL"
+	EnvCABundle        = "AWS_CA_BUNDLE"
 )
 
 // NewAPI returns a Secrets Manager client configured from getenv (the
@@ -42,10 +46,22 @@ const (
 //     timer bounds one attempt and an attempt is one request.
 //
 // httpClient nil means a shared client without timers of its own (the
-// attempt's context bounds connect, TLS and answer).
+// attempt's context bounds connect, TLS and answer), trusting the
+// certificates in AWS_CA_BUNDLE when it is set.
+//
+// The default chain, when used, fetches credentials with the SDK's own HTTP
+// client: config.LoadDefaultConfig refuses a plain *http.Client when the
+// process has AWS_CA_BUNDLE set ("has no WithTransportOptions").
 func NewAPI(getenv func(string) string, httpClient aws.HTTPClient) (*secretsmanager.Client, error) {
 	if httpClient == nil {
 		httpClient = sharedHTTPClient
+		if path := getenv(EnvCABundle); path != "" {
+			c, err := caBundleClient(path)
+			if err != nil {
+				return nil, fmt.Errorf("aws: %s: %w", EnvCABundle, err)
+			}
+			httpClient = c
+		}
 	}
 	region := getenv(EnvRegion)
 	if region == "" {
@@ -87,8 +103,7 @@ func NewAPI(getenv func(string) string, httpClient aws.HTTPClient) (*secretsmana
 	default:
 		// Loading reads files and the process environment only; credentials
 		// are fetched on first use.
-		cfg, err := awsconfig.LoadDefaultConfig(context.Background(),
-			awsconfig.WithRegion(region), awsconfig.WithHTTPClient(httpClient))
+		cfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRegion(region))
 		if err != nil {
 			return nil, fmt.Errorf("aws: loading the default credential chain: %w", err)
 		}
@@ -97,18 +112,38 @@ func NewAPI(getenv func(string) string, httpClient aws.HTTPClient) (*secretsmana
 	return secretsmanager.New(opts), nil
 }
 
+// caBundleClient is sharedHTTPClient's setup trusting the PEM certificates
+// in path (and no others, as the SDK does).
+func caBundleClient(path string) (*http.Client, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	c := *sharedHTTPClient
+	t := sharedTransport.Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	c.Transport = t
+	return &c, nil
+}
+
 // sharedHTTPClient keeps connections alive across clients. It has no timers
 // of its own: the attempt's context bounds connect, TLS and answer, so that
 // exactly one timer ends an attempt (the SDK's default client has a 30 s
 // dialer and a 10 s TLS timeout of its own).
 // It does not follow redirects, as aws.HTTPClient asks.
 var sharedHTTPClient = &http.Client{
-	Transport: &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
-		IdleConnTimeout:     30 * time.Second,
-		MaxIdleConnsPerHost: 16,
-		ForceAttemptHTTP2:   true,
-	},
+	Transport:     sharedTransport,
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+var sharedTransport = &http.Transport{
+	Proxy:               http.ProxyFromEnvironment,
+	DialContext:         (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
+	IdleConnTimeout:     30 * time.Second,
+	MaxIdleConnsPerHost: 16,
+	ForceAttemptHTTP2:   true,
 }

@@ -133,15 +133,16 @@ func classify(ctx, actx context.Context, secret, action string, err error) error
 		if e.Code == "" {
 			e.Code = CodeHTTPStatus
 		}
+	case e.Status >= 300:
+		// An error status whose body is no AWS error: a proxy's or a load
+		// balancer's page.
+		e.Code, e.Message = CodeHTTPStatus, fmt.Sprintf("HTTP status %d without an AWS answer", e.Status)
+		e.retryable = e.Status >= 500 || e.Status == http.StatusTooManyRequests
 	case errors.As(err, &de):
 		// Its Snapshot and its decoder's message may quote the body, which
-		// for GetSecretValue is the secret.
+		// for GetSecretValue is the secret: only the type is kept.
 		e.Code, e.Message = CodeUnreadable, fmt.Sprintf("unreadable answer (%T)", de.Err)
-		e.retryable = true // a truncated answer, a proxy's page
-		if e.Status != 0 {
-			e.Message += fmt.Sprintf(", HTTP status %d", e.Status)
-		}
-	case e.Status != 0:
+		e.retryable = true // a truncated answer
 		e.Code, e.Message = CodeHTTPStatus, fmt.Sprintf("HTTP status %d without an AWS answer", e.Status)
 		e.retryable = e.Status >= 500 || e.Status == http.StatusTooManyRequests
 	case retry.IsNetwork(err):

@@ -148,7 +148,7 @@ func (s *Sink) logger() *slog.Logger {
 // call runs op with the sink's retries; each attempt's error is classified
 // once, into an *Error.
 func (s *Sink) call(ctx context.Context, id, action string, op func(ctx context.Context) error) error {
-	return s.policy().Do(ctx, func(actx context.Context, attempt int) error {
+	err := s.policy().Do(ctx, func(actx context.Context, attempt int) error {
 		start := time.Now()
 		err := classify(ctx, actx, id, action, op(actx))
 		s.logger().LogAttrs(ctx, slog.LevelDebug, "api call", slog.String("service", "secretsmanager"),
@@ -156,6 +156,9 @@ func (s *Sink) call(ctx context.Context, id, action string, op func(ctx context.
 			slog.String("code", Code(err)), slog.Duration("duration", time.Since(start)))
 		return err
 	})
+	// Do answers a context error of its own when the caller ran out of time
+	// before an attempt: it too names the secret and the action.
+	return classify(ctx, ctx, id, action, err)
 }
 
 // get returns AWSCURRENT's value and version id; found is false when the

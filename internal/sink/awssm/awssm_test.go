@@ -629,3 +629,44 @@ func TestSteadyRotationCalls(t *testing.T) {
 	}
 	f.allCalls(t, map[string]int{"GetSecretValue": 1, "DescribeSecret": 1, "TagResource": 1, "PutSecretValue": 1})
 }
+
+// One timer bounds one attempt: a put that does not answer within
+// AttemptTimeout is sent again (same token), and the error of a timed-out
+// attempt stays retryable.
+func TestAttemptTimeout(t *testing.T) {
+	f := newFixture(t)
+	old, key := f.newKey(t), f.newKey(t)
+	f.seed(old.Reveal(), nil)
+	f.sink.Retry = retry.Policy{Attempts: 2, Initial: time.Millisecond, Max: time.Millisecond, AttemptTimeout: 100 * time.Millisecond}
+	f.emu.Inject(emulator.Fault{Action: "secretsmanager.PutSecretValue", Delay: 10 * time.Second, Times: 1})
+	f.emu.ResetCounters()
+	got, err := f.sink.Deliver(context.Background(), sink.Delivery{ZoneID: zone, Key: key, RotationID: "rot-1", Fresh: true})
+	if f.err(err) != nil || got != sink.OK {
+		t.Fatalf("outcome %s, error %v", got, err)
+	}
+	f.allCalls(t, map[string]int{"PutSecretValue": 2})
+	if n := len(f.state(t).Versions); n != 2 {
+		t.Errorf("%d versions, want 2", n)
+	}
+	if !strings.Contains(f.logs.String(), `"code":"`+awssm.CodeTimeout+`"`) {
+		t.Error("the timed-out attempt is not logged as " + awssm.CodeTimeout)
+	}
+}
+
+// A caller out of time gets a final error, and no read after the write.
+func TestCancelledContextIsFinal(t *testing.T) {
+	f := newFixture(t)
+	f.seed(f.newKey(t).Reveal(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	f.emu.ResetCounters()
+	got, err := f.sink.Deliver(ctx, sink.Delivery{ZoneID: zone, Key: f.newKey(t), RotationID: "rot-1", Fresh: true})
+	f.err(err)
+	if got != sink.Failed || err == nil || retry.IsRetryable(err) {
+		t.Fatalf("outcome %s, error %v (retryable %v), want a final failure", got, err, retry.IsRetryable(err))
+	}
+	if code(err) != awssm.CodeCanceled || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), name) {
+		t.Errorf("error %q: code %q, want %s naming the secret and wrapping context.Canceled", err, code(err), awssm.CodeCanceled)
+	}
+	f.allCalls(t, nil)
+}

@@ -47,8 +47,8 @@ func serveEmulator(ctx context.Context, args []string, env Env) int {
 	}
 	defer emu.Close()
 
-	perm, role := emu.PermanentCredential(), emu.RoleCredential()
-	fmt.Fprintf(env.Stdout, `# mpgw-keyrotator cloud emulator (TEO, SSM, STS) listening on %[1]s
+	perm, role, awsCred := emu.PermanentCredential(), emu.RoleCredential(), emu.AWSCredential()
+	fmt.Fprintf(env.Stdout, `# mpgw-keyrotator cloud emulator (TEO, SSM, STS, AWS Secrets Manager) listening on %[1]s
 # state: curl %[1]s/_emulator/state    faults: POST %[1]s/_emulator/faults
 export TEO_ENDPOINT=%[1]s
 export SSM_ENDPOINT=%[1]s
@@ -62,7 +62,14 @@ export TENCENTCLOUD_SECRET_KEY=%[4]s
 # TENCENTCLOUD_SECRETID=%[5]s
 # TENCENTCLOUD_SECRETKEY=%[6]s
 # TENCENTCLOUD_SESSIONTOKEN=%[7]s
-`, emu.URL(), strings.Join(zones, ","), perm.SecretID, perm.SecretKey, role.SecretID, role.SecretKey, role.Token, role.Expires.UTC().Format("2006-01-02T15:04:05Z"))
+# AWS Secrets Manager (temporary credentials, as Lambda sets them), valid until %[12]s:
+export AWS_ACCESS_KEY_ID=%[9]s
+export AWS_SECRET_ACCESS_KEY=%[10]s
+export AWS_SESSION_TOKEN=%[11]s
+export AWS_REGION=us-east-1
+export AWS_ENDPOINT_URL_SECRETS_MANAGER=%[1]s
+`, emu.URL(), strings.Join(zones, ","), perm.SecretID, perm.SecretKey, role.SecretID, role.SecretKey, role.Token, role.Expires.UTC().Format("2006-01-02T15:04:05Z"),
+		awsCred.AccessKeyID, awsCred.SecretAccessKey, awsCred.SessionToken, awsCred.Expires.UTC().Format("2006-01-02T15:04:05Z"))
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

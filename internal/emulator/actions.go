@@ -35,6 +35,9 @@ type endpoint struct {
 	// emulator has no accounts, all its credentials belong to one.
 	window *ratelimit.Limiter
 	handle func(*Emulator, call) (result, error)
+	// awsHandle is set instead of handle for the AWS actions
+	// ("secretsmanager.<Action>").
+	awsHandle func(*Emulator, awsCall) (any, error)
 }
 
 // newEndpoints lists every emulated action with its documented rate limit
@@ -67,6 +70,9 @@ func newEndpoints(teoRate float64) map[string]*endpoint {
 		if ep.perSecond >= 0 {
 			ep.window = ratelimit.NewStrict(ep.perSecond)
 		}
+		endpoints[ep.action] = ep
+	}
+	for _, ep := range awsEndpoints() {
 		endpoints[ep.action] = ep
 	}
 	return endpoints

@@ -14,9 +14,9 @@ import (
 // The control surface lets scripts outside the process inspect and steer the
 // emulator. It has no authentication: serve it on loopback only.
 //
-//	GET    /_emulator/state   zones, secrets and counters (calls, performed,
-//	                          throttled); keys and secret values appear only
-//	                          as fingerprints
+//	GET    /_emulator/state   zones, secrets (SSM, and AWS as awsSecrets) and
+//	                          counters (calls, performed, throttled); keys
+//	                          and secret values appear only as fingerprints
 //	POST   /_emulator/faults  inject a Fault given as JSON (field names as in
 //	                          Fault, any case); "phase" is "before" or
 //	                          "after", "delay" a Go duration string ("1.5s")
@@ -59,12 +59,31 @@ type secretView struct {
 	Versions    []versionView     `json:"versions"`
 }
 
+type awsVersionView struct {
+	VersionID   string    `json:"versionId"`
+	Fingerprint string    `json:"fingerprint"`
+	Stages      []string  `json:"stages"`
+	Created     time.Time `json:"created"`
+}
+
+type awsSecretView struct {
+	Region      string            `json:"region"`
+	Name        string            `json:"name"`
+	ARN         string            `json:"arn"`
+	Description string            `json:"description"`
+	Tags        map[string]string `json:"tags"`
+	Created     time.Time         `json:"created"`
+	DeletedDate time.Time         `json:"deletedDate,omitzero"`
+	Versions    []awsVersionView  `json:"versions"`
+}
+
 type stateView struct {
-	Zones     []zoneView     `json:"zones"`
-	Secrets   []secretView   `json:"secrets"`
-	Calls     map[string]int `json:"calls"`
-	Performed map[string]int `json:"performed"`
-	Throttled int            `json:"throttled"`
+	Zones      []zoneView      `json:"zones"`
+	Secrets    []secretView    `json:"secrets"`
+	AWSSecrets []awsSecretView `json:"awsSecrets"`
+	Calls      map[string]int  `json:"calls"`
+	Performed  map[string]int  `json:"performed"`
+	Throttled  int             `json:"throttled"`
 }
 
 func (e *Emulator) handleState(w http.ResponseWriter, _ *http.Request) {
@@ -88,7 +107,21 @@ func (e *Emulator) handleState(w http.ResponseWriter, _ *http.Request) {
 		}
 		secrets = append(secrets, v)
 	}
-	writeControlJSON(w, http.StatusOK, stateView{Zones: zones, Secrets: secrets, Calls: calls, Performed: performed, Throttled: throttled})
+	awsSecrets := []awsSecretView{}
+	for _, s := range e.AWSSecrets() {
+		v := awsSecretView{
+			Region: s.Region, Name: s.Name, ARN: s.ARN, Description: s.Description, Tags: s.Tags,
+			Created: s.Created, DeletedDate: s.DeletedDate, Versions: make([]awsVersionView, len(s.Versions)),
+		}
+		for i, ver := range s.Versions {
+			v.Versions[i] = awsVersionView{VersionID: ver.ID, Fingerprint: secret.Fingerprint(ver.Value), Stages: ver.Stages, Created: ver.Created}
+		}
+		awsSecrets = append(awsSecrets, v)
+	}
+	writeControlJSON(w, http.StatusOK, stateView{
+		Zones: zones, Secrets: secrets, AWSSecrets: awsSecrets,
+		Calls: calls, Performed: performed, Throttled: throttled,
+	})
 }
 
 // milliseconds decodes a delay given as a Go duration string or as a number

@@ -1,6 +1,7 @@
 // Package emulator is a local Tencent Cloud API 3.0 endpoint for the three
 // services the key rotator talks to: TEO (EdgeOne multi-path gateway secret
-// keys), SSM (Secrets Manager) and STS (AssumeRole).
+// keys), SSM (Secrets Manager) and STS (AssumeRole); and, on the same
+// handler, a local AWS Secrets Manager (see "AWS Secrets Manager" below).
 //
 // It speaks the real wire protocol — POST /, JSON body, X-TC-* headers,
 // TC3-HMAC-SHA256 signatures, the {"Response":{...}} envelope with HTTP 200 —
@@ -75,7 +76,75 @@
 // log line, an error Message or the control surface's state dump; keys are
 // shown as secret.Fingerprint values. The only answers that carry a key are
 // the ones that do so in the real API: Describe/RefreshMultiPathGatewaySecretKey,
-// GetSecretValue and AssumeRole.
+// GetSecretValue (SSM and AWS) and AssumeRole. The same holds for the AWS
+// access key's secret, its session token and SigV4 signatures.
+//
+// # AWS Secrets Manager
+//
+// A request whose X-Amz-Target is "secretsmanager.<Action>" is answered as
+// AWS Secrets Manager does, over AWS JSON 1.1 (POST, JSON body, member names
+// case sensitive as on the wire), so aws-sdk-go-v2 (BaseEndpoint, or
+// AWS_ENDPOINT_URL_SECRETS_MANAGER with config.LoadDefaultConfig) and the
+// aws CLI work unmodified. Errors are HTTP 400 (500 for
+// InternalServiceError) with X-Amzn-ErrorType and {"__type", "Message"}
+// ("message" for the unmodelled authentication, throttling and
+// serialization errors), which the SDK turns into its typed errors. The
+// actions: CreateSecret, PutSecretValue, GetSecretValue, DescribeSecret,
+// ListSecretVersionIds, UpdateSecretVersionStage, TagResource and
+// UntagResource, SecretString only (SecretBinary is refused with
+// InvalidParameterException). One account, 123456789012; ARNs
+// arn:aws:secretsmanager:<region>:123456789012:secret:<name>-<6 characters>;
+// SecretId is a name, that ARN, or the ARN without its suffix. The region is
+// the one of the credential scope.
+//
+// Processing order: method, body size, SigV4 authentication, X-Amz-Target
+// (UnknownOperationException; from here on the call counts in Calls), the
+// body must be a JSON object (SerializationException), faults, the rate
+// limiter (ThrottlingException, counted in Throttled), the action
+// (Performed), an After fault. Faults, counters and the control surface name
+// the actions "secretsmanager.<Action>"; a Fault's Target is the SecretId (or
+// the Name of CreateSecret) as sent; a Code fault answers in the AWS format
+// with that error type.
+//
+// Authentication (the checks in this order; the first failing answers):
+// no Authorization header: MissingAuthenticationTokenException; a malformed
+// AWS4-HMAC-SHA256 header, no host in SignedHeaders, no or malformed
+// X-Amz-Date: IncompleteSignatureException; an unknown access key, or a
+// session token that is missing, wrong, or sent with a permanent key:
+// UnrecognizedClientException; an expired token: ExpiredTokenException;
+// a scope naming another service, a malformed region, a scope date other
+// than X-Amz-Date's day, X-Amz-Date more than 5 minutes from the emulator
+// clock ("Signature expired" / "Signature not yet current"), an
+// X-Amz-Content-Sha256 that is not the body's hash, or a wrong signature:
+// InvalidSignatureException. The signature is checked by re-signing a copy
+// of the request that carries only the signed headers with aws-sdk-go-v2's
+// own v4 signer and comparing in constant time.
+//
+// Staging labels: CreateSecret with a value stages it AWSCURRENT;
+// PutSecretValue stages VersionStages (default AWSCURRENT), taking each
+// label from the version that had it; moving AWSCURRENT, by either action,
+// makes the version that had it AWSPREVIOUS. A ClientRequestToken (32–64
+// characters, the VersionId) seen before with the same value is a success
+// that changes nothing; with another value it is ResourceExistsException.
+// UpdateSecretVersionStage requires RemoveFromVersionId when another version
+// has the label (InvalidParameterException otherwise, or if it names a
+// version without the label); undocumented and chosen here: detaching
+// AWSCURRENT without MoveToVersionId is InvalidParameterException, and an
+// unknown MoveToVersionId is ResourceNotFoundException. Unlabelled versions
+// beyond 100 are pruned, never ones younger than 24 hours.
+//
+// A secret scheduled for deletion (AWSSecretState.DeletedDate, set with
+// PutAWSSecret; there is no DeleteSecret action) answers DescribeSecret
+// with DeletedDate and ListSecretVersionIds; GetSecretValue and every write
+// are InvalidRequestException. The deletion itself never happens.
+//
+// Rate limits are AWS's documented quotas, which are combined rates of
+// groups of actions; a group shares one sliding-window limiter:
+// DescribeSecret + GetSecretValue 10,000/s, PutSecretValue +
+// UpdateSecretVersionStage 50/s, TagResource + UntagResource 50/s;
+// CreateSecret and ListSecretVersionIds 50/s each (assumed: the quota page
+// does not list them separately). AWS counts per region; the emulator counts
+// all regions together.
 //
 // # Control surface
 //

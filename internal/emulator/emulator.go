@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 const (
@@ -33,7 +35,8 @@ type Options struct {
 	// per second. 0 means the documented 20; a negative value turns the
 	// limit off (load tests).
 	TEORateLimit float64
-	// CredentialTTL is the lifetime of RoleCredential. Default 12h.
+	// CredentialTTL is the lifetime of RoleCredential and AWSCredential.
+	// Default 12h.
 	CredentialTTL time.Duration
 	// Roles, if not empty, are the only RoleArns AssumeRole accepts.
 	Roles []string
@@ -43,7 +46,8 @@ type Options struct {
 }
 
 // Emulator is an http.Handler answering the Tencent Cloud API 3.0 for TEO,
-// SSM and STS, plus the /_emulator/ control surface. All methods are safe
+// SSM and STS, AWS Secrets Manager (requests with an X-Amz-Target of
+// "secretsmanager.<Action>"), plus the /_emulator/ control surface. All methods are safe
 // for concurrent use.
 type Emulator struct {
 	now        func() time.Time
@@ -57,6 +61,8 @@ type Emulator struct {
 	closeOnce  sync.Once
 	server     *http.Server // set by Start
 	listenAddr string       // set by Start
+	awsCred    AWSCredential
+	awsSigner  *v4.Signer
 
 	mu        sync.Mutex
 	creds     map[string]Credential // by SecretId
@@ -66,6 +72,9 @@ type Emulator struct {
 	calls     map[string]int
 	performed map[string]int
 	throttled int // calls the rate limiter refused
+
+	awsCreds   map[string]AWSCredential // by AccessKeyID
+	awsSecrets map[awsSecretKey]*AWSSecretState
 }
 
 // New returns an emulator with a fresh permanent key pair and a fresh
@@ -89,15 +98,18 @@ func New(opts Options) *Emulator {
 		ttl = defaultRoleTTL
 	}
 	e := &Emulator{
-		now:       now,
-		logger:    logger,
-		endpoints: newEndpoints(teoRate),
-		closed:    make(chan struct{}),
-		creds:     map[string]Credential{},
-		zones:     map[string]string{},
-		secrets:   map[secretID]*SecretState{},
-		calls:     map[string]int{},
-		performed: map[string]int{},
+		now:        now,
+		logger:     logger,
+		endpoints:  newEndpoints(teoRate),
+		closed:     make(chan struct{}),
+		creds:      map[string]Credential{},
+		zones:      map[string]string{},
+		secrets:    map[secretID]*SecretState{},
+		calls:      map[string]int{},
+		performed:  map[string]int{},
+		awsSigner:  v4.NewSigner(),
+		awsCreds:   map[string]AWSCredential{},
+		awsSecrets: map[awsSecretKey]*AWSSecretState{},
 	}
 	if len(opts.Roles) > 0 {
 		e.roles = make(map[string]bool, len(opts.Roles))
@@ -111,6 +123,8 @@ func New(opts Options) *Emulator {
 	e.role.Expires = now().Add(ttl)
 	e.creds[e.permanent.SecretID] = e.permanent
 	e.creds[e.role.SecretID] = e.role
+	e.awsCred = newAWSCredential(now().Add(ttl))
+	e.awsCreds[e.awsCred.AccessKeyID] = e.awsCred
 	for _, z := range opts.Zones {
 		e.zones[z] = newGatewayKey()
 	}
@@ -168,7 +182,14 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	requestID := newRequestID()
-	out := e.serveAPI(w, r, requestID)
+	var out outcome
+	msg := "tencentcloud api call"
+	if strings.HasPrefix(r.Header.Get("X-Amz-Target"), awsTargetPrefix) {
+		msg = "aws api call"
+		out = e.serveAWS(w, r, requestID)
+	} else {
+		out = e.serveAPI(w, r, requestID)
+	}
 	code := out.code
 	if code == "" {
 		code = "OK"
@@ -183,7 +204,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if out.fault != "" {
 		attrs = append(attrs, slog.String("fault", out.fault))
 	}
-	e.logger.LogAttrs(r.Context(), slog.LevelInfo, "tencentcloud api call", attrs...)
+	e.logger.LogAttrs(r.Context(), slog.LevelInfo, msg, attrs...)
 }
 
 // outcome is what gets logged about a call.

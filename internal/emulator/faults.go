@@ -53,10 +53,10 @@ func (p *Phase) UnmarshalText(b []byte) error {
 // set wins; a fault with only a Delay slows the call down and lets it
 // proceed.
 type Fault struct {
-	Action     string        // required, e.g. "RefreshMultiPathGatewaySecretKey"
-	Target     string        // optional: only calls whose ZoneId or SecretName equals this
+	Action     string        // required, e.g. "RefreshMultiPathGatewaySecretKey" or "secretsmanager.PutSecretValue"
+	Target     string        // optional: only calls whose ZoneId or SecretName (AWS: SecretId, or Name) equals this
 	Phase      Phase         // Before (zero value) or After
-	Code       string        // answer with this error code in the normal envelope
+	Code       string        // answer with this error code in the normal envelope (AWS actions: this error type in the AWS JSON format)
 	Message    string        // defaults to a realistic text for Code
 	Drop       bool          // close the TCP connection without an answer
 	Delay      time.Duration // wait this long first; a client that gives up ends the wait
@@ -156,6 +156,9 @@ func (e *Emulator) applyFault(w http.ResponseWriter, r *http.Request, requestID 
 		if msg == "" {
 			msg = defaultMessage(f.Code)
 		}
+		if strings.HasPrefix(f.Action, awsTargetPrefix) {
+			return writeAWSError(w, requestID, &awsError{Type: f.Code, Message: msg}), true
+		}
 		return writeError(w, requestID, &apiError{Code: f.Code, Message: msg}), true
 	}
 	return "", false
@@ -191,6 +194,9 @@ var defaultMessages = map[string]string{
 	"OperationDenied":      "The operation was denied.",
 	"ResourceUnavailable":  "The resource is unavailable.",
 	"LimitExceeded":        "A quota limit was exceeded.",
+
+	"InternalServiceError": "An error occurred on the server side.",
+	"ThrottlingException":  "Rate exceeded",
 }
 
 // defaultMessage is the Message of a fault that did not set one.

@@ -18,6 +18,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/credentials"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/httptrigger"
@@ -25,6 +28,7 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/scf"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/awssm"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/ssm"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/webhook"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/tcapi"
@@ -181,7 +185,18 @@ func (h *Handler) run(ctx context.Context, cfg config.Config, getenv func(string
 
 // engine assembles the rotation engine for one invocation.
 func (h *Handler) engine(ctx context.Context, cfg config.Config, getenv func(string) string, requestID string, log *slog.Logger) (*rotate.Engine, error) {
-	cred, err := credentials.Resolve(getenv)
+	var awsAPI *secretsmanager.Client
+	if cfg.AWS != nil || cfg.TencentCredentialsSecret != "" {
+		var httpClient aws.HTTPClient // nil: the sink's shared client
+		if h.Transport != nil {
+			httpClient = &http.Client{Transport: h.Transport}
+		}
+		var err error
+		if awsAPI, err = awssm.NewAPI(getenv, httpClient); err != nil {
+			return nil, err
+		}
+	}
+	cred, err := h.credentials(ctx, cfg, getenv, awsAPI)
 	if err != nil {
 		return nil, err
 	}
@@ -204,6 +219,11 @@ func (h *Handler) engine(ctx context.Context, cfg config.Config, getenv func(str
 		s.Logger = log
 		sinks = append(sinks, s)
 	}
+	if cfg.AWS != nil {
+		s := awssm.New(awsAPI, cfg.AWS.SecretID)
+		s.Logger = log
+		sinks = append(sinks, s)
+	}
 	if cfg.Webhook != nil {
 		w, err := webhook.New(*cfg.Webhook)
 		if err != nil {
@@ -222,6 +242,21 @@ func (h *Handler) engine(ctx context.Context, cfg config.Config, getenv func(str
 		Window: cfg.DeliveryWindow, Workers: cmp.Or(t.Workers, workersFor(cfg.TEORateLimit)), Margin: t.Margin,
 		RefreshRetry: t.RefreshRetry, Logger: log,
 	}, nil
+}
+
+// credentials are the Tencent Cloud credentials of one invocation: from the
+// AWS secret TENCENTCLOUD_CREDENTIALS_SECRET names (on AWS, where no Tencent
+// role exists), else from the usual variables and files.
+func (h *Handler) credentials(ctx context.Context, cfg config.Config, getenv func(string) string, awsAPI *secretsmanager.Client) (credentials.Credential, error) {
+	id := cfg.TencentCredentialsSecret
+	if id == "" {
+		return credentials.Resolve(getenv)
+	}
+	value, err := awssm.GetString(ctx, awsAPI, id)
+	if err != nil {
+		return credentials.Credential{}, fmt.Errorf("reading the Tencent Cloud credentials from TENCENTCLOUD_CREDENTIALS_SECRET: %w", err)
+	}
+	return credentials.FromSecretValue(id, value)
 }
 
 // workersFor is how many zones a run keeps in flight: two per request a

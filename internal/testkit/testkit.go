@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +31,13 @@ const SecretName = "mpgw-key-{zone}"
 
 // VersionID is the SSM_VERSION_ID the cloud configures.
 const VersionID = "current"
+
+// AWSRegion and AWSSecretID are the AWS Secrets Manager configuration of
+// WithAWS.
+const (
+	AWSRegion   = "us-east-1"
+	AWSSecretID = "mpgw/{zone}"
+)
 
 // Fast retries: the same logic as production, without the waiting.
 var Fast = keyrotator.Tuning{
@@ -56,13 +64,17 @@ type Cloud struct {
 type Option func(*setup)
 
 type setup struct {
-	ssm, webhook bool
+	ssm, webhook, aws bool
 	emuOpts      emulator.Options
 	env          map[string]string
 }
 
 // WithWebhook adds a Standard Webhooks receiver and configures WEBHOOK_URL.
 func WithWebhook() Option { return func(s *setup) { s.webhook = true } }
+
+// WithAWS adds the AWS Secrets Manager sink: AWS_SECRET_ID, the region, the
+// emulator's AWS credentials and endpoint.
+func WithAWS() Option { return func(s *setup) { s.aws = true } }
 
 // WithoutSSM leaves SSM_SECRET_NAME unset.
 func WithoutSSM() Option { return func(s *setup) { s.ssm = false } }
@@ -104,6 +116,15 @@ func NewCloud(t testing.TB, zones []string, opts ...Option) *Cloud {
 	if s.ssm {
 		c.Env["SSM_SECRET_NAME"] = SecretName
 		c.Env["SSM_VERSION_ID"] = VersionID
+	}
+	if s.aws {
+		cred := c.Emu.AWSCredential()
+		c.Env["AWS_SECRET_ID"] = AWSSecretID
+		c.Env["AWS_REGION"] = AWSRegion
+		c.Env["AWS_ACCESS_KEY_ID"] = cred.AccessKeyID
+		c.Env["AWS_SECRET_ACCESS_KEY"] = cred.SecretAccessKey
+		c.Env["AWS_SESSION_TOKEN"] = cred.SessionToken
+		c.Env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = srv.URL
 	}
 	if s.webhook {
 		secret := NewWebhookSecret()
@@ -179,6 +200,26 @@ func (c *Cloud) SSMValue(zone string) string {
 	return ""
 }
 
+// AWSName is the AWS secret of zone.
+func (c *Cloud) AWSName(zone string) string {
+	return strings.ReplaceAll(AWSSecretID, "{zone}", zone)
+}
+
+// AWSStaged is the value of zone's AWS secret that holds stage (AWSCURRENT,
+// AWSPREVIOUS), "" if none.
+func (c *Cloud) AWSStaged(zone, stage string) string {
+	s, ok := c.Emu.AWSSecret(AWSRegion, c.AWSName(zone))
+	if !ok {
+		return ""
+	}
+	for _, v := range s.Versions {
+		if slices.Contains(v.Stages, stage) {
+			return v.Value
+		}
+	}
+	return ""
+}
+
 // Live is zone's live key in TEO.
 func (c *Cloud) Live(zone string) string {
 	k, _ := c.Emu.Key(zone)
@@ -195,6 +236,11 @@ func (c *Cloud) Keys(zones []string) []string {
 		}
 		if v := c.SSMValue(z); v != "" {
 			keys = append(keys, v)
+		}
+		if s, ok := c.Emu.AWSSecret(AWSRegion, c.AWSName(z)); ok {
+			for _, v := range s.Versions {
+				keys = append(keys, v.Value)
+			}
 		}
 	}
 	return keys

@@ -437,3 +437,17 @@ func (s *Sink) write(ctx context.Context, id string, d sink.Delivery, base strin
 	}
 	return err
 }
+
+// GetString reads the AWSCURRENT value of the secret id (a name or an ARN)
+// with the sink's retries: for secrets the function reads rather than
+// rotates (TENCENTCLOUD_CREDENTIALS_SECRET).
+func GetString(ctx context.Context, api *secretsmanager.Client, id string) (string, error) {
+	key, _, found, err := (&Sink{API: api}).get(ctx, id)
+	switch {
+	case err != nil:
+		return "", err
+	case !found:
+		return "", finalError(id, ActionGet, codeNotFound, "the secret or its AWSCURRENT version does not exist")
+	}
+	return key.Reveal(), nil
+}

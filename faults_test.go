@@ -36,6 +36,9 @@ func faultPoints() []faultPoint {
 	api := func(action string, phase emulator.Phase) *emulator.Fault {
 		return &emulator.Fault{Action: action, Phase: phase, Code: "InternalError"}
 	}
+	awsAPI := func(action string, phase emulator.Phase) *emulator.Fault {
+		return &emulator.Fault{Action: "secretsmanager." + action, Phase: phase, Code: "InternalServiceError"}
+	}
 	return []faultPoint{
 		{name: "Refresh error before the work", api: api(actionRefresh, emulator.Before)},
 		{name: "Refresh error after the work (answer lost)", api: api(actionRefresh, emulator.After)},
@@ -49,6 +52,13 @@ func faultPoints() []faultPoint {
 		{name: "SSM UpdateSecret error before the work", api: api("UpdateSecret", emulator.Before)},
 		{name: "SSM UpdateSecret error after the work", api: api("UpdateSecret", emulator.After)},
 		{name: "SSM UpdateDescription (record) error", api: api("UpdateDescription", emulator.Before)},
+		{name: "AWS GetSecretValue error", api: awsAPI("GetSecretValue", emulator.Before)},
+		{name: "AWS DescribeSecret error", api: awsAPI("DescribeSecret", emulator.Before)},
+		{name: "AWS TagResource (record) error", api: awsAPI("TagResource", emulator.Before)},
+		{name: "AWS CreateSecret error before the work", state: fresh, api: awsAPI("CreateSecret", emulator.Before)},
+		{name: "AWS CreateSecret error after the work", state: fresh, api: awsAPI("CreateSecret", emulator.After)},
+		{name: "AWS PutSecretValue error before the work", api: awsAPI("PutSecretValue", emulator.Before)},
+		{name: "AWS PutSecretValue error after the work", api: awsAPI("PutSecretValue", emulator.After)},
 		{name: "webhook 503", hook: testkit.HookStatus},
 		{name: "webhook timeout", hook: testkit.HookHang},
 		{name: "webhook connection dropped", hook: testkit.HookDrop},
@@ -103,7 +113,7 @@ func TestFaultMatrix(t *testing.T) {
 
 func runFault(t *testing.T, fp faultPoint, persistent bool) matrixRow {
 	zone := "zone-matrix"
-	c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook())
+	c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook(), testkit.WithAWS())
 	h := c.Handler()
 	h.Tuning.WebhookTimeout = 150 * time.Millisecond
 	ctx := context.Background()
@@ -141,7 +151,7 @@ func runFault(t *testing.T, fp faultPoint, persistent bool) matrixRow {
 	z := rep.Zones[0]
 	live := c.Live(zone)
 	refreshes := c.Emu.Performed(actionRefresh)
-	allHold := c.SSMValue(zone) == live && receiverHolds(c, zone, live)
+	allHold := allSinksHold(c, zone, live)
 	keyChanged := live != before
 
 	row := matrixRow{outcome: string(z.Outcome), code: z.Code, refreshes: refreshes, afterSync: "-"}
@@ -204,14 +214,27 @@ func runFault(t *testing.T, fp faultPoint, persistent bool) matrixRow {
 			t.Errorf("sync refreshed (%d -> %d)", refreshes, got)
 		}
 		live = c.Live(zone)
-		if c.SSMValue(zone) != live || !receiverHolds(c, zone, live) {
-			t.Errorf("after sync, SSM holds %s, webhook %v, live is %s", secret.Fingerprint(c.SSMValue(zone)),
-				receiverHolds(c, zone, live), secret.Fingerprint(live))
+		if !allSinksHold(c, zone, live) {
+			t.Errorf("after sync, SSM holds %s, AWS %s, webhook %v, live is %s", secret.Fingerprint(c.SSMValue(zone)),
+				secret.Fingerprint(c.AWSStaged(zone, emulator.StageCurrent)), receiverHolds(c, zone, live), secret.Fingerprint(live))
 		}
 		testkit.AssertNoLeak(t, []string{before, live}, reportJSON(t, sync))
 	}
-	testkit.AssertNoLeak(t, []string{before, live}, c.Logs.String(), reportJSON(t, rep), z.Error)
+	aws := c.Emu.AWSCredential()
+	testkit.AssertNoLeak(t, []string{before, live, aws.SecretAccessKey, aws.SessionToken}, c.Logs.String(), reportJSON(t, rep), z.Error)
 	return row
+}
+
+// allSinksHold reports whether every sink the cloud configures holds live:
+// SSM, AWS Secrets Manager (AWSCURRENT) and the webhook receiver.
+func allSinksHold(c *testkit.Cloud, zone, live string) bool {
+	if c.Getenv("SSM_SECRET_NAME") != "" && c.SSMValue(zone) != live {
+		return false
+	}
+	if c.Getenv("AWS_SECRET_ID") != "" && c.AWSStaged(zone, emulator.StageCurrent) != live {
+		return false
+	}
+	return c.Receiver == nil || receiverHolds(c, zone, live)
 }
 
 func receiverHolds(c *testkit.Cloud, zone, live string) bool {
@@ -234,7 +257,7 @@ func announced(r *webhook.Receiver, zone string) bool {
 func TestConcurrentRotationsConverge(t *testing.T) {
 	const rounds = 40
 	zone := "zone-race"
-	c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook(), testkit.WithEmulator(emulator.Options{TEORateLimit: -1}))
+	c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook(), testkit.WithAWS(), testkit.WithEmulator(emulator.Options{TEORateLimit: -1}))
 	ctx := context.Background()
 	for round := range rounds {
 		c.Emu.ResetCounters()
@@ -256,9 +279,9 @@ func TestConcurrentRotationsConverge(t *testing.T) {
 		}
 		wg.Wait()
 		live := c.Live(zone)
-		if c.SSMValue(zone) != live || !receiverHolds(c, zone, live) {
-			t.Fatalf("round %d: sinks diverged from the live key %s: ssm %s; reports %s %s", round, secret.Fingerprint(live),
-				secret.Fingerprint(c.SSMValue(zone)), reportJSON(t, reps[0]), reportJSON(t, reps[1]))
+		if !allSinksHold(c, zone, live) {
+			t.Fatalf("round %d: sinks diverged from the live key %s: ssm %s aws %s; reports %s %s", round, secret.Fingerprint(live),
+				secret.Fingerprint(c.SSMValue(zone)), secret.Fingerprint(c.AWSStaged(zone, emulator.StageCurrent)), reportJSON(t, reps[0]), reportJSON(t, reps[1]))
 		}
 		if got := c.Emu.Performed(actionRefresh); got > 2 {
 			t.Fatalf("round %d: %d refreshes for two rotations", round, got)

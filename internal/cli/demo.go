@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/rpc"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -31,6 +32,8 @@ const (
 	demoRegion     = "ap-guangzhou"
 	demoSecretName = "mpgw-key-{zone}"
 	demoVersion    = "current"
+	demoAWSRegion  = "us-east-1"
+	demoAWSSecret  = "mpgw/{zone}"
 )
 
 // demo rotates three zones against the built-in emulator through the real
@@ -55,8 +58,8 @@ func demo(ctx context.Context, args []string, env Env) int {
 	defer d.close()
 
 	fmt.Fprintf(out, "mpgw-keyrotator demo\n")
-	fmt.Fprintf(out, "  cloud emulator (TEO, SSM, STS; TC3 signatures verified): %s\n", d.emu.URL())
-	fmt.Fprintf(out, "  Standard Webhooks receiver:                            %s\n", d.hookURL)
+	fmt.Fprintf(out, "  cloud emulator (TEO, SSM, STS with TC3 signatures; AWS Secrets Manager with SigV4): %s\n", d.emu.URL())
+	fmt.Fprintf(out, "  Standard Webhooks receiver: %s\n", d.hookURL)
 	fmt.Fprintf(out, "  function: SCF Go1 runtime on %s, invoked over net/rpc with a timer event;\n", d.rpcAddr)
 	fmt.Fprintf(out, "  the execution-role credentials arrive in the invoke's Environment, as on SCF.\n\n")
 
@@ -146,15 +149,24 @@ func startDemo() (*demoRun, error) {
 
 	// The function's configuration, as a deploy file would set it. No
 	// credentials here: they come with each invoke.
+	aws := d.emu.AWSCredential()
 	d.env = &lockedEnv{vars: map[string]string{
-		"ZONE_IDS":            strings.Join(demoZones, ","),
-		"TEO_ENDPOINT":        d.emu.URL(),
-		"SSM_ENDPOINT":        d.emu.URL(),
-		"SSM_SECRET_NAME":     demoSecretName,
-		"SSM_VERSION_ID":      demoVersion,
-		"TENCENTCLOUD_REGION": demoRegion,
-		"WEBHOOK_URL":         d.hookURL,
-		"WEBHOOK_SECRET":      whsec,
+		// AWS Secrets Manager too, through the AWS SDK's own variables (on
+		// Lambda the role's keys arrive the same way).
+		"AWS_SECRET_ID":                    demoAWSSecret,
+		"AWS_REGION":                       demoAWSRegion,
+		"AWS_ACCESS_KEY_ID":                aws.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":            aws.SecretAccessKey,
+		"AWS_SESSION_TOKEN":                aws.SessionToken,
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": d.emu.URL(),
+		"ZONE_IDS":                         strings.Join(demoZones, ","),
+		"TEO_ENDPOINT":                     d.emu.URL(),
+		"SSM_ENDPOINT":                     d.emu.URL(),
+		"SSM_SECRET_NAME":                  demoSecretName,
+		"SSM_VERSION_ID":                   demoVersion,
+		"TENCENTCLOUD_REGION":              demoRegion,
+		"WEBHOOK_URL":                      d.hookURL,
+		"WEBHOOK_SECRET":                   whsec,
 	}}
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	h := &keyrotator.Handler{Getenv: d.env.get, Logger: logger}
@@ -219,12 +231,12 @@ func (d *demoRun) invoke(ctx context.Context, payload string) (*rotate.Report, e
 	return &rep, invokeErr
 }
 
-// prove compares, zone by zone, the key TEO has live with what SSM and the
-// webhook receiver hold, reading their own state.
+// prove compares, zone by zone, the key TEO has live with what SSM, AWS
+// Secrets Manager and the webhook receiver hold, reading their own state.
 func (d *demoRun) prove(out io.Writer) bool {
 	fmt.Fprintln(out, "proof, read from the emulator's and the receiver's own state (fingerprints; keys never printed):")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "zone\tTEO live key\tSSM "+demoSecretName+"@"+demoVersion+"\twebhook receiver\t")
+	fmt.Fprintln(tw, "zone\tTEO live key\tSSM "+demoSecretName+"@"+demoVersion+"\tAWS "+demoAWSSecret+"@AWSCURRENT\twebhook receiver\t")
 	all := true
 	for _, z := range demoZones {
 		live, _ := d.emu.Key(z)
@@ -236,14 +248,22 @@ func (d *demoRun) prove(out io.Writer) bool {
 				}
 			}
 		}
+		awsValue := ""
+		if s, ok := d.emu.AWSSecret(demoAWSRegion, strings.ReplaceAll(demoAWSSecret, "{zone}", z)); ok {
+			for _, v := range s.Versions {
+				if slices.Contains(v.Stages, emulator.StageCurrent) {
+					awsValue = v.Value
+				}
+			}
+		}
 		hooked, _ := d.receiver.Key(z)
-		ok := live != "" && ssmValue == live && hooked.Reveal() == live
+		ok := live != "" && ssmValue == live && awsValue == live && hooked.Reveal() == live
 		all = all && ok
 		mark := "holds the live key"
 		if !ok {
 			mark = "MISMATCH"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", z, secret.Fingerprint(live), secret.Fingerprint(ssmValue), hooked.Fingerprint(), mark)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", z, secret.Fingerprint(live), secret.Fingerprint(ssmValue), secret.Fingerprint(awsValue), hooked.Fingerprint(), mark)
 	}
 	tw.Flush()
 	return all

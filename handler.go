@@ -168,6 +168,8 @@ func (h *Handler) run(ctx context.Context, cfg config.Config, getenv func(string
 	base := h.logger(&cfg)
 	if inv, ok := scf.FromContext(ctx); ok {
 		base = base.With("functionName", inv.FunctionName, "namespace", inv.Namespace, "region", inv.Region)
+	} else if fields, ok := lambdaLogFields(ctx, getenv); ok {
+		base = base.With(fields...)
 	}
 	log := base.With("requestId", req.RequestID)
 	engine, err := h.engine(ctx, cfg, getenv, req.RequestID, log)

@@ -1,10 +1,12 @@
 package keyrotator
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -29,15 +31,16 @@ func (e *EventError) Unwrap() error { return e.Err }
 //
 // Timer, schedule and direct events answer with the report; a report that
 // is not ok is also returned as the error, so that the platform's retry
-// applies. HTTP events always answer with an integration response.
+// applies. HTTP events always answer with an HTTP response in their own
+// shape (event.EncodeResponse), never an invocation error.
 func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	ev, err := event.Parse(payload)
 	if err != nil {
 		h.logger(nil).Error("event", "error", err.Error())
 		var pe *event.Error
 		if errors.As(err, &pe) && pe.HTTP() {
-			// An HTTP caller always gets an integration response.
-			return json.Marshal(httptrigger.Respond(400, httptrigger.ErrorBody(400, err.Error())))
+			// An HTTP caller always gets an answer in its event's shape.
+			return event.EncodeResponse(pe.Shape, httptrigger.Respond(400, httptrigger.ErrorBody(400, err.Error())))
 		}
 		return nil, &EventError{err}
 	}
@@ -61,10 +64,10 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 }
 
 // serveHTTP authenticates and routes an HTTP event, then runs the action.
-// Every answer, errors included, is an integration response.
+// Every answer, errors included, is an HTTP response in the event's shape.
 func (h *Handler) serveHTTP(ctx context.Context, req *event.HTTPRequest, requestID string) ([]byte, error) {
 	respond := func(status int, body []byte) ([]byte, error) {
-		return json.Marshal(httptrigger.Respond(status, body))
+		return event.EncodeResponse(req.Shape, httptrigger.Respond(status, body))
 	}
 	getenv := h.envFor(ctx)
 	cfg, err := config.Load(getenv)
@@ -122,4 +125,21 @@ func platformRequestID(ctx context.Context) string {
 		return lc.AwsRequestID
 	}
 	return ""
+}
+
+// lambdaLogFields are the log fields naming the Lambda function that runs
+// this invocation, the counterpart of SCF's functionName, namespace and
+// region; ok is false outside Lambda.
+func lambdaLogFields(ctx context.Context, getenv func(string) string) (fields []any, ok bool) {
+	lc, ok := lambdacontext.FromContext(ctx)
+	if !ok {
+		return nil, false
+	}
+	name, region := lambdacontext.FunctionName, getenv("AWS_REGION")
+	// arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]
+	if arn := strings.Split(lc.InvokedFunctionArn, ":"); len(arn) >= 7 && arn[5] == "function" {
+		name = cmp.Or(name, arn[6])
+		region = cmp.Or(region, arn[3])
+	}
+	return []any{"functionName", name, "region", region}, true
 }

@@ -31,7 +31,7 @@ func (e *Error) Error() string {
 // error.
 func (e *Error) HTTP() bool {
 	switch e.Shape {
-	case ShapeSCFFunctionURL, ShapeSCFAPIGateway, ShapeAWSRESTv1, ShapeAWSHTTPv2:
+	case ShapeSCFFunctionURL, ShapeSCFAPIGateway, ShapeAWSRESTv1, ShapeAWSHTTPv2, ShapeAWSFunctionURL:
 		return true
 	}
 	return false
@@ -40,7 +40,7 @@ func (e *Error) HTTP() bool {
 // acceptedShapes is the list every unknown-shape error gives, so whoever
 // wired the trigger sees what would have worked.
 const acceptedShapes = "SCF timer, SCF function URL, SCF API Gateway, AWS API Gateway REST (v1), " +
-	`AWS HTTP API / Lambda function URL (v2), AWS EventBridge schedule, direct invoke {"action","zones","rotationId","dryRun"}`
+	`AWS HTTP API (v2), Lambda function URL, AWS EventBridge schedule, direct invoke {"action","zones","rotationId","dryRun"}`
 
 func unknownShape(got string) *Error {
 	return &Error{Msg: "unrecognised event (" + got + "); accepted shapes: " + acceptedShapes}

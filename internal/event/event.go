@@ -26,7 +26,8 @@ const (
 	ShapeSCFFunctionURL = "scf-function-url"
 	ShapeSCFAPIGateway  = "scf-apigw"
 	ShapeAWSRESTv1      = "aws-apigw-v1"
-	ShapeAWSHTTPv2      = "aws-http-v2" // AWS HTTP API payload 2.0 and Lambda function URLs
+	ShapeAWSHTTPv2      = "aws-http-v2" // AWS HTTP API, payload format 2.0
+	ShapeAWSFunctionURL = "aws-function-url"
 )
 
 // Event is one invocation, whatever its shape.
@@ -60,7 +61,8 @@ type HTTPRequest struct {
 	RequestID string // requestContext.requestId when present
 }
 
-// Response is the integration response every HTTP shape accepts.
+// Response is the answer to an HTTP event. Its JSON form is the SCF
+// integration response; EncodeResponse gives each AWS shape its own.
 type Response struct {
 	IsBase64Encoded bool              `json:"isBase64Encoded"`
 	StatusCode      int               `json:"statusCode"`
@@ -87,7 +89,7 @@ func Parse(payload []byte) (Event, error) {
 	case stringField(obj, "Type") == "Timer":
 		return parseTimer(obj)
 	case stringField(obj, "source") == "aws.events" && stringField(obj, "detail-type") == "Scheduled Event":
-		return parseSchedule(obj)
+		return parseSchedule(payload)
 	}
 	if shape := httpShape(obj); shape != "" {
 		return parseHTTP(shape, payload)

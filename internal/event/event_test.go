@@ -165,7 +165,7 @@ func TestParse(t *testing.T) {
 			name: "Lambda function URL",
 			file: "lambda-function-url.json",
 			want: Event{Kind: HTTP, HTTP: &HTTPRequest{
-				Shape:  ShapeAWSHTTPv2,
+				Shape:  ShapeAWSFunctionURL,
 				Method: "POST",
 				Path:   "/rotate/",
 				Headers: http.Header{

@@ -27,6 +27,9 @@ func FuzzParse(f *testing.F) {
 		"", "null", "[]", `"x"`, "{", `{"foo":1}`, "\xff\xfe", `{"Type":"Timer"}`,
 		`{"httpMethod":"POST","path":"/rotate","body":"e30=","isBase64Encoded":true}`,
 		`{"version":"2.0","requestContext":{"http":{}},"headers":{"a":[1]}}`,
+		`{"version":"2.0","rawPath":"/rotate","requestContext":{"domainName":"u.lambda-url.eu-west-1.on.aws"},"body":"e30=","isBase64Encoded":true}`,
+		`{"resource":"/","httpMethod":"GET","path":"/check","multiValueHeaders":{"A":["1","2"]},"headers":{"A":"3"}}`,
+		`{"source":"aws.events","detail-type":"Scheduled Event","id":"x","time":"2025-01-01T00:00:00Z"}`,
 		`{"Type":"Timer","TriggerName":"t","Time":"x","Message":"{\"zones\":[null]}"}`,
 	} {
 		f.Add([]byte(s))

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 )
 
 // parseTimer reads an SCF timer event:
@@ -90,14 +93,20 @@ func actionAndZones(obj map[string]json.RawMessage) (Event, error) {
 	return ev, nil
 }
 
-// parseSchedule reads an EventBridge "Scheduled Event": a timer with an
-// empty message.
-func parseSchedule(obj map[string]json.RawMessage) (Event, error) {
-	id, ok := decodeString(obj["id"])
-	if !ok || id == "" {
-		return Event{}, shapeError(string(Schedule), "id is missing")
+// parseSchedule reads an EventBridge "Scheduled Event" (a timer with an
+// empty message) into aws-lambda-go's type; Parse has recognised it by its
+// source and detail-type.
+func parseSchedule(payload []byte) (Event, error) {
+	const shape = string(Schedule)
+	var e events.EventBridgeEvent
+	if err := json.Unmarshal(payload, &e); err != nil {
+		return Event{}, shapeError(shape, "%s", fieldError(err))
 	}
-	return Event{Kind: Schedule, RotationID: "schedule:" + id}, nil
+	if e.ID == "" {
+		return Event{}, shapeError(shape, "id is missing")
+	}
+	// The id is what an EventBridge retry of one firing repeats.
+	return Event{Kind: Schedule, RotationID: "schedule:" + e.ID}, nil
 }
 
 // directKeys are the members a direct invoke may have; an object with any

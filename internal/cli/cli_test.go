@@ -439,7 +439,7 @@ func TestDemo(t *testing.T) {
 		t.Errorf("report %s", r.stdout)
 	}
 	for _, z := range rep.Zones {
-		if z.Outcome != rotate.Rotated || len(z.Sinks) != 2 {
+		if z.Outcome != rotate.Rotated || len(z.Sinks) != 3 { // ssm, aws, webhook
 			t.Errorf("%+v", z)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
@@ -142,4 +143,13 @@ func lambdaLogFields(ctx context.Context, getenv func(string) string) (fields []
 		region = cmp.Or(region, arn[3])
 	}
 	return []any{"functionName", name, "region", region}, true
+}
+
+// LambdaHandler is the AWS Lambda handler: the raw event goes to Invoke
+// through aws-lambda-go's own handler (its context carries the deadline and
+// the request id), and the answer is already JSON.
+func (h *Handler) LambdaHandler() lambda.Handler {
+	return lambda.NewHandler(func(ctx context.Context, event json.RawMessage) (json.RawMessage, error) {
+		return h.Invoke(ctx, event)
+	})
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
@@ -156,7 +157,7 @@ func TestBuiltBootstrapServesLambda(t *testing.T) {
 	}
 	t.Parallel()
 	zones := []string{"zone-lam1", "zone-lam2"}
-	c := testkit.NewCloud(t, append(slices.Clone(zones), zoneOutside), testkit.WithWebhook())
+	c := testkit.NewCloud(t, append(slices.Clone(zones), zoneOutside), testkit.WithWebhook(), testkit.WithAWS())
 	before := map[string]string{}
 	for _, z := range zones {
 		before[z] = c.Live(z)
@@ -185,14 +186,16 @@ func TestBuiltBootstrapServesLambda(t *testing.T) {
 		"AWS_LAMBDA_FUNCTION_NAME=mpgw-keyrotator",
 		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
-		"AWS_REGION=eu-west-1",
 		"ZONE_IDS=" + strings.Join(zones, ","),
 		"TRIGGER_TOKEN=" + token,
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + home,
 	}
 	for _, k := range []string{"TEO_ENDPOINT", "SSM_ENDPOINT", "SSM_SECRET_NAME", "SSM_VERSION_ID", "TENCENTCLOUD_REGION",
-		"TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN", "WEBHOOK_URL", "WEBHOOK_SECRET"} {
+		"TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN", "WEBHOOK_URL", "WEBHOOK_SECRET",
+		// On Lambda the role's AWS keys and the region are these variables.
+		"AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+		"AWS_SECRET_ID", "AWS_ENDPOINT_URL_SECRETS_MANAGER"} {
 		cmd.Env = append(cmd.Env, k+"="+c.Getenv(k))
 	}
 	var stdout, stderr testkit.Buffer
@@ -210,7 +213,8 @@ func TestBuiltBootstrapServesLambda(t *testing.T) {
 		<-exited
 	})
 
-	secrets := []string{c.Emu.RoleCredential().SecretKey, c.Emu.RoleCredential().Token, c.Getenv("WEBHOOK_SECRET"), token}
+	secrets := []string{c.Emu.RoleCredential().SecretKey, c.Emu.RoleCredential().Token, c.Getenv("WEBHOOK_SECRET"), token,
+		c.Emu.AWSCredential().SecretAccessKey, c.Emu.AWSCredential().SessionToken}
 	for _, k := range before {
 		secrets = append(secrets, k)
 	}
@@ -243,6 +247,8 @@ func TestBuiltBootstrapServesLambda(t *testing.T) {
 			t.Errorf("%s: SSM holds %s, live is %s", z.ZoneID, secret.Fingerprint(c.SSMValue(z.ZoneID)), secret.Fingerprint(live))
 		case hook.Reveal() != live:
 			t.Errorf("%s: the webhook receiver holds %s, live is %s", z.ZoneID, secret.Fingerprint(hook.Reveal()), secret.Fingerprint(live))
+		case c.AWSStaged(z.ZoneID, emulator.StageCurrent) != live:
+			t.Errorf("%s: AWSCURRENT is %s, live is %s", z.ZoneID, secret.Fingerprint(c.AWSStaged(z.ZoneID, emulator.StageCurrent)), secret.Fingerprint(live))
 		}
 	}
 
@@ -282,7 +288,7 @@ func TestBuiltBootstrapServesLambda(t *testing.T) {
 		t.Errorf("init error posted: %s", e)
 	}
 	logs := stderr.String()
-	for _, want := range []string{`"functionName":"mpgw-keyrotator"`, `"region":"eu-west-1"`, `"requestId":"` + res.requestID + `"`} {
+	for _, want := range []string{`"functionName":"mpgw-keyrotator"`, `"region":"` + testkit.AWSRegion + `"`, `"requestId":"` + res.requestID + `"`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the log lacks %s:\n%s", want, logs)
 		}

@@ -158,10 +158,10 @@ func Load(getenv func(string) string) (Config, error) {
 }
 
 var (
-	zoneID      = regexp.MustCompile(`^zone-[a-z0-9]{1,64}$`)
-	secretName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
-	versionID   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	region      = regexp.MustCompile(`^[a-z]{2,}(-[a-z0-9]+)+$`)
+	zoneID     = regexp.MustCompile(`^zone-[a-z0-9]{1,64}$`)
+	secretName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+	versionID  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	region     = regexp.MustCompile(`^[a-z]{2,}(-[a-z0-9]+)+$`)
 	// awsSecretID is a secret name (letters, digits, /_+=.@-) or its ARN.
 	awsSecretID = regexp.MustCompile(`^([A-Za-z0-9/_+=.@-]{1,512}|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512})$`)
 	roleARN     = regexp.MustCompile(`^qcs::cam::uin/[0-9]+:(roleName/[\w+=,.@-]+|role/[\w/+=,.@-]+)$`)

@@ -65,8 +65,8 @@ type Option func(*setup)
 
 type setup struct {
 	ssm, webhook, aws bool
-	emuOpts      emulator.Options
-	env          map[string]string
+	emuOpts           emulator.Options
+	env               map[string]string
 }
 
 // WithWebhook adds a Standard Webhooks receiver and configures WEBHOOK_URL.

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -93,7 +95,10 @@ func (h *Handler) serveHTTP(ctx context.Context, req *event.HTTPRequest, request
 	if req.RequestID != "" && requestID == "" {
 		requestID = req.RequestID
 	}
-	rep, err := h.run(ctx, cfg, getenv, rotate.Request{Action: action, Zones: d.Zones, RequestID: requestID, RotationID: d.RotationID})
+	// Only HTTP rotations are limited: a leaked trigger token can then churn
+	// a zone's key at most once per MIN_ROTATION_INTERVAL.
+	rep, err := h.run(ctx, cfg, getenv, rotate.Request{Action: action, Zones: d.Zones, RequestID: requestID, RotationID: d.RotationID,
+		MinInterval: cfg.MinRotationInterval})
 	if d.RotationID != "" && (err != nil || !rep.OK) {
 		// Not served: the sender's retry, with the same webhook-id, must
 		// be let through to finish the job.
@@ -105,6 +110,11 @@ func (h *Handler) serveHTTP(ctx context.Context, req *event.HTTPRequest, request
 			msg = "the function is misconfigured; see its logs"
 		}
 		return respond(500, httptrigger.ErrorBody(500, msg))
+	}
+	if rep.RetryAfterSeconds > 0 {
+		resp := httptrigger.Respond(http.StatusTooManyRequests, httptrigger.ErrorBody(http.StatusTooManyRequests, rep.Error))
+		resp.Headers["Retry-After"] = strconv.FormatInt(rep.RetryAfterSeconds, 10)
+		return event.EncodeResponse(req.Shape, resp)
 	}
 	body, err := json.Marshal(rep)
 	if err != nil {

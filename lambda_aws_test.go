@@ -61,7 +61,8 @@ func TestLambdaEventsDeliverToAWS(t *testing.T) {
 	for _, e := range entries {
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()
-			c := awsCloud(t, map[string]string{"TRIGGER_TOKEN": token})
+			// A first rotation runs just before: no MIN_ROTATION_INTERVAL here.
+			c := awsCloud(t, map[string]string{"TRIGGER_TOKEN": token, "MIN_ROTATION_INTERVAL": "0"})
 			h := productionHandler(c)
 			if rep, err := h.Run(t.Context(), rotate.Request{Action: rotate.Rotate, RotationID: "first"}); err != nil || !rep.OK {
 				t.Fatalf("first rotation: %v %s", err, reportJSON(t, rep))

@@ -57,7 +57,9 @@ func TestEntryPointsRotateWithProductionTiming(t *testing.T) {
 	for _, e := range entries {
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()
-			f := startProductionSCF(t, map[string]string{"TRIGGER_TOKEN": token})
+			// The priming rotation was just now: MIN_ROTATION_INTERVAL would
+			// refuse the HTTP rotate (its own tests are in interval_test.go).
+			f := startProductionSCF(t, map[string]string{"TRIGGER_TOKEN": token, "MIN_ROTATION_INTERVAL": "0"})
 			f.prime()
 			before := f.liveKeys()
 			resp := f.invoke(e.event(t), time.Now().Add(realisticDeadline))

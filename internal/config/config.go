@@ -27,6 +27,9 @@ const (
 	// DefaultDeliveryWindow is the time left before the deadline a zone needs
 	// to be refreshed: one attempt of each delivery step.
 	DefaultDeliveryWindow = 5 * time.Second
+	// DefaultMinRotationInterval is the shortest time between two HTTP-triggered
+	// rotations of a zone: a leaked trigger token churns a key at most this often.
+	DefaultMinRotationInterval = 10 * time.Minute
 	// ZonePlaceholder is replaced by the zone id in secret names.
 	ZonePlaceholder = "{zone}"
 )
@@ -38,6 +41,12 @@ type Config struct {
 	TEORateLimit float64
 	// DeliveryWindow: a zone is refreshed only with this much time left.
 	DeliveryWindow time.Duration
+	// MinRotationInterval refuses an HTTP-triggered rotate of a zone rotated
+	// more recently (0 = off).
+	MinRotationInterval time.Duration
+	// MaxKeyAge makes check report a zone last rotated longer ago as stale
+	// (0 = off).
+	MaxKeyAge time.Duration
 
 	SSM     *SSM     // nil: SSM sink off
 	AWS     *AWS     // nil: AWS Secrets Manager sink off
@@ -124,6 +133,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.TEO = l.endpoint("TEO_ENDPOINT", DefaultTEOEndpoint)
 	c.TEORateLimit = l.rate("TEO_RATE_LIMIT", DefaultTEORateLimit)
 	c.DeliveryWindow = l.duration("DELIVERY_WINDOW", DefaultDeliveryWindow, 100*time.Millisecond, 15*time.Minute)
+	c.MinRotationInterval = l.duration("MIN_ROTATION_INTERVAL", DefaultMinRotationInterval, 0, 366*24*time.Hour)
+	c.MaxKeyAge = l.keyAge("MAX_KEY_AGE")
 	c.Region = strings.TrimSpace(getenv("TENCENTCLOUD_REGION"))
 	c.TriggerToken = getenv("TRIGGER_TOKEN")
 	c.TriggerSecret = getenv("TRIGGER_SECRET")
@@ -265,6 +276,29 @@ func (l *loader) duration(name string, def, lo, hi time.Duration) time.Duration 
 	if err != nil || d < lo || d > hi {
 		l.fail(name, "%q is not a duration from %s to %s, such as 5s", excerpt.Of(v, 64), lo, hi)
 		return def
+	}
+	return d
+}
+
+// keyAge reads a Go duration or a number of days ("30d"); unset is 0 (off).
+func (l *loader) keyAge(name string) time.Duration {
+	v := l.get(name, "")
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	var err error
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		var n int
+		if n, err = strconv.Atoi(days); err == nil {
+			d = time.Duration(n) * 24 * time.Hour
+		}
+	} else {
+		d, err = time.ParseDuration(v)
+	}
+	if err != nil || d < time.Hour || d > 3660*24*time.Hour {
+		l.fail(name, "%q is not a key age from 1h to 3660d, such as 30d or 720h", excerpt.Of(v, 64))
+		return 0
 	}
 	return d
 }

@@ -168,6 +168,30 @@ func TestLoad(t *testing.T) {
 		{name: "delivery window too short", env: base(map[string]string{"DELIVERY_WINDOW": "10ms"}), wantVars: []string{"DELIVERY_WINDOW"}},
 		{name: "delivery window too long", env: base(map[string]string{"DELIVERY_WINDOW": "1h"}), wantVars: []string{"DELIVERY_WINDOW"}},
 		{name: "delivery window negative", env: base(map[string]string{"DELIVERY_WINDOW": "-5s"}), wantVars: []string{"DELIVERY_WINDOW"}},
+		{name: "rotation interval and key age defaults", env: base(nil), check: func(t *testing.T, c Config) {
+			if c.MinRotationInterval != 10*time.Minute || c.MaxKeyAge != 0 {
+				t.Errorf("interval %v, key age %v", c.MinRotationInterval, c.MaxKeyAge)
+			}
+		}},
+		{name: "rotation interval off", env: base(map[string]string{"MIN_ROTATION_INTERVAL": "0"}), check: func(t *testing.T, c Config) {
+			if c.MinRotationInterval != 0 {
+				t.Errorf("interval %v", c.MinRotationInterval)
+			}
+		}},
+		{name: "rotation interval bad", env: base(map[string]string{"MIN_ROTATION_INTERVAL": "soon"}), wantVars: []string{"MIN_ROTATION_INTERVAL"}},
+		{name: "key age in days", env: base(map[string]string{"MAX_KEY_AGE": "30d"}), check: func(t *testing.T, c Config) {
+			if c.MaxKeyAge != 30*24*time.Hour {
+				t.Errorf("key age %v", c.MaxKeyAge)
+			}
+		}},
+		{name: "key age duration", env: base(map[string]string{"MAX_KEY_AGE": "36h"}), check: func(t *testing.T, c Config) {
+			if c.MaxKeyAge != 36*time.Hour {
+				t.Errorf("key age %v", c.MaxKeyAge)
+			}
+		}},
+		{name: "key age bad", env: base(map[string]string{"MAX_KEY_AGE": "a month"}), wantVars: []string{"MAX_KEY_AGE"}},
+		{name: "key age negative days", env: base(map[string]string{"MAX_KEY_AGE": "-3d"}), wantVars: []string{"MAX_KEY_AGE"}},
+		{name: "key age too short", env: base(map[string]string{"MAX_KEY_AGE": "5m"}), wantVars: []string{"MAX_KEY_AGE"}},
 		{name: "bad level", env: base(map[string]string{"LOG_LEVEL": "loud"}), wantVars: []string{"LOG_LEVEL"}},
 		{name: "webhook http remote", env: base(map[string]string{"WEBHOOK_URL": "http://hooks.example.com", "WEBHOOK_SECRET": goodSecret}), wantVars: []string{"WEBHOOK_URL"}},
 		{name: "webhook no secret", env: base(map[string]string{"WEBHOOK_URL": "https://hooks.example.com"}), wantVars: []string{"WEBHOOK_SECRET"}},

@@ -87,6 +87,10 @@ type Request struct {
 	RequestID  string
 	RotationID string // identifies a rotation across platform retries; "" = RequestID
 	DryRun     bool   // rotate: inspect only, refresh nothing
+	// MinInterval refuses the whole rotate, before any write, when a
+	// requested zone was rotated less than this long ago (HTTP triggers:
+	// MIN_ROTATION_INTERVAL); 0 = no limit.
+	MinInterval time.Duration
 }
 
 // Defaults of the Engine's timing fields.
@@ -118,7 +122,10 @@ type Engine struct {
 	// RefreshRetry paces attempts of a refresh that failed without replacing
 	// the key (told by Describe).
 	RefreshRetry retry.Policy // default 3 attempts, 500ms..2s
-	Logger       *slog.Logger
+	// MaxKeyAge makes check call a zone in sync but last rotated longer ago
+	// stale (MAX_KEY_AGE); 0 = off.
+	MaxKeyAge time.Duration
+	Logger    *slog.Logger
 }
 
 func (e *Engine) window() time.Duration { return cmp.Or(e.Window, DefaultWindow) }
@@ -146,6 +153,11 @@ func (e *Engine) Run(ctx context.Context, req Request) Report {
 	}
 
 	plan := e.plan(req.Zones)
+	if req.Action == Rotate && req.MinInterval > 0 && !req.DryRun {
+		if refused, ok := r.tooSoon(plan, &rep); ok {
+			return refused
+		}
+	}
 	results := make([]ZoneResult, len(plan))
 	var todo []int
 	for i, p := range plan {
@@ -227,6 +239,9 @@ type run struct {
 
 	mu     sync.Mutex
 	broken *broken // the first step that failed for good in this run
+	// inspected is what the stores said per zone when the interval check
+	// ran first; each zone's rotation takes its own once.
+	inspected map[string][]inspected
 }
 
 // broken is a step that failed after a refresh: a sink's delivery or TEO's

@@ -38,6 +38,7 @@ const (
 	Synced  Outcome = "synced"  // sync wrote the live key where it differed
 	InSync  Outcome = "in-sync" // sync, check: nothing to do
 	Drifted Outcome = "drift"   // check: a sink differs from the live key
+	Stale   Outcome = "stale"   // check: in sync, but last rotated longer ago than MAX_KEY_AGE
 	Planned Outcome = "planned" // dry run: would rotate
 	Skipped Outcome = "skipped" // not attempted (e.g. no time left before the deadline)
 	Failed  Outcome = "failed"
@@ -57,8 +58,11 @@ type Report struct {
 	OK         bool   `json:"ok"`
 	// Error explains a problem of the whole request (a function timeout too
 	// short to refresh any zone); each zone still says what happened to it.
-	Error string       `json:"error,omitempty"`
-	Zones []ZoneResult `json:"zones"`
+	Error string `json:"error,omitempty"`
+	// RetryAfterSeconds is set when a rotate was refused because a zone was
+	// rotated less than MIN_ROTATION_INTERVAL ago: when to try again.
+	RetryAfterSeconds int64        `json:"retryAfterSeconds,omitempty"`
+	Zones             []ZoneResult `json:"zones"`
 }
 
 // ZoneResult is what happened to one zone.
@@ -73,7 +77,11 @@ type ZoneResult struct {
 	// changed, the API action and the error code.
 	Error string `json:"error"`
 	// KeyChanged is true when the zone's key was replaced during this request.
-	KeyChanged bool   `json:"keyChanged"`
+	KeyChanged bool `json:"keyChanged"`
+	// RotatedAt (RFC 3339) is when this function last rotated the zone's
+	// live key, from the rotation record; check reports it with AgeSeconds.
+	RotatedAt  string `json:"rotatedAt,omitempty"`
+	AgeSeconds int64  `json:"ageSeconds,omitempty"`
 	APIAction  string `json:"apiAction,omitempty"`
 	Code       string `json:"code,omitempty"`
 	DurationMs int64  `json:"durationMs"`

@@ -67,28 +67,19 @@ func (r *run) rotate(zone string) ZoneResult {
 	return res
 }
 
-// inspect is step 1: every store says what it holds, all at once.
+// inspect is step 1: every store says what it holds, all at once (or
+// said so already, when the run checked MIN_ROTATION_INTERVAL first).
 func (z *rotation) inspect() error {
-	for _, s := range z.e.Sinks {
-		if st, ok := s.(sink.Store); ok {
-			z.stores = append(z.stores, inspected{store: st})
+	stores, ok := z.takeInspected(z.zone)
+	if !ok {
+		var failed *SinkResult
+		var err error
+		if stores, failed, err = z.inspectStores(z.zone); err != nil {
+			z.res.Sinks = append(z.res.Sinks, *failed)
+			return fmt.Errorf("%s not ready, so the key was not refreshed: %w", failed.Name, err)
 		}
 	}
-	errs := make([]error, len(z.stores))
-	var wg sync.WaitGroup
-	for i := range z.stores {
-		wg.Go(func() {
-			z.stores[i].holding, errs[i] = z.stores[i].store.Inspect(z.ctx, z.zone)
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			name := z.stores[i].store.Name()
-			z.res.Sinks = append(z.res.Sinks, SinkResult{Name: name, Outcome: sink.Failed, Error: err.Error()})
-			return fmt.Errorf("%s not ready, so the key was not refreshed: %w", name, err)
-		}
-	}
+	z.stores = stores
 	for _, st := range z.stores {
 		if z.from == "" && !st.holding.Key.IsZero() {
 			z.from = st.holding.Key.Fingerprint()
@@ -103,6 +94,30 @@ func (z *rotation) inspect() error {
 		}
 	}
 	return nil
+}
+
+// inspectStores asks every store what it holds for zone, all at once. On a
+// failure it names the first store that failed.
+func (r *run) inspectStores(zone string) ([]inspected, *SinkResult, error) {
+	var stores []inspected
+	for _, s := range r.e.Sinks {
+		if st, ok := s.(sink.Store); ok {
+			stores = append(stores, inspected{store: st})
+		}
+	}
+	errs := make([]error, len(stores))
+	var wg sync.WaitGroup
+	for i := range stores {
+		wg.Go(func() { stores[i].holding, errs[i] = stores[i].store.Inspect(r.ctx, zone) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			name := stores[i].store.Name()
+			return nil, &SinkResult{Name: name, Outcome: sink.Failed, Error: err.Error()}, err
+		}
+	}
+	return stores, nil, nil
 }
 
 // describe reads the live key before the refresh.

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
 )
@@ -31,6 +33,7 @@ func (r *run) check(zone string) ZoneResult {
 	}
 	res.Fingerprint = live.Fingerprint()
 	var firstErr error
+	var rec *sink.Record
 	drift := false
 	for _, s := range r.e.Sinks {
 		st, ok := s.(sink.Store)
@@ -39,6 +42,9 @@ func (r *run) check(zone string) ZoneResult {
 			continue
 		}
 		h, err := st.Inspect(r.ctx, zone)
+		if rec == nil && err == nil {
+			rec = h.Record
+		}
 		switch {
 		case err != nil:
 			res.Sinks = append(res.Sinks, SinkResult{Name: s.Name(), Outcome: sink.Failed, Error: err.Error()})
@@ -53,6 +59,12 @@ func (r *run) check(zone string) ZoneResult {
 			res.Sinks = append(res.Sinks, SinkResult{Name: s.Name(), Outcome: sink.OK})
 		}
 	}
+	if rec == nil && r.e.Memory != nil {
+		if m, ok := r.e.Memory.load(zone); ok {
+			rec = &m
+		}
+	}
+	stale := r.keyAge(&res, rec, live.Fingerprint())
 	switch {
 	case drift:
 		res.Outcome = Drifted
@@ -62,6 +74,52 @@ func (r *run) check(zone string) ZoneResult {
 		}
 	case firstErr != nil:
 		res = fail(res, false, firstErr)
+	case stale:
+		res.Outcome = Stale
+		when := "at " + res.RotatedAt
+		if res.RotatedAt == "" {
+			when = "before its last rotation record"
+		}
+		res.Error = fmt.Sprintf("in sync, but the live key was last rotated %s, %s ago, longer than MAX_KEY_AGE (%s): rotate it",
+			when, time.Duration(res.AgeSeconds)*time.Second, r.e.MaxKeyAge)
+		r.notifyStale(res)
 	}
 	return res
+}
+
+// keyAge fills in when this function last rotated the zone's live key,
+// from its record, and says whether that is longer ago than MaxKeyAge. A
+// record whose rotation did not change the key (From is still the live
+// one) dates nothing, but the key is at least that old.
+func (r *run) keyAge(res *ZoneResult, rec *sink.Record, liveFingerprint string) (stale bool) {
+	if rec == nil {
+		return false
+	}
+	age := time.Since(rec.At)
+	res.AgeSeconds = int64(age / time.Second) // at least
+	if rec.From != liveFingerprint {
+		res.RotatedAt = rec.At.UTC().Format(time.RFC3339)
+	}
+	return r.e.MaxKeyAge > 0 && age > r.e.MaxKeyAge
+}
+
+// notifyStale tells every sink that can about a stale key.
+func (r *run) notifyStale(res ZoneResult) {
+	age := time.Duration(res.AgeSeconds) * time.Second
+	at, err := time.Parse(time.RFC3339, res.RotatedAt)
+	if err != nil {
+		at = time.Now().Add(-age) // the key is at least this old
+	}
+	st := sink.Stale{ZoneID: res.ZoneID, RequestID: r.req.RequestID, RotatedAt: at,
+		Age: age, MaxAge: r.e.MaxKeyAge, Fingerprint: res.Fingerprint}
+	ctx, cancel := r.noticeContext()
+	defer cancel()
+	for _, s := range r.e.Sinks {
+		if n, ok := s.(sink.StaleNotifier); ok {
+			if err := n.NotifyStale(ctx, st); err != nil {
+				r.log.LogAttrs(ctx, slog.LevelError, "stale notice not delivered",
+					slog.String("zoneId", res.ZoneID), slog.String("sink", s.Name()), slog.String("error", err.Error()))
+			}
+		}
+	}
 }

@@ -7,6 +7,7 @@ package sink
 
 import (
 	"context"
+	"time"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 )
@@ -71,6 +72,22 @@ type Store interface {
 // Notifier is implemented by sinks that announce failures to people.
 type Notifier interface {
 	NotifyFailure(ctx context.Context, f Failure) error
+}
+
+// StaleNotifier is implemented by sinks that tell people about a key that
+// has not been rotated for too long.
+type StaleNotifier interface {
+	NotifyStale(ctx context.Context, s Stale) error
+}
+
+// Stale describes a zone whose live key is older than MAX_KEY_AGE. It never
+// holds a key.
+type Stale struct {
+	ZoneID      string
+	RequestID   string // the check that found it
+	RotatedAt   time.Time
+	Age, MaxAge time.Duration
+	Fingerprint string // of the live key
 }
 
 // Failure describes a zone whose rotation failed. It never holds a key.

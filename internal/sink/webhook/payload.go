@@ -17,6 +17,7 @@ import (
 const (
 	TypeRotated        = "teo.mpgw.secret_key.rotated"
 	TypeRotationFailed = "teo.mpgw.secret_key.rotation_failed"
+	TypeStale          = "teo.mpgw.secret_key.stale"
 )
 
 // maxBody bounds what is read of a receiver's answer and what the Receiver
@@ -53,6 +54,15 @@ type failedData struct {
 	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
+type staleData struct {
+	ZoneID      string `json:"zoneId"`
+	RotatedAt   string `json:"rotatedAt"` // RFC 3339
+	Age         string `json:"age"`       // Go duration, whole seconds
+	AgeSeconds  int64  `json:"ageSeconds"`
+	MaxKeyAge   string `json:"maxKeyAge"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
 // rotatedBody is the body announcing d. This is the one place the key is
 // revealed, and only when includeKey is set.
 func rotatedBody(d sink.Delivery, includeKey bool, at time.Time) []byte {
@@ -82,6 +92,18 @@ func failedBody(f sink.Failure, at time.Time) []byte {
 		Error:       f.Reason,
 		Remedy:      f.Remedy,
 		Fingerprint: f.Fingerprint,
+	})
+}
+
+// staleBody is the body of a stale-key notice; sink.Stale holds no key.
+func staleBody(st sink.Stale, at time.Time) []byte {
+	return encode(TypeStale, at, staleData{
+		ZoneID:      st.ZoneID,
+		RotatedAt:   st.RotatedAt.UTC().Format(time.RFC3339),
+		Age:         st.Age.Truncate(time.Second).String(),
+		AgeSeconds:  int64(st.Age / time.Second),
+		MaxKeyAge:   st.MaxAge.String(),
+		Fingerprint: st.Fingerprint,
 	})
 }
 

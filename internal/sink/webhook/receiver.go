@@ -39,7 +39,8 @@ type Event struct {
 	Fingerprint string
 	RotationID  string
 	Action      string
-	HasKey      bool // the event carried the key (WEBHOOK_INCLUDE_KEY)
+	HasKey      bool   // the event carried the key (WEBHOOK_INCLUDE_KEY)
+	RotatedAt   string // stale notices: when the key was last rotated
 	Received    time.Time
 	Duplicate   bool // the id had been applied before: nothing was done
 }
@@ -117,7 +118,7 @@ func (r *Receiver) apply(ev Event, key secret.Key) bool {
 		if !key.IsZero() {
 			r.keys[ev.ZoneID] = key
 		}
-	case TypeRotationFailed:
+	case TypeRotationFailed, TypeStale:
 		r.failures = append(r.failures, ev)
 	}
 	return true
@@ -164,6 +165,15 @@ func parseEvent(body []byte) (Event, secret.Key, error) {
 			Type: env.Type, ZoneID: d.ZoneID, Fingerprint: d.Fingerprint,
 			RotationID: d.RotationID, Action: d.Action,
 		}, secret.Key{}, nil
+	case TypeStale:
+		var d staleData
+		if err := json.Unmarshal(env.Data, &d); err != nil {
+			return Event{}, secret.Key{}, errNotEvent
+		}
+		if d.ZoneID == "" || d.RotatedAt == "" {
+			return Event{}, secret.Key{}, errMissingField
+		}
+		return Event{Type: env.Type, ZoneID: d.ZoneID, Fingerprint: d.Fingerprint, RotatedAt: d.RotatedAt}, secret.Key{}, nil
 	default:
 		// A newer sender's event type: accept it (a 4xx would only make the
 		// sender give up) and act on nothing.
@@ -178,7 +188,8 @@ func (r *Receiver) Events() []Event {
 	return slices.Clone(r.events)
 }
 
-// Failures returns the rotation_failed notices applied, in order.
+// Failures returns the notices applied (rotation_failed and stale), in
+// order.
 func (r *Receiver) Failures() []Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()

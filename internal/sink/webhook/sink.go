@@ -57,8 +57,9 @@ type Sink struct {
 }
 
 var (
-	_ sink.Sink     = (*Sink)(nil)
-	_ sink.Notifier = (*Sink)(nil)
+	_ sink.Sink          = (*Sink)(nil)
+	_ sink.Notifier      = (*Sink)(nil)
+	_ sink.StaleNotifier = (*Sink)(nil)
 )
 
 // New returns the sink for cfg. The error never contains the secret.
@@ -104,6 +105,16 @@ func (s *Sink) NotifyFailure(ctx context.Context, f sink.Failure) error {
 	s.logOutcome(ctx, "webhook failure notice", start, attempts, err,
 		slog.String("zoneId", f.ZoneID), slog.String("action", f.Action),
 		slog.String("rotationId", f.RotationID), slog.String("fingerprint", f.Fingerprint))
+	return err
+}
+
+// NotifyStale implements sink.StaleNotifier: it posts a stale notice, with
+// the same retries as a delivery, once per check (the id names the request).
+func (s *Sink) NotifyStale(ctx context.Context, st sink.Stale) error {
+	start := time.Now()
+	attempts, err := s.post(ctx, MessageID(st.ZoneID, st.RequestID, "stale"), staleBody(st, s.now()))
+	s.logOutcome(ctx, "webhook stale notice", start, attempts, err,
+		slog.String("zoneId", st.ZoneID), slog.String("fingerprint", st.Fingerprint))
 	return err
 }
 

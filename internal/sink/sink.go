@@ -74,6 +74,35 @@ type Notifier interface {
 	NotifyFailure(ctx context.Context, f Failure) error
 }
 
+// Stager is a store that can hold a key before it goes live, for the
+// staged rotation mode (ROTATION_MODE=staged): the function makes the key,
+// stores it as pending, makes it live in TEO (Modify), then promotes it.
+// Every method is idempotent, so a retry after a crash at any point
+// continues with the same key.
+type Stager interface {
+	Store
+	// Stage durably records rec (To is the pending key's fingerprint) and
+	// stores key as the pending version, the record first (or in the same
+	// call), before anything changes in TEO: a pending version no record
+	// claims is never taken for this rotation's key. When the store for
+	// zone does not exist yet (h.Exists false) it is created holding live
+	// as the current version.
+	Stage(ctx context.Context, zone string, h Holding, rec Record, key, live secret.Key) error
+	// Pending returns the pending key held for zone; found is false when
+	// there is none.
+	Pending(ctx context.Context, zone string) (key secret.Key, found bool, err error)
+	// Promote makes key the version consumers read, removes the pending
+	// version and records rec (State Done). Unchanged when key was already
+	// current and nothing was pending.
+	Promote(ctx context.Context, zone string, key secret.Key, rec Record) (Outcome, error)
+}
+
+// PendingNotifier is implemented by sinks that announce a key about to go
+// live, so that consumers can preload it (staged mode).
+type PendingNotifier interface {
+	NotifyPending(ctx context.Context, d Delivery) error
+}
+
 // StaleNotifier is implemented by sinks that tell people about a key that
 // has not been rotated for too long.
 type StaleNotifier interface {

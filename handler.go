@@ -242,7 +242,7 @@ func (h *Handler) engine(ctx context.Context, cfg config.Config, getenv func(str
 	return &rotate.Engine{
 		Allowed: cfg.Zones, TEO: teoClient, Sinks: sinks, Memory: h.memory,
 		Window: cfg.DeliveryWindow, Workers: cmp.Or(t.Workers, workersFor(cfg.TEORateLimit)), Margin: t.Margin,
-		RefreshRetry: t.RefreshRetry, MaxKeyAge: cfg.MaxKeyAge, Logger: log,
+		RefreshRetry: t.RefreshRetry, MaxKeyAge: cfg.MaxKeyAge, Staged: cfg.Staged, Logger: log,
 	}, nil
 }
 

@@ -47,6 +47,9 @@ type Config struct {
 	// MaxKeyAge makes check report a zone last rotated longer ago as stale
 	// (0 = off).
 	MaxKeyAge time.Duration
+	// Staged is ROTATION_MODE=staged: the function makes the key, stores it
+	// as pending, then makes it live (Modify); false is refresh.
+	Staged bool
 
 	SSM     *SSM     // nil: SSM sink off
 	AWS     *AWS     // nil: AWS Secrets Manager sink off
@@ -158,6 +161,16 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.AWS != nil || c.TencentCredentialsSecret != "" {
 		l.awsEnvironment()
+	}
+	switch mode := l.get("ROTATION_MODE", "refresh"); mode {
+	case "refresh":
+	case "staged":
+		c.Staged = true
+		if c.SSM == nil && c.AWS == nil && !l.failed("SSM_SECRET_NAME", "AWS_SECRET_ID") {
+			l.fail("ROTATION_MODE", "staged needs SSM_SECRET_NAME or AWS_SECRET_ID: the new key must be stored durably before it goes live")
+		}
+	default:
+		l.fail("ROTATION_MODE", "%q: want refresh or staged", excerpt.Of(mode, 32))
 	}
 	if c.SSM == nil && c.Webhook == nil && c.AWS == nil && !l.failed("SSM_SECRET_NAME", "WEBHOOK_URL", "AWS_SECRET_ID") {
 		l.fail("SSM_SECRET_NAME", "no sink configured: set SSM_SECRET_NAME, AWS_SECRET_ID and/or WEBHOOK_URL; a refreshed key with nowhere to go locks out every gateway client")

@@ -192,6 +192,19 @@ func TestLoad(t *testing.T) {
 		{name: "key age bad", env: base(map[string]string{"MAX_KEY_AGE": "a month"}), wantVars: []string{"MAX_KEY_AGE"}},
 		{name: "key age negative days", env: base(map[string]string{"MAX_KEY_AGE": "-3d"}), wantVars: []string{"MAX_KEY_AGE"}},
 		{name: "key age too short", env: base(map[string]string{"MAX_KEY_AGE": "5m"}), wantVars: []string{"MAX_KEY_AGE"}},
+		{name: "refresh mode by default", env: base(nil), check: func(t *testing.T, c Config) {
+			if c.Staged {
+				t.Error("staged by default")
+			}
+		}},
+		{name: "staged mode", env: base(map[string]string{"ROTATION_MODE": "staged"}), check: func(t *testing.T, c Config) {
+			if !c.Staged {
+				t.Error("not staged")
+			}
+		}},
+		{name: "staged mode without a durable sink", env: base(map[string]string{"ROTATION_MODE": "staged", "SSM_SECRET_NAME": "<unset>",
+			"WEBHOOK_URL": "https://hooks.example.com", "WEBHOOK_SECRET": goodSecret}), wantVars: []string{"ROTATION_MODE"}},
+		{name: "bad mode", env: base(map[string]string{"ROTATION_MODE": "fast"}), wantVars: []string{"ROTATION_MODE"}},
 		{name: "bad level", env: base(map[string]string{"LOG_LEVEL": "loud"}), wantVars: []string{"LOG_LEVEL"}},
 		{name: "webhook http remote", env: base(map[string]string{"WEBHOOK_URL": "http://hooks.example.com", "WEBHOOK_SECRET": goodSecret}), wantVars: []string{"WEBHOOK_URL"}},
 		{name: "webhook no secret", env: base(map[string]string{"WEBHOOK_URL": "https://hooks.example.com"}), wantVars: []string{"WEBHOOK_SECRET"}},

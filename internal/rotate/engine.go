@@ -78,6 +78,8 @@ type TEO interface {
 	Describe(ctx context.Context, zone string) (secret.Key, error)
 	// Refresh replaces the zone's key, exactly once per call.
 	Refresh(ctx context.Context, zone string) (secret.Key, error)
+	// Modify makes key the zone's live key (staged mode), once per call.
+	Modify(ctx context.Context, zone string, key secret.Key) error
 }
 
 // Request is one action over a set of zones.
@@ -125,7 +127,10 @@ type Engine struct {
 	// MaxKeyAge makes check call a zone in sync but last rotated longer ago
 	// stale (MAX_KEY_AGE); 0 = off.
 	MaxKeyAge time.Duration
-	Logger    *slog.Logger
+	// Staged selects ROTATION_MODE=staged (see staged.go): the function makes
+	// the key, stores it as pending, makes it live with Modify, promotes it.
+	Staged bool
+	Logger *slog.Logger
 }
 
 func (e *Engine) window() time.Duration { return cmp.Or(e.Window, DefaultWindow) }

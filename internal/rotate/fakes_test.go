@@ -138,10 +138,11 @@ func (f *fakeTEO) enter(ctx context.Context, op, zone string) (n int, err error)
 	f.mu.Lock()
 	f.seen[zone] = true
 	f.calls++
-	if op == "refresh" {
+	switch op {
+	case "refresh":
 		f.refreshCalls[zone]++
 		n = f.refreshCalls[zone]
-	} else {
+	case "describe":
 		f.describeCalls[zone]++
 		n = f.describeCalls[zone]
 	}
@@ -195,6 +196,21 @@ func (f *fakeTEO) Refresh(ctx context.Context, zone string) (secret.Key, error) 
 		return secret.Key{}, &apiErr{action: opRefresh, code: "ResourceNotFound.ZoneNotFound"}
 	}
 	return secret.New(f.replaceLocked(zone)), nil
+}
+
+// Modify sets a caller-chosen key (staged mode).
+func (f *fakeTEO) Modify(ctx context.Context, zone string, key secret.Key) error {
+	if _, err := f.enter(ctx, "modify", zone); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.keys[zone]; !ok {
+		return &apiErr{action: "ModifyMultiPathGatewaySecretKey", code: "ResourceNotFound.ZoneNotFound"}
+	}
+	f.keys[zone] = key.Reveal()
+	f.all = append(f.all, key.Reveal())
+	return nil
 }
 
 func (f *fakeTEO) key(zone string) string {

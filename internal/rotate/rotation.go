@@ -43,6 +43,9 @@ func (r *run) rotate(zone string) ZoneResult {
 	if r.req.DryRun {
 		return z.plan()
 	}
+	if r.e.Staged {
+		return z.staged()
+	}
 	resumed, err := z.record()
 	if err != nil {
 		return r.unchanged(z.res, err)
@@ -255,7 +258,7 @@ func (r *run) deliver(zone string, key secret.Key, fresh bool, res ZoneResult, s
 	wrote := false // any sink written in any round: sync did something
 	for round := 1; ; round++ {
 		d.Key, d.Fresh = key, fresh
-		results, err := r.send(d)
+		results, err := r.send(d, r.doneRecord(res.PreviousFingerprint, key))
 		for _, sr := range results {
 			wrote = wrote || sr.Outcome != sink.Unchanged
 		}
@@ -289,22 +292,38 @@ func (r *run) deliver(zone string, key secret.Key, fresh bool, res ZoneResult, s
 	if success == Synced && !wrote {
 		res.Outcome = InSync
 	}
-	if r.req.Action == Rotate && r.e.Memory != nil {
-		r.e.Memory.save(zone, sink.Record{RotationID: r.req.RotationID, State: sink.Done,
-			From: res.PreviousFingerprint, To: key.Fingerprint(), At: time.Now().UTC()})
+	if done := r.doneRecord(res.PreviousFingerprint, key); done.RotationID != "" && r.e.Memory != nil {
+		r.e.Memory.save(zone, done)
 	}
 	return res
 }
 
-// send delivers d to every sink at once. err is the first failure, in sink
-// order; every failure marks its sink broken for the rest of the run.
-func (r *run) send(d sink.Delivery) ([]SinkResult, error) {
+// doneRecord is the record of a rotation delivered everywhere; the zero
+// Record for sync and check, which leave the record as it is.
+func (r *run) doneRecord(from string, key secret.Key) sink.Record {
+	if r.req.Action != Rotate {
+		return sink.Record{}
+	}
+	return sink.Record{RotationID: r.req.RotationID, State: sink.Done, From: from, To: key.Fingerprint(), At: r.started.UTC()}
+}
+
+// send delivers d to every sink at once; in staged mode a Stager promotes
+// the key instead (current takes it, the pending version goes) and records
+// done. err is the first failure, in sink order; every failure marks its
+// sink broken for the rest of the run.
+func (r *run) send(d sink.Delivery, done sink.Record) ([]SinkResult, error) {
 	results := make([]SinkResult, len(r.e.Sinks))
 	errs := make([]error, len(r.e.Sinks))
 	var wg sync.WaitGroup
 	for i, s := range r.e.Sinks {
 		wg.Go(func() {
-			o, err := s.Deliver(r.ctx, d)
+			var o sink.Outcome
+			var err error
+			if st, ok := s.(sink.Stager); ok && r.e.Staged {
+				o, err = st.Promote(r.ctx, d.ZoneID, d.Key, done)
+			} else {
+				o, err = s.Deliver(r.ctx, d)
+			}
 			results[i] = SinkResult{Name: s.Name(), Outcome: o}
 			if err != nil {
 				results[i].Outcome = sink.Failed

@@ -18,6 +18,7 @@ const (
 	TypeRotated        = "teo.mpgw.secret_key.rotated"
 	TypeRotationFailed = "teo.mpgw.secret_key.rotation_failed"
 	TypeStale          = "teo.mpgw.secret_key.stale"
+	TypePending        = "teo.mpgw.secret_key.pending" // staged mode: the key about to go live
 )
 
 // maxBody bounds what is read of a receiver's answer and what the Receiver
@@ -66,6 +67,11 @@ type staleData struct {
 // rotatedBody is the body announcing d. This is the one place the key is
 // revealed, and only when includeKey is set.
 func rotatedBody(d sink.Delivery, includeKey bool, at time.Time) []byte {
+	return keyBody(TypeRotated, d, includeKey, at)
+}
+
+// keyBody is the body of an event carrying d's key (rotated, pending).
+func keyBody(typ string, d sink.Delivery, includeKey bool, at time.Time) []byte {
 	data := rotatedData{
 		ZoneID:              d.ZoneID,
 		Fingerprint:         d.Key.Fingerprint(),
@@ -76,7 +82,7 @@ func rotatedBody(d sink.Delivery, includeKey bool, at time.Time) []byte {
 	if includeKey {
 		data.SecretKey = d.Key.Reveal()
 	}
-	return encode(TypeRotated, at, data)
+	return encode(typ, at, data)
 }
 
 // failedBody is the body of a failure notice. sink.Failure holds no key, so

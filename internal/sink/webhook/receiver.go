@@ -27,6 +27,7 @@ type Receiver struct {
 	events     []Event
 	failures   []Event
 	keys       map[string]secret.Key
+	pending    map[string]secret.Key // staged mode: announced, not yet live
 	failCount  int
 	failStatus int
 }
@@ -52,7 +53,7 @@ func NewReceiver(signingSecret string) (*Receiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Receiver{wh: wh, seen: map[string]bool{}, keys: map[string]secret.Key{}}, nil
+	return &Receiver{wh: wh, seen: map[string]bool{}, keys: map[string]secret.Key{}, pending: map[string]secret.Key{}}, nil
 }
 
 // ServeHTTP takes one event. Answers: 204 applied; 200 a webhook-id already
@@ -118,6 +119,10 @@ func (r *Receiver) apply(ev Event, key secret.Key) bool {
 		if !key.IsZero() {
 			r.keys[ev.ZoneID] = key
 		}
+	case TypePending:
+		if !key.IsZero() {
+			r.pending[ev.ZoneID] = key
+		}
 	case TypeRotationFailed, TypeStale:
 		r.failures = append(r.failures, ev)
 	}
@@ -138,7 +143,7 @@ func parseEvent(body []byte) (Event, secret.Key, error) {
 		return Event{}, secret.Key{}, errNotEvent
 	}
 	switch env.Type {
-	case TypeRotated:
+	case TypeRotated, TypePending:
 		var d rotatedData
 		if err := json.Unmarshal(env.Data, &d); err != nil {
 			return Event{}, secret.Key{}, errNotEvent
@@ -194,6 +199,14 @@ func (r *Receiver) Failures() []Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.failures)
+}
+
+// Pending returns the last key announced as pending for zone.
+func (r *Receiver) Pending(zone string) (secret.Key, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k, ok := r.pending[zone]
+	return k, ok
 }
 
 // Key returns the key the receiver holds for zone.

@@ -57,9 +57,10 @@ type Sink struct {
 }
 
 var (
-	_ sink.Sink          = (*Sink)(nil)
-	_ sink.Notifier      = (*Sink)(nil)
-	_ sink.StaleNotifier = (*Sink)(nil)
+	_ sink.Sink            = (*Sink)(nil)
+	_ sink.Notifier        = (*Sink)(nil)
+	_ sink.StaleNotifier   = (*Sink)(nil)
+	_ sink.PendingNotifier = (*Sink)(nil)
 )
 
 // New returns the sink for cfg. The error never contains the secret.
@@ -105,6 +106,21 @@ func (s *Sink) NotifyFailure(ctx context.Context, f sink.Failure) error {
 	s.logOutcome(ctx, "webhook failure notice", start, attempts, err,
 		slog.String("zoneId", f.ZoneID), slog.String("action", f.Action),
 		slog.String("rotationId", f.RotationID), slog.String("fingerprint", f.Fingerprint))
+	return err
+}
+
+// NotifyPending implements sink.PendingNotifier: it posts a pending event
+// (with the key unless IncludeKey is off) so that consumers can preload the
+// key before it goes live; the same retries as a delivery.
+func (s *Sink) NotifyPending(ctx context.Context, d sink.Delivery) error {
+	if d.Key.IsZero() {
+		return retry.Final(errors.New("webhook: no key to announce"))
+	}
+	start := time.Now()
+	fp := d.Key.Fingerprint()
+	attempts, err := s.post(ctx, MessageID(d.ZoneID, d.RotationID, "pending:"+fp), keyBody(TypePending, d, s.IncludeKey, s.now()))
+	s.logOutcome(ctx, "webhook pending notice", start, attempts, err,
+		slog.String("zoneId", d.ZoneID), slog.String("rotationId", d.RotationID), slog.String("fingerprint", fp))
 	return err
 }
 

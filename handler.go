@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
@@ -48,10 +49,14 @@ type Handler struct {
 	Transport http.RoundTripper
 	// Tuning overrides timeouts and retry pacing; zero = production values.
 	Tuning Tuning
+	// Roles keeps the credentials ROLE_ARN's AssumeRole returned across
+	// invocations until shortly before they expire; nil = the Handler's own.
+	Roles *credentials.RoleCache
 
 	once   sync.Once
 	memory *rotate.Memory
 	replay *httptrigger.ReplayGuard
+	roles  *credentials.RoleCache
 
 	limitsMu sync.Mutex
 	limits   map[limitsKey]*tcapi.Limits
@@ -88,6 +93,7 @@ func (h *Handler) init() {
 	h.once.Do(func() {
 		h.memory = rotate.NewMemory()
 		h.replay = httptrigger.NewReplayGuard(ReplayWindow, 10000)
+		h.roles = cmp.Or(h.Roles, &credentials.RoleCache{})
 	})
 }
 
@@ -186,7 +192,7 @@ func (h *Handler) run(ctx context.Context, cfg config.Config, getenv func(string
 }
 
 // engine assembles the rotation engine for one invocation.
-func (h *Handler) engine(ctx context.Context, cfg config.Config, getenv func(string) string, requestID string, log *slog.Logger) (*rotate.Engine, error) {
+func (h *Handler) engine(ctx context.Context, cfg config.Config, getenv func(string) string, _ string, log *slog.Logger) (*rotate.Engine, error) {
 	var awsAPI *secretsmanager.Client
 	if cfg.AWS != nil || cfg.TencentCredentialsSecret != "" {
 		var httpClient aws.HTTPClient // nil: the sink's shared client
@@ -210,7 +216,8 @@ func (h *Handler) engine(ctx context.Context, cfg config.Config, getenv func(str
 	if cfg.RoleARN != "" {
 		sts := api(cfg.STS, nil)
 		sts.Region = cfg.Region
-		cred, err = credentials.AssumeRole(ctx, sts, cred, cfg.RoleARN, "mpgw-keyrotator-"+requestID[:min(len(requestID), 32)])
+		h.init()
+		cred, err = h.roles.Get(ctx, sts, cred, cfg.RoleARN, credentials.SessionName(functionName(ctx)))
 		if err != nil {
 			return nil, err
 		}
@@ -259,6 +266,15 @@ func (h *Handler) credentials(ctx context.Context, cfg config.Config, getenv fun
 		return credentials.Credential{}, fmt.Errorf("reading the Tencent Cloud credentials from TENCENTCLOUD_CREDENTIALS_SECRET: %w", err)
 	}
 	return credentials.FromSecretValue(id, value)
+}
+
+// functionName names the function for the role's session: SCF's
+// FunctionName, else Lambda's, else "" (the command line).
+func functionName(ctx context.Context) string {
+	if inv, ok := scf.FromContext(ctx); ok && inv.FunctionName != "" {
+		return inv.FunctionName
+	}
+	return lambdacontext.FunctionName
 }
 
 // workersFor is how many zones a run keeps in flight: two per request a

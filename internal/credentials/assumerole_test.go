@@ -97,11 +97,18 @@ func TestAssumeRoleErrors(t *testing.T) {
 		base                func(*emulator.Emulator) Credential
 		wantCode            string
 		wantCalls           int
+		wantRemedy          string
 	}{
 		{name: "role not in the account", role: otherRole, session: "mpgw-keyrotator-test",
-			wantCode: "ResourceNotFound.RoleNotFound", wantCalls: 1},
+			wantCode: "ResourceNotFound.RoleNotFound", wantCalls: 1, wantRemedy: "does not exist"},
 		{name: "malformed session name", role: testRole, session: "x",
 			wantCode: "InvalidParameter.ParamError", wantCalls: 1},
+		{name: "trust policy refuses", role: testRole, session: "mpgw-keyrotator-test",
+			fault:    &emulator.Fault{Action: "AssumeRole", Code: "UnauthorizedOperation"},
+			wantCode: "UnauthorizedOperation", wantCalls: 1, wantRemedy: "trust policy"},
+		{name: "CAM refuses the caller", role: testRole, session: "mpgw-keyrotator-test",
+			fault:    &emulator.Fault{Action: "AssumeRole", Code: "AuthFailure.UnauthorizedOperation"},
+			wantCode: "AuthFailure.UnauthorizedOperation", wantCalls: 1, wantRemedy: "sts:AssumeRole"},
 		{name: "wrong base key", role: testRole, session: "mpgw-keyrotator-test",
 			base: func(e *emulator.Emulator) Credential {
 				return Credential{common.NewCredential(e.PermanentCredential().SecretID, "wrong"), "test"}
@@ -127,7 +134,7 @@ func TestAssumeRoleErrors(t *testing.T) {
 				t.Fatalf("AssumeRole succeeded: %s", cred.Source)
 			}
 			msg := err.Error()
-			for _, want := range []string{"ROLE_ARN", tc.role, tc.wantCode} {
+			for _, want := range []string{"ROLE_ARN", tc.role, tc.wantCode, tc.wantRemedy} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("%q lacks %q", msg, want)
 				}
@@ -138,7 +145,7 @@ func TestAssumeRoleErrors(t *testing.T) {
 			if cred.CredentialIface != nil {
 				t.Error("credentials returned with an error")
 			}
-			if tc.fault == nil && emu.Calls("AssumeRole") != tc.wantCalls {
+			if (tc.fault == nil || tc.wantCalls != 0) && emu.Calls("AssumeRole") != tc.wantCalls {
 				t.Errorf("AssumeRole called %d times, want %d (final errors are not retried)", emu.Calls("AssumeRole"), tc.wantCalls)
 			}
 			p := emu.PermanentCredential()

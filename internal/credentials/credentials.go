@@ -11,8 +11,9 @@
 //  4. The tccli profile ~/.tccli/<TCCLI_PROFILE or default>.credential.
 //
 // Then, when ROLE_ARN is set, those credentials assume the role through STS.
-// Credentials are read afresh for every invocation and never cached: the
-// role's temporary keys expire while an instance stays warm.
+// The base credentials are read afresh for every invocation: the execution
+// role's temporary keys expire while an instance stays warm. The assumed
+// role's are kept by a RoleCache until RefreshBefore their expiry.
 package credentials
 
 import (
@@ -112,8 +113,16 @@ func notConfigured(err error) bool {
 // AssumeRole exchanges base for the temporary credentials of roleARN
 // through sts: a client whose Endpoint, Region, timeouts, retries and
 // transport the caller chose, not yet used; AssumeRole sets its service and
-// credential.
+// credential. A warm instance keeps the answer in a RoleCache instead of
+// calling this for every invocation.
 func AssumeRole(ctx context.Context, client *tcapi.Client, base Credential, roleARN, session string) (Credential, error) {
+	cred, _, err := assumeRole(ctx, client, base, roleARN, session, time.Now())
+	return cred, err
+}
+
+// assumeRole is AssumeRole, also returning when the credentials expire
+// (ExpiredTime in the answer; zero when STS did not say), judged at now.
+func assumeRole(ctx context.Context, client *tcapi.Client, base Credential, roleARN, session string, now time.Time) (Credential, time.Time, error) {
 	client.Service, client.Version, client.Credential = "sts", "2018-08-13", base
 	if client.Region == "" {
 		client.Region = "ap-guangzhou" // STS needs a region; any works for AssumeRole
@@ -122,16 +131,20 @@ func AssumeRole(ctx context.Context, client *tcapi.Client, base Credential, role
 		Credentials struct{ Token, TmpSecretId, TmpSecretKey string }
 		ExpiredTime int64
 	}
-	params := map[string]any{"RoleArn": roleARN, "RoleSessionName": session, "DurationSeconds": 3600}
+	params := map[string]any{"RoleArn": roleARN, "RoleSessionName": session, "DurationSeconds": AssumeRoleSeconds}
 	if err := client.Call(ctx, "AssumeRole", params, &out); err != nil {
-		return Credential{}, fmt.Errorf("assuming ROLE_ARN %s: %w", roleARN, err)
+		return Credential{}, time.Time{}, fmt.Errorf("assuming ROLE_ARN %s with %s: %w%s", roleARN, base.Source, err, assumeRemedy(tcapi.Code(err)))
 	}
 	c := out.Credentials
 	if c.TmpSecretId == "" || c.TmpSecretKey == "" || c.Token == "" {
-		return Credential{}, fmt.Errorf("assuming ROLE_ARN %s: sts AssumeRole answered without credentials", roleARN)
+		return Credential{}, time.Time{}, fmt.Errorf("assuming ROLE_ARN %s: sts AssumeRole answered without credentials", roleARN)
 	}
-	if out.ExpiredTime != 0 && time.Unix(out.ExpiredTime, 0).Before(time.Now()) {
-		return Credential{}, fmt.Errorf("assuming ROLE_ARN %s: sts AssumeRole answered with expired credentials", roleARN)
+	var expires time.Time
+	if out.ExpiredTime != 0 {
+		expires = time.Unix(out.ExpiredTime, 0)
+		if !expires.After(now) {
+			return Credential{}, time.Time{}, fmt.Errorf("assuming ROLE_ARN %s: sts AssumeRole answered with expired credentials (check the clock)", roleARN)
+		}
 	}
-	return Credential{common.NewTokenCredential(c.TmpSecretId, c.TmpSecretKey, c.Token), "ROLE_ARN via " + base.Source}, nil
+	return Credential{common.NewTokenCredential(c.TmpSecretId, c.TmpSecretKey, c.Token), "ROLE_ARN via " + base.Source}, expires, nil
 }

@@ -178,6 +178,7 @@ func (e *Emulator) authenticate(r *http.Request, body []byte) (string, error) {
 			return "", apiErrorf("AuthFailure.TokenFailure", "The session token has expired.")
 		}
 	}
+	e.count(e.signedBy, auth.secretID)
 	return auth.service, nil
 }
 

@@ -71,7 +71,8 @@ type Emulator struct {
 	faults    []*activeFault // in injection order; the first match wins
 	calls     map[string]int
 	performed map[string]int
-	throttled int // calls the rate limiter refused
+	signedBy  map[string]int // authenticated API 3.0 requests by SecretId
+	throttled int            // calls the rate limiter refused
 
 	awsCreds   map[string]AWSCredential // by AccessKeyID
 	awsSecrets map[awsSecretKey]*AWSSecretState
@@ -107,6 +108,7 @@ func New(opts Options) *Emulator {
 		secrets:    map[secretID]*SecretState{},
 		calls:      map[string]int{},
 		performed:  map[string]int{},
+		signedBy:   map[string]int{},
 		awsSigner:  v4.NewSigner(),
 		awsCreds:   map[string]AWSCredential{},
 		awsSecrets: map[awsSecretKey]*AWSSecretState{},

@@ -167,6 +167,20 @@ func (e *Emulator) Calls(action string) int { return e.counter(e.calls, action) 
 // Before fault does not.
 func (e *Emulator) Performed(action string) int { return e.counter(e.performed, action) }
 
+// Signers counts the Tencent Cloud API requests (any service and action)
+// whose signature and token verified, by the SecretId that signed them:
+// which credentials a client really used.
+func (e *Emulator) Signers() map[string]int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return maps.Clone(e.signedBy)
+}
+
+// Credential returns the key pair registered under secretID (the
+// permanent one, the execution role's, one AssumeRole issued, or one
+// added), so that tests can look for its key and token in outputs.
+func (e *Emulator) Credential(secretID string) (Credential, bool) { return e.credential(secretID) }
+
 func (e *Emulator) counter(counter map[string]int, action string) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -181,10 +195,11 @@ func (e *Emulator) Throttled() int {
 	return e.throttled
 }
 
-// ResetCounters zeroes Calls, Performed and Throttled.
+// ResetCounters zeroes Calls, Performed, Signers and Throttled.
 func (e *Emulator) ResetCounters() {
 	e.mu.Lock()
 	clear(e.calls)
+	clear(e.signedBy)
 	clear(e.performed)
 	e.throttled = 0
 	e.mu.Unlock()

@@ -225,6 +225,9 @@ func (c *Client) send(ctx context.Context, action string, params, out any, attem
 	err = c.client().Send(req, resp)
 	if err != nil {
 		e := fromSDK(c.Service, action, err)
+		if IsUnauthorized(e.Code) {
+			e.Resource = camResource(c.Service, c.Region, action, body)
+		}
 		if hasCode(e.Code, "RequestLimitExceeded") {
 			c.Limits.Throttled(c.Service + "." + action)
 		}

@@ -1,6 +1,7 @@
 package tcapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -17,7 +18,11 @@ type Error struct {
 	Code      string // API error code, or ClientError.* for failures on our side of the wire
 	Message   string
 	RequestID string
-	cause     error
+	// Resource is the CAM resource the call acted on (with <uin> for the
+	// owner account, which the caller does not know), for the remedy of a
+	// CAM refusal; "" when unknown.
+	Resource string
+	cause    error
 }
 
 func (e *Error) Error() string {
@@ -34,7 +39,54 @@ func (e *Error) Error() string {
 	if e.RequestID != "" {
 		fmt.Fprintf(&b, " (RequestId %s)", e.RequestID)
 	}
+	if IsUnauthorized(e.Code) {
+		b.WriteString(": ")
+		b.WriteString(camRemedy(e.Service, e.Action, e.Resource))
+	}
 	return b.String()
+}
+
+// IsUnauthorized says whether code is CAM refusing the call: the
+// credentials' policy lacks the action on the resource.
+func IsUnauthorized(code string) bool {
+	return (hasCode(code, "UnauthorizedOperation") && code != "UnauthorizedOperation.AccessKmsError") || // SSM: KMS, not CAM
+		code == "AuthFailure.UnauthorizedOperation"
+}
+
+// camRemedy names the CAM action and resource a refused call needed, and
+// where the policy that grants them is.
+func camRemedy(service, action, resource string) string {
+	what := "CAM denied " + service + ":" + action
+	if resource != "" {
+		what += " on " + resource
+	}
+	switch service {
+	case "teo":
+		return what + `; grant it to the function's role with cam-policy.json; if the zone-scoped statement is refused although it names the zone, ` +
+			`TEO does not support resource-level authorization for this action: use cam-policy-fallback.json (the TEO actions on "*")`
+	case "ssm":
+		return what + "; grant it to the function's role with cam-policy.json (secrets as qcs::ssm:<region>:uin/<uin>:secret/creatorUin/*/<name>, " +
+			"CreateSecret on qcs::ssm::uin/<uin>:secret/*)"
+	}
+	return what + "; grant it to the credentials' user or role"
+}
+
+// camResource is the CAM resource of a call to service's action with the
+// JSON parameters body, in region.
+func camResource(service, region, action string, body []byte) string {
+	var p struct{ ZoneId, SecretName, RoleArn string }
+	_ = json.Unmarshal(body, &p) // the parameters this client encoded
+	switch {
+	case service == "teo" && p.ZoneId != "":
+		return "qcs::teo::uin/<uin>:zone/" + p.ZoneId
+	case service == "ssm" && action == "CreateSecret":
+		return "qcs::ssm::uin/<uin>:secret/*"
+	case service == "ssm" && p.SecretName != "":
+		return "qcs::ssm:" + region + ":uin/<uin>:secret/creatorUin/*/" + p.SecretName
+	case service == "sts" && p.RoleArn != "":
+		return p.RoleArn
+	}
+	return ""
 }
 
 func (e *Error) Unwrap() error { return e.cause }

@@ -471,3 +471,68 @@ func TestSDKClientsReused(t *testing.T) {
 		t.Error("a client with its own transport shared the SDK client")
 	}
 }
+
+// A CAM refusal names the action and resource the credentials lack and the
+// policy file, in the message only: the code and action the report and the
+// fault matrix read are CAM's.
+func TestUnauthorizedNamesTheCAMGrant(t *testing.T) {
+	tests := []struct {
+		name, service, version, action, region string
+		params                                 any
+		code                                   string
+		want                                   []string
+		hint                                   bool
+	}{
+		{name: "TEO refresh", service: "teo", version: "2022-09-01", action: actionRefresh, params: zoneParams{testZone},
+			code: "UnauthorizedOperation", hint: true,
+			want: []string{"teo:" + actionRefresh, "qcs::teo::uin/<uin>:zone/" + testZone, "cam-policy.json", "cam-policy-fallback.json"}},
+		{name: "TEO describe, common code", service: "teo", version: "2022-09-01", action: actionDescribe, params: zoneParams{testZone},
+			code: "AuthFailure.UnauthorizedOperation", hint: true,
+			want: []string{"teo:" + actionDescribe, "qcs::teo::uin/<uin>:zone/" + testZone, "cam-policy-fallback.json"}},
+		{name: "TEO product sub-code", service: "teo", version: "2022-09-01", action: actionDescribe, params: zoneParams{testZone},
+			code: "UnauthorizedOperation.CamUnauthorized", hint: true, want: []string{"teo:" + actionDescribe}},
+		{name: "SSM update", service: "ssm", version: "2019-09-23", action: "UpdateSecret", region: "ap-guangzhou",
+			params: struct{ SecretName, VersionId, SecretString string }{"mpgw-key-zone-x", "current", "v"},
+			code:   "UnauthorizedOperation", hint: true,
+			want: []string{"ssm:UpdateSecret", "qcs::ssm:ap-guangzhou:uin/<uin>:secret/creatorUin/*/mpgw-key-zone-x", "cam-policy.json"}},
+		{name: "SSM create", service: "ssm", version: "2019-09-23", action: "CreateSecret", region: "ap-guangzhou",
+			params: struct{ SecretName, VersionId, SecretString string }{"mpgw-key-zone-x", "current", "v"},
+			code:   "AuthFailure.UnauthorizedOperation", hint: true,
+			want: []string{"ssm:CreateSecret", "qcs::ssm::uin/<uin>:secret/*"}},
+		{name: "SSM KMS refusal is not CAM's", service: "ssm", version: "2019-09-23", action: "GetSecretValue", region: "ap-guangzhou",
+			params: struct{ SecretName, VersionId string }{"mpgw-key-zone-x", "current"},
+			code:   "UnauthorizedOperation.AccessKmsError"},
+		{name: "other codes get no CAM hint", service: "teo", version: "2022-09-01", action: actionDescribe, params: zoneParams{testZone},
+			code: "ResourceNotFound"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			emu, c := newCloud(t)
+			c.Service, c.Version, c.Region = tc.service, tc.version, tc.region
+			emu.Inject(emulator.Fault{Action: tc.action, Code: tc.code})
+			err := c.Call(context.Background(), tc.action, tc.params, nil)
+			if Code(err) != tc.code {
+				t.Fatalf("err = %v, want code %s", err, tc.code)
+			}
+			var e *Error
+			if !errors.As(err, &e) || e.Operation() != tc.action || e.ErrorCode() != tc.code {
+				t.Fatalf("report fields %v", err)
+			}
+			msg := err.Error()
+			if got := strings.Contains(msg, "CAM denied"); got != tc.hint {
+				t.Errorf("CAM hint = %v, want %v: %q", got, tc.hint, msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("%q lacks %q", msg, w)
+				}
+			}
+			if !strings.HasPrefix(msg, tc.service+" "+tc.action+": "+tc.code) {
+				t.Errorf("message %q does not start with service, action and code", msg)
+			}
+			if emu.Calls(tc.action) != 1 {
+				t.Errorf("%d calls, want 1 (final)", emu.Calls(tc.action))
+			}
+		})
+	}
+}

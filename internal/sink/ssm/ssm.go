@@ -352,13 +352,25 @@ func description(zone string, rec *sink.Record) string {
 
 type tag struct{ TagKey, TagValue string }
 
+// codeTagsNotExisted is CreateSecret refusing tags the account's tag
+// service does not hold (or the role may not use): the secret is worth
+// more than its tags.
+const codeTagsNotExisted = "InvalidParameterValue.TagsNotExisted"
+
 func (s *Sink) create(ctx context.Context, name, zone string, key secret.Key, desc string) error {
 	params := struct {
 		SecretName   string
 		VersionId    string
 		SecretString string
 		Description  string
-		Tags         []tag
+		Tags         []tag `json:",omitempty"`
 	}{name, s.VersionID, key.Reveal(), desc, []tag{{"managed-by", managedBy}, {"teo-zone", zone}}}
-	return s.API.Call(ctx, ActionCreate, params, nil)
+	err := s.API.Call(ctx, ActionCreate, params, nil)
+	if tcapi.Code(err) == codeTagsNotExisted {
+		s.logger().LogAttrs(ctx, slog.LevelWarn, "ssm CreateSecret refused the tags: creating the secret without them (add the tags managed-by and teo-zone by hand, or allow the role to use them)",
+			slog.String("zoneId", zone), slog.String("secret", name), slog.String("code", codeTagsNotExisted))
+		params.Tags = nil
+		err = s.API.Call(ctx, ActionCreate, params, nil)
+	}
+	return err
 }

@@ -961,3 +961,62 @@ func TestSinkBasics(t *testing.T) {
 		t.Errorf("Error %q does not carry the secret, the code and the classification", err)
 	}
 }
+
+// CreateSecret refusing the tags (InvalidParameterValue.TagsNotExisted) is
+// sent once more without them, with a warning: the key is delivered all
+// the same.
+func TestCreateWithoutRefusedTags(t *testing.T) {
+	refused := emulator.Fault{Action: "CreateSecret", Code: "InvalidParameterValue.TagsNotExisted"}
+	once := refused
+	once.Times = 1
+	tests := []struct {
+		name        string
+		deliver     bool // through Deliver (a missing secret found on write) instead of Begin
+		fault       emulator.Fault
+		wantCreates int
+		wantCode    string
+	}{
+		{name: "Begin: tags refused once", fault: once, wantCreates: 2},
+		{name: "Deliver: tags refused once", deliver: true, fault: once, wantCreates: 2},
+		{name: "refused without tags too: the error stands", fault: refused, wantCreates: 2, wantCode: "InvalidParameterValue.TagsNotExisted"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			ctx := context.Background()
+			live := newKey(t)
+			f.emu.Inject(tc.fault)
+			var err error
+			if tc.deliver {
+				_, err = f.sink.Deliver(ctx, delivery(live, false))
+			} else {
+				err = f.sink.Begin(ctx, zone, sink.Holding{}, record("rot-1", secret.Fingerprint(live)), secret.New(live))
+			}
+			err = f.err(err)
+			if got := f.emu.Calls("CreateSecret"); got != tc.wantCreates {
+				t.Errorf("CreateSecret called %d times, want %d", got, tc.wantCreates)
+			}
+			if tc.wantCode != "" {
+				checkError(t, err, tc.wantCode, false)
+				f.noLeak(t, live)
+				return
+			}
+			if err != nil {
+				t.Fatalf("err = %v", err)
+			}
+			if v, ok := f.value(); !ok || v != live {
+				t.Error("the secret does not hold the live key")
+			}
+			s, _ := f.emu.Secret(region, name)
+			if len(s.Tags) != 0 {
+				t.Errorf("tags %v on a secret created without them", s.Tags)
+			}
+			logs := f.logs.String()
+			if !strings.Contains(logs, `"level":"WARN"`) || !strings.Contains(logs, "refused the tags") {
+				t.Errorf("no warning about the tags in %s", logs)
+			}
+			f.noLeak(t, live)
+		})
+	}
+}

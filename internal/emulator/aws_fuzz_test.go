@@ -16,6 +16,22 @@ func formatSigV4(a sigV4Auth) string {
 		", SignedHeaders=" + strings.Join(a.signedHeaders, ";") + ", Signature=" + a.signature
 }
 
+// sigV4Sentences are what parseSigV4's errors may say.
+var sigV4Sentences = []string{
+	"Unsupported Authorization algorithm; expected " + sigV4Algorithm + ".",
+	"Every part of the Authorization header must be a non-empty name=value pair.",
+	"A part of the Authorization header is repeated.",
+	"Authorization header requires 'Credential' parameter.",
+	"Authorization header requires 'Signature' parameter.",
+	"Authorization header requires 'SignedHeaders' parameter.",
+	"Credential must have the form <access key>/<date>/<region>/<service>/" + sigV4Terminator + ".",
+	"The credential scope date must be YYYYMMDD.",
+	"SignedHeaders must be lowercase header names separated by ';'.",
+	"SignedHeaders must be sorted and unique.",
+	"'Host' must be a 'SignedHeader' in the AWS Authorization.",
+	"Signature must be 64 lowercase hex digits.",
+}
+
 // FuzzParseSigV4 feeds arbitrary AWS Authorization headers to parseSigV4
 // (seed corpus in testdata/fuzz/FuzzParseSigV4). It must not panic; every
 // error is an IncompleteSignatureException that does not echo the header;
@@ -44,9 +60,13 @@ func FuzzParseSigV4(f *testing.F) {
 			if !errors.As(err, &ae) || ae.Type != "IncompleteSignatureException" {
 				t.Fatalf("error %T %v", err, err)
 			}
-			_, rest, _ := strings.Cut(header, " ")
-			if len(rest) >= 8 && strings.Contains(ae.Message, rest) {
-				t.Fatalf("error message %q echoes the header", ae.Message)
+			// Made of fixed sentences only, so nothing of the header is echoed.
+			left := ae.Message
+			for _, s := range sigV4Sentences {
+				left = strings.ReplaceAll(left, s, "")
+			}
+			if strings.TrimSpace(left) != "" {
+				t.Fatalf("error message %q is not made of the fixed sentences", ae.Message)
 			}
 			return
 		}

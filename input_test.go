@@ -1,0 +1,62 @@
+package keyrotator_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
+)
+
+// invokeHTTP sends one SCF function URL event through Handler.Invoke and
+// returns its integration response.
+func invokeHTTP(t *testing.T, c *testkit.Cloud, payload []byte) (status int, headers map[string]string, body string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), longDeadline)
+	defer cancel()
+	out, err := c.Handler().Invoke(ctx, payload)
+	if err != nil {
+		t.Fatalf("an HTTP event got an invocation error: %v", err)
+	}
+	var r struct {
+		StatusCode int               `json:"statusCode"`
+		Headers    map[string]string `json:"headers"`
+		Body       string            `json:"body"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("answer %s: %v", out, err)
+	}
+	return r.StatusCode, r.Headers, r.Body
+}
+
+// TestSignedRequestReplayedOnAnotherRoute: the headers of a signed GET
+// …/check, replayed on POST …/rotate, rotate nothing: the signature covers
+// the body, and the body names the action.
+func TestSignedRequestReplayedOnAnotherRoute(t *testing.T) {
+	t.Parallel()
+	whsec := testkit.NewWebhookSecret()
+	c := testkit.NewCloud(t, allowedZones, testkit.WithEnv(map[string]string{"TRIGGER_SECRET": whsec}))
+	for _, body := range []string{"", `{"action":"check"}`} {
+		headers, _ := authHeaders(t, signed, "", whsec, []byte(body))
+		before := c.Emu.Performed(scfRefresh)
+		status, _, answer := invokeHTTP(t, c, functionURLEvent(t, "POST", "/rotate", headers, []byte(body)))
+		if status != 400 {
+			t.Errorf("body %q replayed on POST /rotate: status %d %s, want 400", body, status, answer)
+		}
+		if n := c.Emu.Performed(scfRefresh) - before; n != 0 {
+			t.Errorf("body %q replayed on POST /rotate: %d refreshes", body, n)
+		}
+		// The same headers on their own route: the body must name check.
+		status, _, answer = invokeHTTP(t, c, functionURLEvent(t, "GET", "/check", headers, []byte(body)))
+		if want := map[string]int{"": 400, `{"action":"check"}`: 502}[body]; status != want {
+			t.Errorf("body %q on GET /check: status %d %s, want %d", body, status, answer, want)
+		}
+	}
+	// A signed rotate naming its action goes through.
+	body := []byte(`{"action":"rotate","zones":["zone-alpha"]}`)
+	headers, _ := authHeaders(t, signed, "", whsec, body)
+	if status, _, answer := invokeHTTP(t, c, functionURLEvent(t, "POST", "/rotate", headers, body)); status != 200 || !strings.Contains(answer, `"outcome":"rotated"`) {
+		t.Errorf("signed rotate naming its action: %d %s", status, answer)
+	}
+}

@@ -20,6 +20,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
@@ -82,6 +85,12 @@ func Resolve(getenv func(string) string) (Credential, error) {
 		{"the credentials file (TENCENTCLOUD_CREDENTIALS_FILE or ~/.tencentcloud/credentials)", common.DefaultProfileProvider()},
 		{"the tccli profile (~/.tccli)", common.DefaultTccliProfileProvider()},
 	}
+	// The SDK's profile provider panics (assignment to entry in nil map) on
+	// a file without a [default] section, so that file is checked here
+	// first.
+	if err := checkProfileFile(); err != nil {
+		return Credential{}, problem("TENCENTCLOUD_CREDENTIALS_FILE", err)
+	}
 	for _, f := range files {
 		cred, err := f.provider.GetCredential()
 		if err == nil && cred.GetSecretId() != "" && cred.GetSecretKey() != "" {
@@ -93,6 +102,44 @@ func Resolve(getenv func(string) string) (Credential, error) {
 		}
 	}
 	return Credential{}, problem("TENCENTCLOUD_SECRETID", ErrNotFound)
+}
+
+// checkProfileFile checks the file the SDK's profile provider will read
+// (TENCENTCLOUD_CREDENTIALS_FILE, else ~/.tencentcloud/credentials when it
+// exists) for a [default] section, reading its section headers only. A file
+// that is there but has no [default] section (empty, only [prod], no
+// section header at all) is an error naming the file, not a reason to fall
+// through to the tccli profile: the file is where the user put credentials
+// (or pointed TENCENTCLOUD_CREDENTIALS_FILE at), and silently signing with
+// whatever account another source holds would be worse than stopping. It is
+// also how a file with a [default] section but no secret_key is treated.
+// The content is never quoted: it holds secret keys.
+func checkProfileFile() error {
+	path, explicit := os.LookupEnv(common.EnvCredentialFile)
+	switch {
+	case explicit && path == "":
+		return errors.New("TENCENTCLOUD_CREDENTIALS_FILE is set but empty: unset it or name the credentials file")
+	case !explicit:
+		home := os.Getenv("HOME")
+		if home == "" {
+			return nil
+		}
+		path = filepath.Join(home, ".tencentcloud", "credentials")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil // absent: the next source is tried
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		// os errors name the path and the reason, never the content.
+		return fmt.Errorf("reading the credentials file: %w", err)
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if strings.TrimSpace(line) == "[default]" {
+			return nil
+		}
+	}
+	return fmt.Errorf("the credentials file %s has no [default] section: add [default] with secret_id and secret_key, or point TENCENTCLOUD_CREDENTIALS_FILE at a file that has one", path)
 }
 
 func incomplete(first, firstValue, second string) error {

@@ -62,18 +62,26 @@ var envPairs = []struct{ id, key, token string }{
 // Resolve finds the base credentials through getenv, then the profile files.
 func Resolve(getenv func(string) string) (Credential, error) {
 	for _, p := range envPairs {
-		id, key := getenv(p.id), getenv(p.key)
-		if id == "" && key == "" {
+		rawID, rawKey := getenv(p.id), getenv(p.key)
+		if rawID == "" && rawKey == "" {
 			continue
 		}
+		// A value that is only whitespace is set, but can never sign: it
+		// counts as empty, and, being set, is an error rather than a reason
+		// to try the next source. Values are trimmed (a trailing newline
+		// from a secret store would break every signature).
+		id, key := strings.TrimSpace(rawID), strings.TrimSpace(rawKey)
 		if id == "" || key == "" {
-			return Credential{}, problem(p.id, incomplete(p.id, id, p.key))
+			return Credential{}, problem(p.id, incomplete(p.id, id, p.key, key))
 		}
 		src := p.id + "/" + p.key
 		token := ""
 		if p.token != "" {
-			if token = getenv(p.token); token != "" {
+			raw := getenv(p.token)
+			if token = strings.TrimSpace(raw); token != "" {
 				src += "/" + p.token
+			} else if raw != "" {
+				return Credential{}, problem(p.token, fmt.Errorf("%s is only whitespace: unset it or set the session token", p.token))
 			}
 		}
 		return Credential{common.NewTokenCredential(id, key, token), src}, nil
@@ -142,12 +150,21 @@ func checkProfileFile() error {
 	return fmt.Errorf("the credentials file %s has no [default] section: add [default] with secret_id and secret_key, or point TENCENTCLOUD_CREDENTIALS_FILE at a file that has one", path)
 }
 
-func incomplete(first, firstValue, second string) error {
-	missing := second
+// incomplete says which of a pair of credential variables is empty (or
+// only whitespace), after trimming.
+func incomplete(first, firstValue, second, secondValue string) error {
+	var missing []string
 	if firstValue == "" {
-		missing = first
+		missing = append(missing, first)
 	}
-	return fmt.Errorf("incomplete credentials: %s and %s must be set together; %s is empty", first, second, missing)
+	if secondValue == "" {
+		missing = append(missing, second)
+	}
+	verb := "is"
+	if len(missing) > 1 {
+		verb = "are"
+	}
+	return fmt.Errorf("incomplete credentials: %s and %s must be set together; %s %s empty or only whitespace", first, second, strings.Join(missing, " and "), verb)
 }
 
 // notConfigured tells "this source is absent" from "this source is broken".

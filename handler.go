@@ -151,6 +151,10 @@ func (h *Handler) logger(cfg *config.Config) *slog.Logger {
 // error means nothing was attempted: bad configuration (config.Error) or no
 // credentials; everything else is in the report.
 func (h *Handler) Run(ctx context.Context, req rotate.Request) (rotate.Report, error) {
+	if req.DryRun && req.Action != rotate.Rotate {
+		// The engine would ignore it: sync would write while the report said dry run.
+		return rotate.Report{}, &EventError{fmt.Errorf("dryRun is for rotate only: %s has no dry run", req.Action)}
+	}
 	getenv := h.envFor(ctx)
 	cfg, err := config.Load(getenv)
 	if err != nil {

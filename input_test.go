@@ -3,9 +3,12 @@ package keyrotator_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
+	keyrotator "github.com/mpgw-keyrotator/mpgw-keyrotator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
 )
 
@@ -58,5 +61,35 @@ func TestSignedRequestReplayedOnAnotherRoute(t *testing.T) {
 	headers, _ := authHeaders(t, signed, "", whsec, body)
 	if status, _, answer := invokeHTTP(t, c, functionURLEvent(t, "POST", "/rotate", headers, body)); status != 200 || !strings.Contains(answer, `"outcome":"rotated"`) {
 		t.Errorf("signed rotate naming its action: %d %s", status, answer)
+	}
+}
+
+// TestDryRunOnlyForRotate: dryRun with sync or check is refused before
+// anything is called, through Handler.Run and a direct invoke alike; it
+// used to be accepted and ignored, sync writing while the report said dry run.
+func TestDryRunOnlyForRotate(t *testing.T) {
+	t.Parallel()
+	c := testkit.NewCloud(t, allowedZones)
+	h := c.Handler()
+	ctx, cancel := context.WithTimeout(context.Background(), longDeadline)
+	defer cancel()
+	for _, action := range []rotate.Action{rotate.Sync, rotate.Check} {
+		_, err := h.Run(ctx, rotate.Request{Action: action, DryRun: true})
+		var bad *keyrotator.EventError
+		if !errors.As(err, &bad) || !strings.Contains(err.Error(), "dryRun is for rotate only") {
+			t.Errorf("Run(%s, dryRun): error %v, want an EventError naming dryRun", action, err)
+		}
+		out, err := h.Invoke(ctx, []byte(`{"action":"`+string(action)+`","dryRun":true}`))
+		if !errors.As(err, &bad) || !strings.Contains(err.Error(), `"dryRun" is for rotate only`) || out != nil {
+			t.Errorf("direct %s with dryRun: %s, error %v, want an EventError naming dryRun", action, out, err)
+		}
+	}
+	for _, a := range append(writeActions, scfRefresh, scfDescribe, "GetSecretValue", "DescribeSecret") {
+		if n := c.Emu.Calls(a); n != 0 {
+			t.Errorf("a refused dry run called %s %d times", a, n)
+		}
+	}
+	if rep, err := h.Run(ctx, rotate.Request{Action: rotate.Rotate, DryRun: true}); err != nil || !rep.OK || !rep.DryRun {
+		t.Errorf("rotate dry run: %+v, %v", rep, err)
 	}
 }

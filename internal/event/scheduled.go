@@ -132,5 +132,9 @@ func parseDirect(obj map[string]json.RawMessage) (Event, error) {
 			return Event{}, shapeError(shape, `"dryRun" must be true or false`)
 		}
 	}
+	if ev.DryRun && ev.Action != "" && ev.Action != ActionRotate {
+		// sync would write anyway while its report said dry run.
+		return Event{}, shapeError(shape, `"dryRun" is for rotate only: %s has no dry run (check is already read-only); leave dryRun out`, ev.Action)
+	}
 	return ev, nil
 }

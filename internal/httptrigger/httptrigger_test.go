@@ -192,6 +192,8 @@ func TestDecide(t *testing.T) {
 		{name: "malformed zone id", cfg: tokenOnly, r: request("POST", "/rotate", `{"zones":["Zone-A"]}`, ok), want: Decision{Status: 400, Action: "rotate", Message: `"Zone-A" is not a zone id`}},
 		{name: "long unknown member", cfg: tokenOnly, r: request("POST", "/rotate", `{"`+strings.Repeat("k", 100)+`":1}`, ok),
 			want: Decision{Status: 400, Action: "rotate", Message: `unknown member "` + strings.Repeat("k", 32) + `…"`}},
+		{name: "dryRun on sync", cfg: tokenOnly, r: request("POST", "/sync", `{"dryRun":true}`, ok), want: Decision{Status: 400, Action: "sync", Message: `unknown member "dryRun"`}},
+		{name: "dryRun on check", cfg: tokenOnly, r: request("GET", "/check", `{"dryRun":true}`, ok), want: Decision{Status: 400, Action: "check", Message: `unknown member "dryRun"`}},
 		{name: "member name in the wrong case", cfg: tokenOnly, r: request("POST", "/rotate", `{"Zones":["zone-a"]}`, ok), want: Decision{Status: 400, Action: "rotate", Message: `unknown member "Zones"`}},
 		{name: "forbidden zone", cfg: tokenOnly, r: request("POST", "/rotate", `{"zones":["zone-a","zone-c"]}`, ok),
 			want: Decision{Status: 403, Action: "rotate", Message: "zone zone-c is not in this function's ZONE_IDS"}},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	keyrotator "github.com/mpgw-keyrotator/mpgw-keyrotator"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
@@ -91,5 +92,39 @@ func TestDryRunOnlyForRotate(t *testing.T) {
 	}
 	if rep, err := h.Run(ctx, rotate.Request{Action: rotate.Rotate, DryRun: true}); err != nil || !rep.OK || !rep.DryRun {
 		t.Errorf("rotate dry run: %+v, %v", rep, err)
+	}
+}
+
+// TestReusedRotationIDThroughRun: Handler.Run twice with rotationId
+// "weekly" refreshes once; the second report says the zone was
+// redelivered, and when the rotation happened.
+func TestReusedRotationIDThroughRun(t *testing.T) {
+	t.Parallel()
+	c := testkit.NewCloud(t, allowedZones)
+	h := c.Handler()
+	ctx, cancel := context.WithTimeout(context.Background(), longDeadline)
+	defer cancel()
+	req := rotate.Request{Action: rotate.Rotate, Zones: []string{zoneAlpha}, RotationID: "weekly"}
+	first, err := h.Run(ctx, req)
+	if err != nil || !first.OK || first.Zones[0].Redelivered || first.Zones[0].RotatedAt != "" {
+		t.Fatalf("first run: %+v, %v", first, err)
+	}
+	again, err := h.Run(ctx, req)
+	if err != nil || !again.OK {
+		t.Fatalf("second run: %+v, %v", again, err)
+	}
+	z := again.Zones[0]
+	if _, perr := time.Parse(time.RFC3339, z.RotatedAt); !z.Redelivered || perr != nil || z.Fingerprint != first.Zones[0].Fingerprint ||
+		z.Outcome != rotate.Rotated {
+		t.Errorf("second run of rotationId weekly: %+v, want redelivered with rotatedAt", z)
+	}
+	if n := c.Emu.Performed(scfRefresh); n != 1 {
+		t.Errorf("%d refreshes for one rotation id, want 1", n)
+	}
+	body, _ := json.Marshal(again)
+	for _, member := range []string{`"redelivered":true`, `"rotatedAt":"`, `"outcome":"rotated"`, `"keyChanged":true`, `"previousFingerprint":"sha256:`} {
+		if !strings.Contains(string(body), member) {
+			t.Errorf("report %s lacks %s", body, member)
+		}
 	}
 }

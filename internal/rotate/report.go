@@ -77,6 +77,12 @@ type ZoneResult struct {
 	APIAction  string `json:"apiAction,omitempty"`
 	Code       string `json:"code,omitempty"`
 	DurationMs int64  `json:"durationMs"`
+	// Redelivered is true when this request's rotation id had already
+	// rotated the zone (a platform retry, or a re-used id): the key was not
+	// refreshed again, only delivered. RotatedAt (RFC 3339) is when that
+	// rotation was recorded.
+	Redelivered bool   `json:"redelivered,omitempty"`
+	RotatedAt   string `json:"rotatedAt,omitempty"`
 }
 
 // SinkResult is one sink's part for one zone.

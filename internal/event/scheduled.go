@@ -69,6 +69,11 @@ func parseMessage(msg string) (Event, error) {
 	if !ok {
 		return Event{}, errors.New(`not valid JSON; want {"action":..,"zones":[..]}`)
 	}
+	// The Message is a string inside the event: the payload's own check
+	// does not see into it.
+	if name, dup := DuplicateMember([]byte(msg)); dup {
+		return Event{}, duplicateError(name)
+	}
 	if key, ok := unknownKey(obj, messageKeys); ok {
 		return Event{}, fmt.Errorf("unknown member %q (want action, zones)", excerpt.Of(key, 64))
 	}

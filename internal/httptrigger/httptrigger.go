@@ -148,6 +148,10 @@ func parseBody(body []byte) (action string, zones []string, err error) {
 	if body[0] != '{' || json.Unmarshal(body, &obj) != nil {
 		return "", nil, fmt.Errorf("%s: not a JSON object", want)
 	}
+	if name, dup := event.DuplicateMember(body); dup {
+		// json.Unmarshal keeps the last one: {"action":"check","action":"rotate"}.
+		return "", nil, fmt.Errorf("%s: member %q appears more than once", want, excerpt.Of(name, 32))
+	}
 	for _, key := range slices.Sorted(maps.Keys(obj)) {
 		if key != "zones" && key != "action" {
 			return "", nil, fmt.Errorf("%s: unknown member %q", want, excerpt.Of(key, 32))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	keyrotator "github.com/mpgw-keyrotator/mpgw-keyrotator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
 )
@@ -127,4 +128,52 @@ func TestReusedRotationIDThroughRun(t *testing.T) {
 			t.Errorf("report %s lacks %s", body, member)
 		}
 	}
+}
+
+// TestZonesOutsideAllowListCallNothing: with ROLE_ARN, an event naming only
+// zones outside ZONE_IDS is refused before AssumeRole (before any call at
+// all), with the same report as before; a zone in ZONE_IDS still assumes
+// the role and rotates.
+func TestZonesOutsideAllowListCallNothing(t *testing.T) {
+	t.Parallel()
+	const role = "qcs::cam::uin/100000000001:roleName/mpgw-keyrotator"
+	c := testkit.NewCloud(t, []string{zoneAlpha, zoneBeta, zoneOutside}, testkit.WithEmulator(emulator.Options{Roles: []string{role}}),
+		testkit.WithEnv(map[string]string{"ZONE_IDS": zoneAlpha + "," + zoneBeta, "ROLE_ARN": role}))
+	h := c.Handler()
+	ctx, cancel := context.WithTimeout(context.Background(), longDeadline)
+	defer cancel()
+	payloads := []string{
+		`{"action":"rotate","zones":["zone-outside"]}`,
+		`{"action":"sync","zones":["zone-outside","zone-other"]}`,
+		`{"Type":"Timer","TriggerName":"t","Time":"2025-01-01T00:00:00Z","Message":"{\"action\":\"check\",\"zones\":[\"zone-outside\"]}"}`,
+	}
+	for _, p := range payloads {
+		out, err := h.Invoke(ctx, []byte(p))
+		if err == nil || !strings.Contains(err.Error(), zoneOutside) {
+			t.Errorf("%s: error %v, want one naming %s", p, err, zoneOutside)
+		}
+		var rep rotate.Report
+		if json.Unmarshal(out, &rep) != nil || rep.OK || len(rep.Zones) == 0 || rep.Zones[0].Outcome != rotate.Failed ||
+			!strings.Contains(rep.Zones[0].Error, "not in ZONE_IDS") {
+			t.Errorf("%s: report %s", p, out)
+		}
+	}
+	if n := callCount(c.Emu); n != 0 {
+		t.Errorf("%d API calls (AssumeRole %d) for zones outside ZONE_IDS, want none", n, c.Emu.Calls("AssumeRole"))
+	}
+	assumed := c.Emu.Calls("AssumeRole")
+	rep, err := h.Run(ctx, rotate.Request{Action: rotate.Rotate, Zones: []string{zoneAlpha, zoneOutside}})
+	if err != nil || c.Emu.Calls("AssumeRole")-assumed != 1 || outcomes(rep)[zoneAlpha] != rotate.Rotated || outcomes(rep)[zoneOutside] != rotate.Failed {
+		t.Errorf("a zone in ZONE_IDS beside one outside: %+v, %v, AssumeRole %d", rep, err, c.Emu.Calls("AssumeRole"))
+	}
+}
+
+// callCount is every API call the emulator has answered.
+func callCount(emu *emulator.Emulator) int {
+	n := 0
+	for _, a := range []string{"AssumeRole", scfRefresh, scfDescribe, "GetSecretValue", "DescribeSecret", "CreateSecret",
+		"PutSecretValue", "UpdateSecret", "UpdateDescription", "ListSecretVersionIds"} {
+		n += emu.Calls(a)
+	}
+	return n
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	keyrotator "github.com/mpgw-keyrotator/mpgw-keyrotator"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/httptrigger"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
 )
@@ -176,4 +178,86 @@ func callCount(emu *emulator.Emulator) int {
 		n += emu.Calls(a)
 	}
 	return n
+}
+
+// refusalHeadersChecked checks the header a 401 (WWW-Authenticate) or a
+// 405 (Allow) must carry and returns the others, for the callers that
+// check every answer has Content-Type only.
+func refusalHeadersChecked(t *testing.T, status int, headers map[string]string) map[string]string {
+	t.Helper()
+	rest := maps.Clone(headers)
+	switch status {
+	case 401:
+		if rest["WWW-Authenticate"] != httptrigger.Challenge {
+			t.Errorf("401 with WWW-Authenticate %q, want %q", rest["WWW-Authenticate"], httptrigger.Challenge)
+		}
+		delete(rest, "WWW-Authenticate")
+	case 405:
+		if a := rest["Allow"]; a != "GET" && a != "POST" {
+			t.Errorf("405 with Allow %q, want GET or POST", a)
+		}
+		delete(rest, "Allow")
+	}
+	return rest
+}
+
+// TestRefusalHeadersInEveryShape: 405 answers carry Allow and 401 answers
+// WWW-Authenticate, in the SCF integration response and in each AWS
+// response type alike.
+func TestRefusalHeadersInEveryShape(t *testing.T) {
+	t.Parallel()
+	token := "tt-" + keyrotator.NewRequestID()
+	c := testkit.NewCloud(t, allowedZones, testkit.WithEnv(map[string]string{"TRIGGER_TOKEN": token}))
+	h := c.Handler()
+	type build func(t *testing.T, method, path string, headers map[string]string, body []byte) []byte
+	type decoded struct {
+		StatusCode int               `json:"statusCode"`
+		Headers    map[string]string `json:"headers"`
+	}
+	var shapes []struct {
+		name  string
+		build build
+	}
+	for _, s := range httpShapes {
+		shapes = append(shapes, struct {
+			name  string
+			build build
+		}{"SCF " + s.name, s.build})
+	}
+	for _, s := range awsShapes {
+		shapes = append(shapes, struct {
+			name  string
+			build build
+		}{"AWS " + s.name, s.build})
+	}
+	auth := map[string]string{"authorization": "Bearer " + token}
+	tests := []struct {
+		method, path string
+		headers      map[string]string
+		status       int
+		want         map[string]string
+	}{
+		{"GET", "/rotate", auth, 405, map[string]string{"Allow": "POST"}},
+		{"POST", "/check", auth, 405, map[string]string{"Allow": "GET"}},
+		{"POST", "/rotate", nil, 401, map[string]string{"WWW-Authenticate": httptrigger.Challenge}},
+		{"GET", "/nope", nil, 401, map[string]string{"WWW-Authenticate": httptrigger.Challenge}},
+		{"GET", "/nope", auth, 404, map[string]string{}},
+	}
+	for _, s := range shapes {
+		for _, tc := range tests {
+			out, err := h.Invoke(lambdaContext(t, "req-h", longDeadline), s.build(t, tc.method, tc.path, tc.headers, nil))
+			var r decoded
+			if err != nil || json.Unmarshal(out, &r) != nil {
+				t.Fatalf("%s %s %s: %s, %v", s.name, tc.method, tc.path, out, err)
+			}
+			want := map[string]string{"Content-Type": "application/json"}
+			maps.Copy(want, tc.want)
+			if r.StatusCode != tc.status || !maps.Equal(r.Headers, want) {
+				t.Errorf("%s %s %s: status %d headers %v, want %d %v", s.name, tc.method, tc.path, r.StatusCode, r.Headers, tc.status, want)
+			}
+		}
+	}
+	if n := callCount(c.Emu); n != 0 {
+		t.Errorf("%d API calls for refused requests", n)
+	}
 }

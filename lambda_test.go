@@ -222,7 +222,7 @@ func assertAWSResponse(t *testing.T, shape awsShape, out []byte, wantStatus int)
 	if r.IsBase64Encoded {
 		t.Errorf("isBase64Encoded is true")
 	}
-	if !maps.Equal(r.Headers, map[string]string{"Content-Type": "application/json"}) {
+	if !maps.Equal(refusalHeadersChecked(t, r.StatusCode, r.Headers), map[string]string{"Content-Type": "application/json"}) {
 		t.Errorf("headers %v, want Content-Type: application/json", r.Headers)
 	}
 	if !json.Valid([]byte(r.Body)) {

@@ -45,6 +45,9 @@ type Decision struct {
 	Zones []string
 	// RotationID is the webhook-id of a signed request, else "".
 	RotationID string
+	// Headers are the headers a refusal's status calls for: Allow with 405,
+	// WWW-Authenticate with 401. Refusal adds them to the answer.
+	Headers map[string]string
 }
 
 // routes maps the last path segment to its action and the one method it
@@ -69,7 +72,9 @@ func (c Config) Decide(r *event.HTTPRequest) Decision {
 	}
 	webhookID, status, msg := c.authenticate(r, now)
 	if status != 0 {
-		return refuse(status, msg)
+		d := refuse(status, msg)
+		d.Headers = map[string]string{"WWW-Authenticate": Challenge}
+		return d
 	}
 	action := lastSegment(r.Path)
 	method, ok := routes[action]
@@ -79,6 +84,7 @@ func (c Config) Decide(r *event.HTTPRequest) Decision {
 	if r.Method != method {
 		d := refuse(http.StatusMethodNotAllowed, fmt.Sprintf("%s takes %s only (Allow: %s)", action, method, method))
 		d.Action = action
+		d.Headers = map[string]string{"Allow": method}
 		return d
 	}
 	d := Decision{Action: action, RotationID: webhookID}

@@ -1,6 +1,7 @@
 package httptrigger
 
 import (
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -389,5 +390,51 @@ func TestDecideBindsActionToSignature(t *testing.T) {
 				t.Errorf("a refused request used up its webhook-id %q", id)
 			}
 		})
+	}
+}
+
+// TestDecideHeaders: a 405 says which method the route takes (Allow), a
+// 401 how to authenticate (WWW-Authenticate), the same challenge whatever
+// is configured; no other answer carries a header of its own.
+func TestDecideHeaders(t *testing.T) {
+	ok := bearer("Bearer " + token)
+	tests := []struct {
+		name string
+		cfg  Config
+		r    *event.HTTPRequest
+		want map[string]string
+	}{
+		{name: "401 token only", cfg: Config{Token: token}, r: request("POST", "/rotate", ""), want: map[string]string{"WWW-Authenticate": Challenge}},
+		{name: "401 secret only", cfg: Config{Secret: secret}, r: request("POST", "/rotate", "", bearer("Bearer x")), want: map[string]string{"WWW-Authenticate": Challenge}},
+		{name: "401 nothing configured", cfg: Config{}, r: request("GET", "/check", "", ok), want: map[string]string{"WWW-Authenticate": Challenge}},
+		{name: "405 GET rotate", cfg: Config{Token: token}, r: request("GET", "/rotate", "", ok), want: map[string]string{"Allow": "POST"}},
+		{name: "405 PUT sync", cfg: Config{Token: token}, r: request("PUT", "/sync", "", ok), want: map[string]string{"Allow": "POST"}},
+		{name: "405 POST check", cfg: Config{Token: token}, r: request("POST", "/check", "", ok), want: map[string]string{"Allow": "GET"}},
+		{name: "404", cfg: Config{Token: token}, r: request("GET", "/nope", "", ok)},
+		{name: "400", cfg: Config{Token: token}, r: request("POST", "/rotate", "x", ok)},
+		{name: "403", cfg: Config{Token: token, Allowed: allowed}, r: request("POST", "/rotate", `{"zones":["zone-c"]}`, ok)},
+		{name: "413", cfg: Config{Token: token}, r: request("POST", "/rotate", strings.Repeat(" ", MaxBody+1))},
+		{name: "go ahead", cfg: Config{Token: token}, r: request("POST", "/rotate", "", ok)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := tt.cfg.Decide(tt.r)
+			if !maps.Equal(d.Headers, tt.want) {
+				t.Errorf("Headers = %v, want %v", d.Headers, tt.want)
+			}
+			if d.Status == 0 {
+				return
+			}
+			resp := Refusal(d)
+			want := map[string]string{"Content-Type": "application/json"}
+			maps.Copy(want, tt.want)
+			if resp.StatusCode != d.Status || !maps.Equal(resp.Headers, want) || resp.Body != string(ErrorBody(d.Status, d.Message)) {
+				t.Errorf("Refusal = %+v, want status %d, headers %v", resp, d.Status, want)
+			}
+			assertNoSecrets(t, strings.Join(slices.Collect(maps.Values(resp.Headers)), " "), tt.r)
+		})
+	}
+	if !strings.HasPrefix(Challenge, "Bearer ") || !strings.Contains(Challenge, "webhook-signature") {
+		t.Errorf("Challenge %q names neither scheme", Challenge)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -157,6 +158,10 @@ func (h *Handler) logger(cfg *config.Config) *slog.Logger {
 // error means nothing was attempted: bad configuration (config.Error) or no
 // credentials; everything else is in the report.
 func (h *Handler) Run(ctx context.Context, req rotate.Request) (rotate.Report, error) {
+	if req.DryRun && req.Action != rotate.Rotate {
+		// The engine would ignore it: sync would write while the report said dry run.
+		return rotate.Report{}, &EventError{fmt.Errorf("dryRun is for rotate only: %s has no dry run", req.Action)}
+	}
 	getenv := h.envFor(ctx)
 	cfg, err := config.Load(getenv)
 	if err != nil {
@@ -178,6 +183,14 @@ func (h *Handler) run(ctx context.Context, cfg config.Config, getenv func(string
 		base = base.With(fields...)
 	}
 	log := base.With("requestId", req.RequestID)
+	if onlyOutside(req.Zones, cfg.Zones) {
+		// Building the engine reads credentials (perhaps an AWS secret) and
+		// assumes ROLE_ARN; the engine would then refuse every zone anyway.
+		// Refuse first, with the engine's own report, calling nothing.
+		rep := (&rotate.Engine{Allowed: cfg.Zones, Window: cfg.DeliveryWindow, Margin: h.Tuning.Margin, Logger: base}).Run(ctx, req)
+		log.Warn("request refused: no requested zone is in ZONE_IDS", "action", string(req.Action), "zones", req.Zones)
+		return rep, nil
+	}
 	engine, err := h.engine(ctx, cfg, getenv, req.RequestID, log)
 	if err != nil {
 		log.Error("setup", "action", string(req.Action), "error", err.Error())
@@ -189,6 +202,17 @@ func (h *Handler) run(ctx context.Context, cfg config.Config, getenv func(string
 	log.Info("request done", "action", string(req.Action), "ok", rep.OK, "zones", len(rep.Zones),
 		"rotationId", rep.RotationID, "duration", time.Since(start).String())
 	return rep, nil
+}
+
+// onlyOutside reports whether zones names zones and none of them is in
+// allowed (ZONE_IDS).
+func onlyOutside(zones, allowed []string) bool {
+	for _, z := range zones {
+		if slices.Contains(allowed, z) {
+			return false
+		}
+	}
+	return len(zones) > 0
 }
 
 // engine assembles the rotation engine for one invocation.

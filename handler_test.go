@@ -743,7 +743,7 @@ func decodeIntegration(t *testing.T, payload []byte) integrationResponse {
 	if r.IsBase64Encoded == nil || *r.IsBase64Encoded {
 		t.Errorf("isBase64Encoded = %s, want false", raw["isBase64Encoded"])
 	}
-	if !maps.Equal(r.Headers, map[string]string{"Content-Type": "application/json"}) {
+	if !maps.Equal(refusalHeadersChecked(t, r.StatusCode, r.Headers), map[string]string{"Content-Type": "application/json"}) {
 		t.Errorf("headers = %v, want Content-Type: application/json only", r.Headers)
 	}
 	if r.Body == nil || !json.Valid([]byte(*r.Body)) {
@@ -820,19 +820,19 @@ func TestHTTPTrigger(t *testing.T) {
 	}{
 		{name: "bearer rotate of one zone", method: "POST", path: "/rotate", body: `{"zones":["zone-alpha"]}`, auth: bearer,
 			wantStatus: 200, wantZones: map[string]rotate.Outcome{zoneAlpha: rotate.Rotated}, wantRefresh: 1, wantChanged: []string{zoneAlpha}},
-		{name: "signed rotate of every zone", method: "POST", path: "/rotate", auth: signed,
+		{name: "signed rotate of every zone", method: "POST", path: "/rotate", body: `{"action":"rotate"}`, auth: signed,
 			wantStatus: 200, wantZones: map[string]rotate.Outcome{zoneAlpha: rotate.Rotated, zoneBeta: rotate.Rotated},
 			wantRefresh: 2, wantChanged: allowedZones},
-		{name: "signed request replayed", method: "POST", path: "/rotate", body: `{"zones":["zone-beta"]}`, auth: signed, repeat: true,
+		{name: "signed request replayed", method: "POST", path: "/rotate", body: `{"action":"rotate","zones":["zone-beta"]}`, auth: signed, repeat: true,
 			wantStatus: 409, wantMsg: "already been served", wantRefresh: 1, wantChanged: []string{zoneBeta}},
-		{name: "signed request redelivered to another instance", method: "POST", path: "/rotate", body: `{"zones":["zone-beta"]}`, auth: signed,
+		{name: "signed request redelivered to another instance", method: "POST", path: "/rotate", body: `{"action":"rotate","zones":["zone-beta"]}`, auth: signed,
 			repeat: true, otherInst: true,
 			wantStatus: 200, wantZones: map[string]rotate.Outcome{zoneBeta: rotate.Rotated}, wantRefresh: 1, wantChanged: []string{zoneBeta}},
 		{name: "POST sync", method: "POST", path: "/sync", auth: bearer,
 			wantStatus: 200, wantZones: map[string]rotate.Outcome{zoneAlpha: rotate.Synced, zoneBeta: rotate.Synced}},
 		{name: "GET check in sync", prime: true, method: "GET", path: "/check", auth: bearer,
 			wantStatus: 200, wantZones: map[string]rotate.Outcome{zoneAlpha: rotate.InSync, zoneBeta: rotate.InSync}},
-		{name: "GET check with drift", method: "GET", path: "/check", body: `{"zones":["zone-beta"]}`, auth: signed,
+		{name: "GET check with drift", method: "GET", path: "/check", body: `{"action":"check","zones":["zone-beta"]}`, auth: signed,
 			wantStatus: 502, wantZones: map[string]rotate.Outcome{zoneBeta: rotate.Drifted}, wantMsg: "run sync"},
 		{name: "a failing zone", method: "POST", path: "/rotate", auth: bearer,
 			fault:      &emulator.Fault{Action: scfDescribe, Target: zoneBeta, Code: "AuthFailure.UnauthorizedOperation"},
@@ -857,6 +857,9 @@ func TestHTTPTrigger(t *testing.T) {
 		{name: "oversize body before authentication", method: "POST", path: "/rotate", bodyBytes: oversize, auth: noAuth, wantStatus: 413},
 		{name: "wrong method", method: "GET", path: "/rotate", auth: bearer, wantStatus: 405, wantMsg: "POST only"},
 		{name: "unknown route", method: "POST", path: "/rotatex", auth: bearer, wantStatus: 404, wantMsg: "no such route"},
+		{name: "signed without an action", method: "POST", path: "/rotate", auth: signed, wantStatus: 400, wantMsg: "must name its action"},
+		{name: "signed with another route's action", method: "POST", path: "/rotate", body: `{"action":"check"}`, auth: signed,
+			wantStatus: 400, wantMsg: `names action "check"`},
 	}
 	for _, shape := range httpShapes {
 		for _, tc := range tests {
@@ -996,7 +999,7 @@ func TestHTTPSignedRetryAfterFailure(t *testing.T) {
 	f := startSCFFunction(t, env)
 	f.prime()
 	f.cloud.Emu.Inject(emulator.Fault{Action: "UpdateSecret", Target: f.cloud.SecretName(zoneBeta), Code: "FailedOperation"})
-	body := []byte(`{"zones":["zone-beta"]}`)
+	body := []byte(`{"action":"rotate","zones":["zone-beta"]}`)
 	headers, _ := authHeaders(t, signed, "", env["TRIGGER_SECRET"], body)
 	payload := functionURLEvent(t, "POST", "/rotate", headers, body)
 	deadline := time.Now().Add(longDeadline)

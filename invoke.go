@@ -86,7 +86,7 @@ func (h *Handler) serveHTTP(ctx context.Context, req *event.HTTPRequest, request
 	if d.Status != 0 {
 		h.logger(&cfg).Warn("http request refused", "requestId", requestID, "status", d.Status, "reason", d.Message,
 			"method", req.Method, "path", req.Path, "sourceIp", req.SourceIP)
-		return respond(d.Status, httptrigger.ErrorBody(d.Status, d.Message))
+		return event.EncodeResponse(req.Shape, httptrigger.Refusal(d))
 	}
 	action, err := rotate.ParseAction(d.Action)
 	if err != nil {

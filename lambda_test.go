@@ -131,7 +131,7 @@ func TestAWSHTTPResponses(t *testing.T) {
 	}{
 		{name: "rotate one zone", method: "POST", path: "/rotate", body: `{"zones":["zone-alpha"]}`, auth: bearer,
 			wantStatus: 200, wantZones: map[string]rotate.Outcome{zoneAlpha: rotate.Rotated}},
-		{name: "signed sync", method: "POST", path: "/sync", auth: signed,
+		{name: "signed sync", method: "POST", path: "/sync", body: `{"action":"sync"}`, auth: signed,
 			wantStatus: 200, wantZones: map[string]rotate.Outcome{zoneAlpha: rotate.Synced, zoneBeta: rotate.Synced}},
 		{name: "check in sync", prime: true, method: "GET", path: "/check", auth: bearer,
 			wantStatus: 200, wantZones: map[string]rotate.Outcome{zoneAlpha: rotate.InSync, zoneBeta: rotate.InSync}},
@@ -222,7 +222,7 @@ func assertAWSResponse(t *testing.T, shape awsShape, out []byte, wantStatus int)
 	if r.IsBase64Encoded {
 		t.Errorf("isBase64Encoded is true")
 	}
-	if !maps.Equal(r.Headers, map[string]string{"Content-Type": "application/json"}) {
+	if !maps.Equal(refusalHeadersChecked(t, r.StatusCode, r.Headers), map[string]string{"Content-Type": "application/json"}) {
 		t.Errorf("headers %v, want Content-Type: application/json", r.Headers)
 	}
 	if !json.Valid([]byte(r.Body)) {

@@ -128,11 +128,17 @@ func runAction(ctx context.Context, action rotate.Action, args []string, env Env
 	fs := newFlags(string(action), env)
 	zones := fs.String("zones", "", "comma separated zone ids (default: all of ZONE_IDS)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
-	dryRun := false
-	if action == rotate.Rotate {
-		fs.BoolVar(&dryRun, "dry-run", false, "preflight only: refresh nothing, write nothing")
+	usage := "preflight only: refresh nothing, write nothing"
+	if action != rotate.Rotate {
+		usage = "refused: rotate only"
 	}
+	dryRun := fs.Bool("dry-run", false, usage)
 	if err := parse(fs, args); err != nil || positive(fs, "timeout", *timeout) != nil {
+		return ExitUsage
+	}
+	if *dryRun && action != rotate.Rotate {
+		// Accepted and ignored, sync would write while its report said dry run.
+		fmt.Fprintf(env.Stderr, "%s: --dry-run (dryRun) is for rotate only: %s has no dry run (check is already read-only)\n", action, action)
 		return ExitUsage
 	}
 	cfg, err := env.Handler.Config()
@@ -140,7 +146,7 @@ func runAction(ctx context.Context, action rotate.Action, args []string, env Env
 		fmt.Fprintln(env.Stderr, err)
 		return ExitUsage
 	}
-	req := rotate.Request{Action: action, DryRun: dryRun}
+	req := rotate.Request{Action: action, DryRun: *dryRun}
 	if *zones != "" {
 		req.Zones, err = config.ParseZones(*zones)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 	"log/slog"
+	"math"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -150,9 +151,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.STS = l.endpoint("STS_ENDPOINT", DefaultSTSEndpoint)
 	c.LogLevel = l.level("LOG_LEVEL")
-	c.SSM = l.ssm(c.Region, len(c.Zones))
+	c.SSM = l.ssm(c.Region, c.Zones)
 	c.Webhook = l.webhook()
-	c.AWS = l.aws(len(c.Zones))
+	c.AWS = l.aws(c.Zones)
 	if v := l.get("TENCENTCLOUD_CREDENTIALS_SECRET", ""); v != "" {
 		if !awsSecretID.MatchString(v) {
 			l.fail("TENCENTCLOUD_CREDENTIALS_SECRET", "%q is not an AWS secret name or ARN", excerpt.Of(v, 64))
@@ -272,7 +273,9 @@ func (l *loader) rate(name string, def float64) float64 {
 		return def
 	}
 	r, err := strconv.ParseFloat(v, 64)
-	if err != nil || r <= 0 || r > 1000 {
+	// NaN compares false with everything, so it would pass the bounds and
+	// switch the client-side limit off.
+	if err != nil || math.IsNaN(r) || r <= 0 || r > 1000 {
 		l.fail(name, "%q is not a rate in requests per second (0 < rate <= 1000; the documented TEO limit is 20)", excerpt.Of(v, 64))
 		return def
 	}
@@ -354,7 +357,7 @@ func (l *loader) whsec(name, v string) {
 	}
 }
 
-func (l *loader) ssm(defaultRegion string, zoneCount int) *SSM {
+func (l *loader) ssm(defaultRegion string, zones []string) *SSM {
 	name := l.get("SSM_SECRET_NAME", "")
 	if name == "" {
 		return nil
@@ -365,10 +368,10 @@ func (l *loader) ssm(defaultRegion string, zoneCount int) *SSM {
 		Region:     l.get("SSM_REGION", defaultRegion),
 		Endpoint:   l.endpoint("SSM_ENDPOINT", DefaultSSMEndpoint),
 	}
-	if !secretName.MatchString(s.SecretNameFor("zone-0123456789ab")) {
-		l.fail("SSM_SECRET_NAME", "%q: letters, digits, - and _ only, starting with a letter or digit, at most 128 bytes after {zone} is replaced", excerpt.Of(name, 64))
+	if z, bad := firstInvalid(zones, s.SecretNameFor, secretName.MatchString); bad {
+		l.fail("SSM_SECRET_NAME", "%q: letters, digits, - and _ only, starting with a letter or digit, at most 128 bytes after {zone} is replaced%s", excerpt.Of(name, 64), forZone(z))
 	}
-	if zoneCount > 1 && !strings.Contains(name, ZonePlaceholder) {
+	if len(zones) > 1 && !strings.Contains(name, ZonePlaceholder) {
 		l.fail("SSM_SECRET_NAME", "must contain {zone} when ZONE_IDS lists more than one zone, or every zone would overwrite the same secret")
 	}
 	if !versionID.MatchString(s.VersionID) {
@@ -383,19 +386,47 @@ func (l *loader) ssm(defaultRegion string, zoneCount int) *SSM {
 	return s
 }
 
-func (l *loader) aws(zoneCount int) *AWS {
+func (l *loader) aws(zones []string) *AWS {
 	id := l.get("AWS_SECRET_ID", "")
 	if id == "" {
 		return nil
 	}
 	a := &AWS{SecretID: id}
-	if !awsSecretID.MatchString(a.SecretIDFor("zone-0123456789ab")) {
-		l.fail("AWS_SECRET_ID", "%q: a secret name (letters, digits and /_+=.@-, at most 512) or its ARN, after {zone} is replaced", excerpt.Of(id, 64))
+	if z, bad := firstInvalid(zones, a.SecretIDFor, awsSecretID.MatchString); bad {
+		l.fail("AWS_SECRET_ID", "%q: a secret name (letters, digits and /_+=.@-, at most 512) or its ARN, after {zone} is replaced%s", excerpt.Of(id, 64), forZone(z))
 	}
-	if zoneCount > 1 && !strings.Contains(id, ZonePlaceholder) {
+	if len(zones) > 1 && !strings.Contains(id, ZonePlaceholder) {
 		l.fail("AWS_SECRET_ID", "must contain {zone} when ZONE_IDS lists more than one zone, or every zone would overwrite the same secret")
 	}
 	return a
+}
+
+// sampleZone stands for the zones when ZONE_IDS itself is invalid, so that
+// a secret name is still checked.
+const sampleZone = "zone-0123456789ab"
+
+// firstInvalid returns the first configured zone whose name (nameFor) is
+// not valid: the length limits apply after {zone} is replaced, so every
+// configured zone is checked, not a sample. With no zones (ZONE_IDS
+// refused) a sample zone is checked instead, reported as "".
+func firstInvalid(zones []string, nameFor func(string) string, valid func(string) bool) (zone string, bad bool) {
+	if len(zones) == 0 {
+		return "", !valid(nameFor(sampleZone))
+	}
+	for _, z := range zones {
+		if !valid(nameFor(z)) {
+			return z, true
+		}
+	}
+	return "", false
+}
+
+// forZone names the zone an invalid name was made for.
+func forZone(z string) string {
+	if z == "" {
+		return ""
+	}
+	return " (for zone " + z + ")"
 }
 
 // awsEnvironment checks the AWS SDK's standard variables the function reads.

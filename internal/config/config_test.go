@@ -66,7 +66,7 @@ func TestParseEndpoint(t *testing.T) {
 		{in: "http://10.0.0.1:80", wantErr: "only for loopback"},
 		{in: "ftp://teo.tencentcloudapi.com", wantErr: "not https"},
 		{in: "https://teo.tencentcloudapi.com/v3", wantErr: "no path"},
-		{in: "https://user:pw@teo.tencentcloudapi.com", wantErr: "without credentials"},
+		{in: "https://user:pw@teo.tencentcloudapi.com", wantErr: "must not carry credentials"},
 		{in: "https://teo.tencentcloudapi.com?x=1", wantErr: "without credentials"},
 		{in: "teo.tencentcloudapi.com:0", wantErr: "bad port"},
 		{in: "teo.tencentcloudapi.com:70000", wantErr: "bad port"},
@@ -149,6 +149,12 @@ func TestLoad(t *testing.T) {
 			wantVars: []string{"TEO_ENDPOINT", "STS_ENDPOINT", "SSM_ENDPOINT"}},
 		{name: "bad rate", env: base(map[string]string{"TEO_RATE_LIMIT": "fast"}), wantVars: []string{"TEO_RATE_LIMIT"}},
 		{name: "zero rate", env: base(map[string]string{"TEO_RATE_LIMIT": "0"}), wantVars: []string{"TEO_RATE_LIMIT"}},
+		{name: "NaN rate", env: base(map[string]string{"TEO_RATE_LIMIT": "NaN"}), wantVars: []string{"TEO_RATE_LIMIT"}},
+		{name: "nan rate", env: base(map[string]string{"TEO_RATE_LIMIT": "nan"}), wantVars: []string{"TEO_RATE_LIMIT"}},
+		{name: "Inf rate", env: base(map[string]string{"TEO_RATE_LIMIT": "Inf"}), wantVars: []string{"TEO_RATE_LIMIT"}},
+		{name: "+Inf rate", env: base(map[string]string{"TEO_RATE_LIMIT": "+Inf"}), wantVars: []string{"TEO_RATE_LIMIT"}},
+		{name: "infinity rate", env: base(map[string]string{"TEO_RATE_LIMIT": "infinity"}), wantVars: []string{"TEO_RATE_LIMIT"}},
+		{name: "-Inf rate", env: base(map[string]string{"TEO_RATE_LIMIT": "-Inf"}), wantVars: []string{"TEO_RATE_LIMIT"}},
 		{name: "fractional rate", env: base(map[string]string{"TEO_RATE_LIMIT": "2.5"}), check: func(t *testing.T, c Config) {
 			if c.TEORateLimit != 2.5 {
 				t.Errorf("rate = %v", c.TEORateLimit)
@@ -264,5 +270,92 @@ func TestLoad(t *testing.T) {
 				t.Errorf("error reveals a secret: %v", err)
 			}
 		})
+	}
+}
+
+// TestLoadChecksEveryZonesSecretName: the length limits of SSM_SECRET_NAME
+// and AWS_SECRET_ID apply after {zone} is replaced, so each configured zone's
+// name is checked, not a sample zone's.
+func TestLoadChecksEveryZonesSecretName(t *testing.T) {
+	long := "zone-" + strings.Repeat("a", 30) // 35 bytes; the sample zone has 17
+	tests := []struct {
+		name     string
+		env      map[string]string
+		wantVars []string
+		wantMsg  string
+	}{
+		{name: "ssm name fits every zone", env: map[string]string{"ZONE_IDS": "zone-a " + long, "SSM_SECRET_NAME": strings.Repeat("s", 90) + "-{zone}"}},
+		{name: "ssm name too long for a long zone", env: map[string]string{"ZONE_IDS": "zone-a " + long, "SSM_SECRET_NAME": strings.Repeat("s", 100) + "-{zone}"},
+			wantVars: []string{"SSM_SECRET_NAME"}, wantMsg: "for zone " + long},
+		{name: "ssm name too long, one zone", env: map[string]string{"ZONE_IDS": long, "SSM_SECRET_NAME": strings.Repeat("s", 100) + "{zone}"},
+			wantVars: []string{"SSM_SECRET_NAME"}, wantMsg: "at most 128 bytes"},
+		{name: "ssm name with bad zone ids", env: map[string]string{"ZONE_IDS": "Zone-A", "SSM_SECRET_NAME": strings.Repeat("s", 120) + "{zone}"},
+			wantVars: []string{"ZONE_IDS", "SSM_SECRET_NAME"}},
+		{name: "aws id fits every zone", env: map[string]string{"ZONE_IDS": "zone-a," + long, "SSM_SECRET_NAME": "<unset>", "AWS_SECRET_ID": strings.Repeat("a", 470) + "/{zone}", "AWS_REGION": "us-east-1"}},
+		{name: "aws id too long for a long zone", env: map[string]string{"ZONE_IDS": "zone-a," + long, "SSM_SECRET_NAME": "<unset>", "AWS_SECRET_ID": strings.Repeat("a", 480) + "/{zone}", "AWS_REGION": "us-east-1"},
+			wantVars: []string{"AWS_SECRET_ID"}, wantMsg: "for zone " + long},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := map[string]string{"TENCENTCLOUD_REGION": "ap-guangzhou"}
+			for k, v := range tc.env {
+				if v != "<unset>" {
+					m[k] = v
+				}
+			}
+			_, err := Load(env(m))
+			var got []string
+			var ce *Error
+			if errors.As(err, &ce) {
+				for _, p := range ce.Problems {
+					got = append(got, p.Var)
+				}
+			} else if err != nil {
+				t.Fatalf("Load error %v, want *Error", err)
+			}
+			if !reflect.DeepEqual(got, tc.wantVars) {
+				t.Fatalf("problems name %v, want %v (%v)", got, tc.wantVars, err)
+			}
+			if tc.wantMsg != "" && !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Errorf("error %q, want it to contain %q", err, tc.wantMsg)
+			}
+		})
+	}
+}
+
+// TestEndpointNeverQuotesUserinfo: an endpoint with user:password@ is
+// refused, and no error, whatever else is wrong with the value, quotes it.
+func TestEndpointNeverQuotesUserinfo(t *testing.T) {
+	const password = "Pa55-SENTINEL"
+	values := []string{
+		"https://user:" + password + "@teo.tencentcloudapi.com",
+		"user:" + password + "@teo.tencentcloudapi.com",
+		"http://user:" + password + "@evil.example.com",
+		"https://user:" + password + "@teo.tencentcloudapi.com/path?q=1",
+		"https://user:" + password + "@bad_host",
+		"https://user:" + password + "%zz@teo.tencentcloudapi.com",
+		"https://user:" + password + " x@teo.tencentcloudapi.com",
+		"ftp://" + password + "@teo.tencentcloudapi.com",
+		"https://" + password + "@[::1",
+	}
+	for _, v := range values {
+		_, err := ParseEndpoint(v)
+		if err == nil || !strings.Contains(err.Error(), "must not carry credentials") {
+			t.Errorf("ParseEndpoint(%q) error = %v, want credentials refused", v, err)
+		}
+		if err != nil && strings.Contains(err.Error(), password) {
+			t.Errorf("ParseEndpoint error quotes the password: %v", err)
+		}
+		for _, name := range []string{"TEO_ENDPOINT", "SSM_ENDPOINT", "STS_ENDPOINT", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"} {
+			_, err := Load(env(map[string]string{"ZONE_IDS": "zone-a", "SSM_SECRET_NAME": "k", "TENCENTCLOUD_REGION": "ap-guangzhou",
+				"AWS_SECRET_ID": "k", "AWS_REGION": "us-east-1", name: v}))
+			if err == nil || !strings.Contains(err.Error(), name+": an endpoint must not carry credentials") || strings.Contains(err.Error(), password) {
+				t.Errorf("%s=%q: error %v, want it named and the password not quoted", name, v, err)
+			}
+		}
+	}
+	// An '@' in a path is no userinfo (the path is refused for itself).
+	if _, err := ParseEndpoint("https://teo.tencentcloudapi.com/a@b"); err == nil || !strings.Contains(err.Error(), "no path") {
+		t.Errorf("path with @: %v", err)
 	}
 }

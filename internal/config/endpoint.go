@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -30,6 +31,10 @@ func ParseEndpoint(value string) (Endpoint, error) {
 	if v == "" {
 		return Endpoint{}, fmt.Errorf("empty endpoint")
 	}
+	if hasUserinfo(v) {
+		// Never quoted: the userinfo is a password.
+		return Endpoint{}, errors.New("an endpoint must not carry credentials (user:password@): remove them; API requests are signed with the Tencent Cloud credentials")
+	}
 	if !strings.Contains(v, "://") {
 		v = "https://" + v
 	}
@@ -53,6 +58,19 @@ func ParseEndpoint(value string) (Endpoint, error) {
 		return Endpoint{}, fmt.Errorf("%q: http is accepted only for loopback hosts; use https", value)
 	}
 	return Endpoint{Scheme: u.Scheme, Host: strings.ToLower(u.Host)}, nil
+}
+
+// hasUserinfo reports whether v's authority (after any scheme, before the
+// path, query or fragment) holds an '@': user[:password]@host. It is
+// checked before parsing, so that no later error can quote the password.
+func hasUserinfo(v string) bool {
+	if _, rest, ok := strings.Cut(v, "://"); ok {
+		v = rest
+	}
+	if i := strings.IndexAny(v, "/?#"); i >= 0 {
+		v = v[:i]
+	}
+	return strings.Contains(v, "@")
 }
 
 // IsLoopback reports whether host (no port) names this machine.

@@ -21,6 +21,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
@@ -60,18 +63,26 @@ var envPairs = []struct{ id, key, token string }{
 // Resolve finds the base credentials through getenv, then the profile files.
 func Resolve(getenv func(string) string) (Credential, error) {
 	for _, p := range envPairs {
-		id, key := getenv(p.id), getenv(p.key)
-		if id == "" && key == "" {
+		rawID, rawKey := getenv(p.id), getenv(p.key)
+		if rawID == "" && rawKey == "" {
 			continue
 		}
+		// A value that is only whitespace is set, but can never sign: it
+		// counts as empty, and, being set, is an error rather than a reason
+		// to try the next source. Values are trimmed (a trailing newline
+		// from a secret store would break every signature).
+		id, key := strings.TrimSpace(rawID), strings.TrimSpace(rawKey)
 		if id == "" || key == "" {
-			return Credential{}, problem(p.id, incomplete(p.id, id, p.key))
+			return Credential{}, problem(p.id, incomplete(p.id, id, p.key, key))
 		}
 		src := p.id + "/" + p.key
 		token := ""
 		if p.token != "" {
-			if token = getenv(p.token); token != "" {
+			raw := getenv(p.token)
+			if token = strings.TrimSpace(raw); token != "" {
 				src += "/" + p.token
+			} else if raw != "" {
+				return Credential{}, problem(p.token, fmt.Errorf("%s is only whitespace: unset it or set the session token", p.token))
 			}
 		}
 		return Credential{common.NewTokenCredential(id, key, token), src}, nil
@@ -82,6 +93,12 @@ func Resolve(getenv func(string) string) (Credential, error) {
 	}{
 		{"the credentials file (TENCENTCLOUD_CREDENTIALS_FILE or ~/.tencentcloud/credentials)", common.DefaultProfileProvider()},
 		{"the tccli profile (~/.tccli)", common.DefaultTccliProfileProvider()},
+	}
+	// The SDK's profile provider panics (assignment to entry in nil map) on
+	// a file without a [default] section, so that file is checked here
+	// first.
+	if err := checkProfileFile(); err != nil {
+		return Credential{}, problem("TENCENTCLOUD_CREDENTIALS_FILE", err)
 	}
 	for _, f := range files {
 		cred, err := f.provider.GetCredential()
@@ -96,12 +113,59 @@ func Resolve(getenv func(string) string) (Credential, error) {
 	return Credential{}, problem("TENCENTCLOUD_SECRETID", ErrNotFound)
 }
 
-func incomplete(first, firstValue, second string) error {
-	missing := second
-	if firstValue == "" {
-		missing = first
+// checkProfileFile checks the file the SDK's profile provider will read
+// (TENCENTCLOUD_CREDENTIALS_FILE, else ~/.tencentcloud/credentials when it
+// exists) for a [default] section, reading its section headers only. A file
+// that is there but has no [default] section (empty, only [prod], no
+// section header at all) is an error naming the file, not a reason to fall
+// through to the tccli profile: the file is where the user put credentials
+// (or pointed TENCENTCLOUD_CREDENTIALS_FILE at), and silently signing with
+// whatever account another source holds would be worse than stopping. It is
+// also how a file with a [default] section but no secret_key is treated.
+// The content is never quoted: it holds secret keys.
+func checkProfileFile() error {
+	path, explicit := os.LookupEnv(common.EnvCredentialFile)
+	switch {
+	case explicit && path == "":
+		return errors.New("TENCENTCLOUD_CREDENTIALS_FILE is set but empty: unset it or name the credentials file")
+	case !explicit:
+		home := os.Getenv("HOME")
+		if home == "" {
+			return nil
+		}
+		path = filepath.Join(home, ".tencentcloud", "credentials")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil // absent: the next source is tried
+		}
 	}
-	return fmt.Errorf("incomplete credentials: %s and %s must be set together; %s is empty", first, second, missing)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		// os errors name the path and the reason, never the content.
+		return fmt.Errorf("reading the credentials file: %w", err)
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if strings.TrimSpace(line) == "[default]" {
+			return nil
+		}
+	}
+	return fmt.Errorf("the credentials file %s has no [default] section: add [default] with secret_id and secret_key, or point TENCENTCLOUD_CREDENTIALS_FILE at a file that has one", path)
+}
+
+// incomplete says which of a pair of credential variables is empty (or
+// only whitespace), after trimming.
+func incomplete(first, firstValue, second, secondValue string) error {
+	var missing []string
+	if firstValue == "" {
+		missing = append(missing, first)
+	}
+	if secondValue == "" {
+		missing = append(missing, second)
+	}
+	verb := "is"
+	if len(missing) > 1 {
+		verb = "are"
+	}
+	return fmt.Errorf("incomplete credentials: %s and %s must be set together; %s %s empty or only whitespace", first, second, strings.Join(missing, " and "), verb)
 }
 
 // notConfigured tells "this source is absent" from "this source is broken".

@@ -81,6 +81,23 @@ const (
 // error is an *Error; for a recognised HTTP shape its HTTP method reports
 // true, so the caller can still answer with an integration response.
 func Parse(payload []byte) (Event, error) {
+	ev, err := parse(payload)
+	if err != nil {
+		return Event{}, err
+	}
+	// Checked on the whole payload once its shape is known, so that an HTTP
+	// event is still answered in its own shape (400).
+	if name, dup := DuplicateMember(payload); dup {
+		shape := string(ev.Kind)
+		if ev.HTTP != nil {
+			shape = ev.HTTP.Shape
+		}
+		return Event{}, shapeError(shape, "%v", duplicateError(name))
+	}
+	return ev, nil
+}
+
+func parse(payload []byte) (Event, error) {
 	obj, ok := decodeObject(payload)
 	if !ok {
 		return Event{}, unknownShape(describe(payload))

@@ -305,6 +305,8 @@ func TestParseErrors(t *testing.T) {
 		{name: "direct action null", payload: `{"action":null}`, shape: "direct", want: "must be a string"},
 		{name: "direct zone malformed", payload: `{"zones":["zone-A"]}`, shape: "direct", want: "not a zone id"},
 		{name: "direct dryRun string", payload: `{"dryRun":"yes"}`, shape: "direct", want: "dryRun"},
+		{name: "direct dryRun with sync", payload: `{"action":"sync","dryRun":true}`, shape: "direct", want: `"dryRun" is for rotate only: sync`},
+		{name: "direct dryRun with check", payload: `{"action":"check","zones":["zone-a"],"dryRun":true}`, shape: "direct", want: `"dryRun" is for rotate only: check`},
 		{name: "direct rotationId number", payload: `{"rotationId":7}`, shape: "direct", want: "rotationId"},
 
 		{name: "bad base64 body", payload: `{"httpMethod":"POST","path":"/rotate","body":"%%%","isBase64Encoded":true}`, shape: ShapeSCFFunctionURL, want: "not valid base64"},

@@ -74,6 +74,10 @@ func decodeBool(raw json.RawMessage) (bool, bool) {
 	return false, false
 }
 
+// DecodeAction decodes an "action" member: "rotate", "sync" or "check".
+// It is what an HTTP body names to bind a signed request to its route.
+func DecodeAction(raw json.RawMessage) (string, error) { return validAction(raw) }
+
 // validAction checks an explicit action. An empty string is refused: a
 // payload that names the field but not an action is a mistake, not a
 // request to rotate.

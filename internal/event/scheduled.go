@@ -69,6 +69,11 @@ func parseMessage(msg string) (Event, error) {
 	if !ok {
 		return Event{}, errors.New(`not valid JSON; want {"action":..,"zones":[..]}`)
 	}
+	// The Message is a string inside the event: the payload's own check
+	// does not see into it.
+	if name, dup := DuplicateMember([]byte(msg)); dup {
+		return Event{}, duplicateError(name)
+	}
 	if key, ok := unknownKey(obj, messageKeys); ok {
 		return Event{}, fmt.Errorf("unknown member %q (want action, zones)", excerpt.Of(key, 64))
 	}
@@ -131,6 +136,10 @@ func parseDirect(obj map[string]json.RawMessage) (Event, error) {
 		if ev.DryRun, ok = decodeBool(raw); !ok {
 			return Event{}, shapeError(shape, `"dryRun" must be true or false`)
 		}
+	}
+	if ev.DryRun && ev.Action != "" && ev.Action != ActionRotate {
+		// sync would write anyway while its report said dry run.
+		return Event{}, shapeError(shape, `"dryRun" is for rotate only: %s has no dry run (check is already read-only); leave dryRun out`, ev.Action)
 	}
 	return ev, nil
 }

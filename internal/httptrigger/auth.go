@@ -26,6 +26,11 @@ const (
 		"(Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature)"
 )
 
+// Challenge is the WWW-Authenticate value of every 401: both ways in, a
+// bearer token and a Standard Webhooks signature, whichever is configured,
+// so that, like the message, it does not tell a caller what is.
+const Challenge = `Bearer realm="mpgw-keyrotator", StandardWebhooks realm="mpgw-keyrotator", headers="webhook-id webhook-timestamp webhook-signature"`
+
 // authenticate accepts a request carrying a valid signature or the bearer
 // token, whichever is configured (either suffices when both are). It returns
 // the webhook-id of a signed request, or a 401 status and message.

@@ -45,6 +45,9 @@ type Decision struct {
 	Zones []string
 	// RotationID is the webhook-id of a signed request, else "".
 	RotationID string
+	// Headers are the headers a refusal's status calls for: Allow with 405,
+	// WWW-Authenticate with 401. Refusal adds them to the answer.
+	Headers map[string]string
 }
 
 // routes maps the last path segment to its action and the one method it
@@ -69,7 +72,9 @@ func (c Config) Decide(r *event.HTTPRequest) Decision {
 	}
 	webhookID, status, msg := c.authenticate(r, now)
 	if status != 0 {
-		return refuse(status, msg)
+		d := refuse(status, msg)
+		d.Headers = map[string]string{"WWW-Authenticate": Challenge}
+		return d
 	}
 	action := lastSegment(r.Path)
 	method, ok := routes[action]
@@ -79,12 +84,17 @@ func (c Config) Decide(r *event.HTTPRequest) Decision {
 	if r.Method != method {
 		d := refuse(http.StatusMethodNotAllowed, fmt.Sprintf("%s takes %s only (Allow: %s)", action, method, method))
 		d.Action = action
+		d.Headers = map[string]string{"Allow": method}
 		return d
 	}
 	d := Decision{Action: action, RotationID: webhookID}
-	zones, err := parseBody(r.Body)
+	named, zones, err := parseBody(r.Body)
 	if err != nil {
 		d.Status, d.Message = http.StatusBadRequest, err.Error()
+		return d
+	}
+	if msg := bindAction(action, named, webhookID != ""); msg != "" {
+		d.Status, d.Message = http.StatusBadRequest, msg
 		return d
 	}
 	for _, z := range zones {
@@ -112,31 +122,58 @@ func lastSegment(path string) string {
 	return path[strings.LastIndexByte(path, '/')+1:]
 }
 
-// parseBody reads an optional {"zones":[..]}. An empty body or {} means all
-// zones; anything else is refused rather than guessed at.
-func parseBody(body []byte) ([]string, error) {
+// bindAction checks the action the body names against the route's. A
+// Standard Webhooks signature covers id.timestamp.body, not the method or
+// the path: without the action in the signed body, a captured signed GET
+// …/check could be replayed as POST …/rotate. So a signed request must name
+// its action, and any request that names one must name its route's. It is
+// a bad body (400), checked after the route and method (404, 405) are
+// known and before the zones (403). Bearer requests need not name it: the
+// token is not bound to a request at all.
+func bindAction(route, named string, signed bool) string {
+	switch {
+	case named != "" && named != route:
+		return fmt.Sprintf("the body names action %q but the route is …/%s: they must agree", named, route)
+	case named == "" && signed:
+		return fmt.Sprintf(`a signed request must name its action in the signed body, as {"action":%q,…}: the signature does not cover the route`, route)
+	}
+	return ""
+}
+
+// parseBody reads an optional {"action":..,"zones":[..]}. An empty body or
+// {} means all zones and no action named; anything else is refused rather
+// than guessed at.
+func parseBody(body []byte) (action string, zones []string, err error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
-		return nil, nil
+		return "", nil, nil
 	}
-	const want = `the body must be empty or {"zones":["zone-…",…]}`
+	const want = `the body must be empty or {"action":"rotate|sync|check","zones":["zone-…",…]}`
 	var obj map[string]json.RawMessage
 	// A body must be an object; json.Unmarshal would read null as an empty map.
 	if body[0] != '{' || json.Unmarshal(body, &obj) != nil {
-		return nil, fmt.Errorf("%s: not a JSON object", want)
+		return "", nil, fmt.Errorf("%s: not a JSON object", want)
+	}
+	if name, dup := event.DuplicateMember(body); dup {
+		// json.Unmarshal keeps the last one: {"action":"check","action":"rotate"}.
+		return "", nil, fmt.Errorf("%s: member %q appears more than once", want, excerpt.Of(name, 32))
 	}
 	for _, key := range slices.Sorted(maps.Keys(obj)) {
-		if key != "zones" {
-			return nil, fmt.Errorf("%s: unknown member %q", want, excerpt.Of(key, 32))
+		if key != "zones" && key != "action" {
+			return "", nil, fmt.Errorf("%s: unknown member %q", want, excerpt.Of(key, 32))
+		}
+	}
+	if raw, ok := obj["action"]; ok {
+		if action, err = event.DecodeAction(raw); err != nil {
+			return "", nil, fmt.Errorf("%s: %v", want, err)
 		}
 	}
 	raw, ok := obj["zones"]
 	if !ok {
-		return nil, nil
+		return action, nil, nil
 	}
-	zones, err := event.DecodeZones(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", want, err)
+	if zones, err = event.DecodeZones(raw); err != nil {
+		return "", nil, fmt.Errorf("%s: %v", want, err)
 	}
-	return zones, nil
+	return action, zones, nil
 }

@@ -1,6 +1,7 @@
 package httptrigger
 
 import (
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -70,10 +71,11 @@ func TestDecide(t *testing.T) {
 	secretOnly := Config{Secret: secret, Allowed: allowed}
 	both := Config{Token: token, Secret: secret, Allowed: allowed}
 	ok := bearer("Bearer " + token)
-	rotateBody := `{"zones":["zone-a"]}`
+	rotateBody := `{"action":"rotate","zones":["zone-a"]}`
 	sig := signed(t, secret, "msg_1", now, rotateBody)
 	emptySig := signed(t, "", "msg_1", now, rotateBody) // HMAC with the empty key
 	big := strings.Repeat(" ", MaxBody+1)
+	rotateAll := `{"action":"rotate"}`
 
 	tests := []struct {
 		name   string
@@ -100,7 +102,7 @@ func TestDecide(t *testing.T) {
 		{name: "forbidden zone in bad JSON is 400", cfg: tokenOnly, r: request("POST", "/rotate", `{"zones":["zone-evil"],"x":1}`, ok),
 			want: Decision{Status: 400, Action: "rotate", Message: `unknown member "x"`}},
 		{name: "replayed id with a forbidden zone is 403", cfg: secretOnly, served: []string{"msg_2"},
-			r:    request("POST", "/rotate", `{"zones":["zone-evil"]}`, signed(t, secret, "msg_2", now, `{"zones":["zone-evil"]}`)),
+			r:    request("POST", "/rotate", `{"action":"rotate","zones":["zone-evil"]}`, signed(t, secret, "msg_2", now, `{"action":"rotate","zones":["zone-evil"]}`)),
 			want: Decision{Status: 403, Action: "rotate", RotationID: "msg_2", Message: "zone zone-evil is not in"}},
 		{name: "replayed id is 409", cfg: secretOnly, served: []string{"msg_1"}, r: request("POST", "/rotate", rotateBody, sig),
 			want: Decision{Status: 409, Action: "rotate", RotationID: "msg_1", Message: "already been served"}},
@@ -146,9 +148,9 @@ func TestDecide(t *testing.T) {
 		{name: "signature among several", cfg: secretOnly,
 			r:    request("POST", "/rotate", rotateBody, without(sig, "webhook-signature"), http.Header{"Webhook-Signature": {"v1,AAAA v1a,BBBB " + sig.Get("webhook-signature")}}),
 			want: Decision{Action: "rotate", Zones: []string{"zone-a"}, RotationID: "msg_1"}},
-		{name: "tampered body", cfg: secretOnly, r: request("POST", "/rotate", `{"zones":["zone-b"]}`, sig), want: Decision{Status: 401}},
+		{name: "tampered body", cfg: secretOnly, r: request("POST", "/rotate", `{"action":"rotate","zones":["zone-b"]}`, sig), want: Decision{Status: 401}},
 		{name: "other secret", cfg: secretOnly, r: request("POST", "/rotate", rotateBody, signed(t, other, "msg_1", now, rotateBody)), want: Decision{Status: 401}},
-		{name: "timestamp at the tolerance", cfg: secretOnly, r: request("POST", "/rotate", "", signed(t, secret, "m", now.Add(-Tolerance), "")),
+		{name: "timestamp at the tolerance", cfg: secretOnly, r: request("POST", "/rotate", rotateAll, signed(t, secret, "m", now.Add(-Tolerance), rotateAll)),
 			want: Decision{Action: "rotate", RotationID: "m"}},
 		{name: "old timestamp", cfg: secretOnly, r: request("POST", "/rotate", "", signed(t, secret, "m", now.Add(-Tolerance-time.Second), "")),
 			want: Decision{Status: 401, Message: "authentication required"}},
@@ -191,6 +193,14 @@ func TestDecide(t *testing.T) {
 		{name: "malformed zone id", cfg: tokenOnly, r: request("POST", "/rotate", `{"zones":["Zone-A"]}`, ok), want: Decision{Status: 400, Action: "rotate", Message: `"Zone-A" is not a zone id`}},
 		{name: "long unknown member", cfg: tokenOnly, r: request("POST", "/rotate", `{"`+strings.Repeat("k", 100)+`":1}`, ok),
 			want: Decision{Status: 400, Action: "rotate", Message: `unknown member "` + strings.Repeat("k", 32) + `…"`}},
+		{name: "dryRun on sync", cfg: tokenOnly, r: request("POST", "/sync", `{"dryRun":true}`, ok), want: Decision{Status: 400, Action: "sync", Message: `unknown member "dryRun"`}},
+		{name: "dryRun on check", cfg: tokenOnly, r: request("GET", "/check", `{"dryRun":true}`, ok), want: Decision{Status: 400, Action: "check", Message: `unknown member "dryRun"`}},
+		{name: "action twice", cfg: tokenOnly, r: request("GET", "/check", `{"action":"check","action":"rotate"}`, ok),
+			want: Decision{Status: 400, Action: "check", Message: `member "action" appears more than once`}},
+		{name: "zones twice", cfg: tokenOnly, r: request("POST", "/rotate", `{"zones":["zone-a"],"zones":["zone-evil"]}`, ok),
+			want: Decision{Status: 400, Action: "rotate", Message: `member "zones" appears more than once`}},
+		{name: "duplicate inside a zone list", cfg: tokenOnly, r: request("POST", "/rotate", `{"zones":[{"a":1,"a":2}]}`, ok),
+			want: Decision{Status: 400, Action: "rotate", Message: `member "a" appears more than once`}},
 		{name: "member name in the wrong case", cfg: tokenOnly, r: request("POST", "/rotate", `{"Zones":["zone-a"]}`, ok), want: Decision{Status: 400, Action: "rotate", Message: `unknown member "Zones"`}},
 		{name: "forbidden zone", cfg: tokenOnly, r: request("POST", "/rotate", `{"zones":["zone-a","zone-c"]}`, ok),
 			want: Decision{Status: 403, Action: "rotate", Message: "zone zone-c is not in this function's ZONE_IDS"}},
@@ -244,7 +254,7 @@ func assertNoSecrets(t *testing.T, msg string, r *event.HTTPRequest) {
 // once, refused while its signature still verifies, and refused as expired
 // once the guard has forgotten it.
 func TestDecideReplay(t *testing.T) {
-	body := `{"zones":["zone-a"]}`
+	body := `{"action":"rotate","zones":["zone-a"]}`
 	r := request("POST", "/rotate", body, signed(t, secret, "msg_replay", now, body))
 	clock := now
 	cfg := Config{Secret: secret, Allowed: allowed, Replay: NewReplayGuard(2*Tolerance, 100), Now: func() time.Time { return clock }}
@@ -268,7 +278,7 @@ func TestDecideReplay(t *testing.T) {
 
 	// A request refused for another reason does not burn its id.
 	clock = now
-	bad := `{"zones":["zone-c"]}`
+	bad := `{"action":"rotate","zones":["zone-c"]}`
 	if got := cfg.Decide(request("POST", "/rotate", bad, signed(t, secret, "msg_other", now, bad))); got.Status != 403 {
 		t.Fatalf("forbidden zone: status %d, want 403", got.Status)
 	}
@@ -286,7 +296,7 @@ func TestDecideReplay(t *testing.T) {
 }
 
 func TestDecideWithoutReplayGuard(t *testing.T) {
-	body := ""
+	body := `{"action":"rotate"}`
 	r := request("POST", "/rotate", body, signed(t, secret, "msg_x", now, body))
 	cfg := Config{Secret: secret, Allowed: allowed, Now: func() time.Time { return now }}
 	for i := 0; i < 2; i++ {
@@ -305,5 +315,126 @@ func TestErrorBodyAndRespond(t *testing.T) {
 	if resp.StatusCode != 403 || resp.IsBase64Encoded || resp.Body != string(body) ||
 		len(resp.Headers) != 1 || resp.Headers["Content-Type"] != "application/json" {
 		t.Errorf("Respond = %+v", resp)
+	}
+}
+
+// TestDecideBindsActionToSignature: a Standard Webhooks signature covers
+// id.timestamp.body only, so a signed request must name its action in the
+// body, and that action must be the route's; otherwise a signed GET …/check
+// replayed as POST …/rotate would rotate every zone. Bearer requests need
+// not name it, but may not name another.
+func TestDecideBindsActionToSignature(t *testing.T) {
+	secretOnly := Config{Secret: secret, Allowed: allowed}
+	both := Config{Token: token, Secret: secret, Allowed: allowed}
+	tokenOnly := Config{Token: token, Allowed: allowed}
+	ok := bearer("Bearer " + token)
+	sign := func(id, body string) http.Header { return signed(t, secret, id, now, body) }
+	checkBody := `{"action":"check"}`
+	tests := []struct {
+		name string
+		cfg  Config
+		r    *event.HTTPRequest
+		want Decision // Message is matched as a substring
+	}{
+		{name: "signed empty GET check replayed as POST rotate", cfg: secretOnly, r: request("POST", "/rotate", "", sign("m1", "")),
+			want: Decision{Status: 400, Action: "rotate", RotationID: "m1", Message: `must name its action in the signed body, as {"action":"rotate"`}},
+		{name: "signed empty GET check", cfg: secretOnly, r: request("GET", "/check", "", sign("m2", "")),
+			want: Decision{Status: 400, Action: "check", RotationID: "m2", Message: `{"action":"check"`}},
+		{name: "signed check body replayed on rotate", cfg: secretOnly, r: request("POST", "/rotate", checkBody, sign("m3", checkBody)),
+			want: Decision{Status: 400, Action: "rotate", RotationID: "m3", Message: `names action "check" but the route is …/rotate`}},
+		{name: "signed check body replayed on sync", cfg: secretOnly, r: request("POST", "/sync", checkBody, sign("m4", checkBody)),
+			want: Decision{Status: 400, Action: "sync", RotationID: "m4", Message: `names action "check"`}},
+		{name: "signed zones without action", cfg: secretOnly, r: request("POST", "/rotate", `{"zones":["zone-a"]}`, sign("m5", `{"zones":["zone-a"]}`)),
+			want: Decision{Status: 400, Action: "rotate", RotationID: "m5", Message: "must name its action"}},
+		{name: "signed check", cfg: secretOnly, r: request("GET", "/check", checkBody, sign("m6", checkBody)),
+			want: Decision{Action: "check", RotationID: "m6"}},
+		{name: "signed sync with zones", cfg: secretOnly, r: request("POST", "/sync", `{"action":"sync","zones":["zone-b"]}`, sign("m7", `{"action":"sync","zones":["zone-b"]}`)),
+			want: Decision{Action: "sync", RotationID: "m7", Zones: []string{"zone-b"}}},
+		{name: "signed and bearer, signature without action", cfg: both, r: request("POST", "/rotate", "", sign("m8", ""), ok),
+			want: Decision{Status: 400, Action: "rotate", RotationID: "m8", Message: "must name its action"}},
+		{name: "unknown action", cfg: secretOnly, r: request("POST", "/rotate", `{"action":"destroy"}`, sign("m9", `{"action":"destroy"}`)),
+			want: Decision{Status: 400, Action: "rotate", RotationID: "m9", Message: `unknown action "destroy"`}},
+		{name: "action not a string", cfg: secretOnly, r: request("POST", "/rotate", `{"action":1}`, sign("m10", `{"action":1}`)),
+			want: Decision{Status: 400, Action: "rotate", RotationID: "m10", Message: `"action" must be a string`}},
+		// The order: authentication, route and method come first.
+		{name: "unsigned without action is 401", cfg: secretOnly, r: request("POST", "/rotate", ""),
+			want: Decision{Status: 401}},
+		{name: "signed without action on an unknown route is 404", cfg: secretOnly, r: request("POST", "/admin", "", sign("m11", "")),
+			want: Decision{Status: 404}},
+		{name: "signed without action on the wrong method is 405", cfg: secretOnly, r: request("POST", "/check", "", sign("m12", "")),
+			want: Decision{Status: 405, Action: "check"}},
+		{name: "signed without action and a forbidden zone is 400 not 403", cfg: secretOnly,
+			r:    request("POST", "/rotate", `{"zones":["zone-evil"]}`, sign("m13", `{"zones":["zone-evil"]}`)),
+			want: Decision{Status: 400, Action: "rotate", RotationID: "m13"}},
+		// Bearer.
+		{name: "bearer without action", cfg: tokenOnly, r: request("POST", "/rotate", "", ok), want: Decision{Action: "rotate"}},
+		{name: "bearer with its route's action", cfg: tokenOnly, r: request("GET", "/check", checkBody, ok), want: Decision{Action: "check"}},
+		{name: "bearer with another route's action", cfg: tokenOnly, r: request("POST", "/rotate", checkBody, ok),
+			want: Decision{Status: 400, Action: "rotate", Message: `names action "check"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
+			cfg.Now = func() time.Time { return now }
+			cfg.Replay = NewReplayGuard(2*Tolerance, 100)
+			got := cfg.Decide(tt.r)
+			if !strings.Contains(got.Message, tt.want.Message) {
+				t.Errorf("Message = %q, want it to contain %q", got.Message, tt.want.Message)
+			}
+			if got.Status != tt.want.Status || got.Action != tt.want.Action || got.RotationID != tt.want.RotationID ||
+				strings.Join(got.Zones, ",") != strings.Join(tt.want.Zones, ",") {
+				t.Errorf("Decide = %+v, want %+v", got, tt.want)
+			}
+			assertNoSecrets(t, got.Message, tt.r)
+			if id := got.RotationID; id != "" && got.Status != 0 && !cfg.Replay.claim(id, now) {
+				t.Errorf("a refused request used up its webhook-id %q", id)
+			}
+		})
+	}
+}
+
+// TestDecideHeaders: a 405 says which method the route takes (Allow), a
+// 401 how to authenticate (WWW-Authenticate), the same challenge whatever
+// is configured; no other answer carries a header of its own.
+func TestDecideHeaders(t *testing.T) {
+	ok := bearer("Bearer " + token)
+	tests := []struct {
+		name string
+		cfg  Config
+		r    *event.HTTPRequest
+		want map[string]string
+	}{
+		{name: "401 token only", cfg: Config{Token: token}, r: request("POST", "/rotate", ""), want: map[string]string{"WWW-Authenticate": Challenge}},
+		{name: "401 secret only", cfg: Config{Secret: secret}, r: request("POST", "/rotate", "", bearer("Bearer x")), want: map[string]string{"WWW-Authenticate": Challenge}},
+		{name: "401 nothing configured", cfg: Config{}, r: request("GET", "/check", "", ok), want: map[string]string{"WWW-Authenticate": Challenge}},
+		{name: "405 GET rotate", cfg: Config{Token: token}, r: request("GET", "/rotate", "", ok), want: map[string]string{"Allow": "POST"}},
+		{name: "405 PUT sync", cfg: Config{Token: token}, r: request("PUT", "/sync", "", ok), want: map[string]string{"Allow": "POST"}},
+		{name: "405 POST check", cfg: Config{Token: token}, r: request("POST", "/check", "", ok), want: map[string]string{"Allow": "GET"}},
+		{name: "404", cfg: Config{Token: token}, r: request("GET", "/nope", "", ok)},
+		{name: "400", cfg: Config{Token: token}, r: request("POST", "/rotate", "x", ok)},
+		{name: "403", cfg: Config{Token: token, Allowed: allowed}, r: request("POST", "/rotate", `{"zones":["zone-c"]}`, ok)},
+		{name: "413", cfg: Config{Token: token}, r: request("POST", "/rotate", strings.Repeat(" ", MaxBody+1))},
+		{name: "go ahead", cfg: Config{Token: token}, r: request("POST", "/rotate", "", ok)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := tt.cfg.Decide(tt.r)
+			if !maps.Equal(d.Headers, tt.want) {
+				t.Errorf("Headers = %v, want %v", d.Headers, tt.want)
+			}
+			if d.Status == 0 {
+				return
+			}
+			resp := Refusal(d)
+			want := map[string]string{"Content-Type": "application/json"}
+			maps.Copy(want, tt.want)
+			if resp.StatusCode != d.Status || !maps.Equal(resp.Headers, want) || resp.Body != string(ErrorBody(d.Status, d.Message)) {
+				t.Errorf("Refusal = %+v, want status %d, headers %v", resp, d.Status, want)
+			}
+			assertNoSecrets(t, strings.Join(slices.Collect(maps.Values(resp.Headers)), " "), tt.r)
+		})
+	}
+	if !strings.HasPrefix(Challenge, "Bearer ") || !strings.Contains(Challenge, "webhook-signature") {
+		t.Errorf("Challenge %q names neither scheme", Challenge)
 	}
 }

@@ -2,6 +2,7 @@ package httptrigger
 
 import (
 	"encoding/json"
+	"maps"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/event"
 )
@@ -25,4 +26,12 @@ func Respond(status int, body []byte) event.Response {
 		Headers:    map[string]string{"Content-Type": "application/json"},
 		Body:       string(body),
 	}
+}
+
+// Refusal is the answer to a refused request: the error body and the
+// headers its status calls for (d.Headers: Allow, WWW-Authenticate).
+func Refusal(d Decision) event.Response {
+	r := Respond(d.Status, ErrorBody(d.Status, d.Message))
+	maps.Copy(r.Headers, d.Headers)
+	return r
 }

@@ -79,12 +79,18 @@ type ZoneResult struct {
 	// KeyChanged is true when the zone's key was replaced during this request.
 	KeyChanged bool `json:"keyChanged"`
 	// RotatedAt (RFC 3339) is when this function last rotated the zone's
-	// live key, from the rotation record; check reports it with AgeSeconds.
+	// live key, from the rotation record: check reports it with AgeSeconds,
+	// a redelivered rotation with Redelivered.
 	RotatedAt  string `json:"rotatedAt,omitempty"`
 	AgeSeconds int64  `json:"ageSeconds,omitempty"`
 	APIAction  string `json:"apiAction,omitempty"`
 	Code       string `json:"code,omitempty"`
 	DurationMs int64  `json:"durationMs"`
+	// Redelivered is true when this request's rotation id had already
+	// rotated the zone (a platform retry, or a re-used id): the key was not
+	// refreshed again, only delivered; RotatedAt then says when that
+	// rotation was recorded.
+	Redelivered bool `json:"redelivered,omitempty"`
 }
 
 // SinkResult is one sink's part for one zone.

@@ -53,7 +53,13 @@ func (r *run) rotate(zone string) ZoneResult {
 	if resumed {
 		// This rotation already refreshed the zone (the platform retried it,
 		// here or on another instance): finish delivering, never refresh again.
+		// The report says so, and when the refresh happened: a re-used
+		// rotation id names that one rotation, not a new one.
 		z.res.KeyChanged = true
+		z.res.Redelivered = true
+		if !z.own.At.IsZero() {
+			z.res.RotatedAt = z.own.At.UTC().Format(time.RFC3339)
+		}
 		return r.deliver(zone, z.live, false, z.res, Rotated)
 	}
 	key, res, done := z.refresh()

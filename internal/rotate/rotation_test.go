@@ -257,6 +257,9 @@ func TestRetrySameRotation(t *testing.T) {
 			if !rep.OK || z.Outcome != Rotated || !z.KeyChanged || z.Fingerprint != fp(now) || z.PreviousFingerprint != fp(from) {
 				t.Fatalf("%+v", z)
 			}
+			if wantAt := rec.At.Format(time.RFC3339); z.Redelivered != tc.refreshed || (z.RotatedAt == wantAt) != tc.refreshed {
+				t.Errorf("redelivered %v rotatedAt %q, want %v and %q only when the record's refresh had happened", z.Redelivered, z.RotatedAt, tc.refreshed, wantAt)
+			}
 			wantRefresh := 0
 			if !tc.refreshed {
 				wantRefresh = 1
@@ -666,5 +669,48 @@ func TestDryRun(t *testing.T) {
 	rep = e.Run(context.Background(), Request{Action: Rotate, DryRun: true, Zones: []string{"zone-b"}})
 	if z := rep.Zones[0]; z.Outcome != Failed || z.APIAction != opDescribe || z.KeyChanged {
 		t.Errorf("%+v", z)
+	}
+}
+
+// TestReusedRotationID: a rotation id names one rotation. Run again with
+// the same id ("weekly"), the engine finds its own record and only
+// finishes the delivery; the report says so (redelivered, rotatedAt of the
+// original rotation) rather than passing it off as a new rotation.
+func TestReusedRotationID(t *testing.T) {
+	teo := newFakeTEO("zone-a")
+	store := newStore().seed("zone-a", teo.key("zone-a"))
+	e, logs := newEngine(teo, []string{"zone-a"}, store)
+	e.Memory = NewMemory()
+	before := time.Now().UTC().Add(-time.Second)
+	first := e.Run(context.Background(), Request{Action: Rotate, RotationID: "weekly"})
+	z := first.Zones[0]
+	if z.Outcome != Rotated || z.Redelivered || z.RotatedAt != "" {
+		t.Fatalf("first rotation: %+v", z)
+	}
+	rec, ok := store.record("zone-a")
+	if !ok || rec.RotationID != "weekly" || rec.At.Before(before) {
+		t.Fatalf("record %+v", rec)
+	}
+	for _, memory := range []bool{true, false} { // this instance, then another one
+		if !memory {
+			e.Memory = NewMemory()
+		}
+		again := e.Run(context.Background(), Request{Action: Rotate, RotationID: "weekly"})
+		a := again.Zones[0]
+		if !again.OK || a.Outcome != Rotated || !a.Redelivered || a.Fingerprint != z.Fingerprint || a.PreviousFingerprint != z.PreviousFingerprint {
+			t.Errorf("memory %v: re-used id: %+v, want redelivered with the first rotation's fingerprints", memory, a)
+		}
+		at, err := time.Parse(time.RFC3339, a.RotatedAt)
+		if err != nil || at.Before(before.Truncate(time.Second)) || at.After(time.Now()) {
+			t.Errorf("memory %v: rotatedAt %q, want the first rotation's time in RFC 3339", memory, a.RotatedAt)
+		}
+		noLeak(t, teo, again, logs, nil)
+	}
+	if n := teo.refreshes("zone-a"); n != 1 {
+		t.Errorf("%d refreshes for one rotation id, want 1", n)
+	}
+	// A new id rotates, and is no redelivery.
+	if z := e.Run(context.Background(), Request{Action: Rotate, RotationID: "weekly-2"}).Zones[0]; z.Redelivered || z.RotatedAt != "" || teo.refreshes("zone-a") != 2 {
+		t.Errorf("new id: %+v", z)
 	}
 }

@@ -22,6 +22,9 @@ const (
 	DefaultSSMEndpoint  = "ssm.tencentcloudapi.com"
 	DefaultSTSEndpoint  = "sts.tencentcloudapi.com"
 	DefaultSSMVersionID = "current"
+	// DefaultSSMPendingVersionID is the version a staged rotation holds the
+	// next key in until it is promoted (ROTATION_MODE=staged).
+	DefaultSSMPendingVersionID = "pending"
 	// DefaultTEORateLimit is the documented limit of every TEO key API.
 	DefaultTEORateLimit = 20
 	// DefaultDeliveryWindow is the time left before the deadline a zone needs
@@ -70,8 +73,11 @@ type Config struct {
 type SSM struct {
 	SecretName string // may hold {zone}
 	VersionID  string
-	Region     string
-	Endpoint   Endpoint
+	// PendingVersionID holds the next key of a staged rotation until it is
+	// promoted to VersionID; never equal to VersionID.
+	PendingVersionID string
+	Region           string
+	Endpoint         Endpoint
 }
 
 // SecretNameFor is the secret that holds zone's key.
@@ -347,10 +353,11 @@ func (l *loader) ssm(defaultRegion string, zoneCount int) *SSM {
 		return nil
 	}
 	s := &SSM{
-		SecretName: name,
-		VersionID:  l.get("SSM_VERSION_ID", DefaultSSMVersionID),
-		Region:     l.get("SSM_REGION", defaultRegion),
-		Endpoint:   l.endpoint("SSM_ENDPOINT", DefaultSSMEndpoint),
+		SecretName:       name,
+		VersionID:        l.get("SSM_VERSION_ID", DefaultSSMVersionID),
+		PendingVersionID: l.get("SSM_PENDING_VERSION_ID", DefaultSSMPendingVersionID),
+		Region:           l.get("SSM_REGION", defaultRegion),
+		Endpoint:         l.endpoint("SSM_ENDPOINT", DefaultSSMEndpoint),
 	}
 	if !secretName.MatchString(s.SecretNameFor("zone-0123456789ab")) {
 		l.fail("SSM_SECRET_NAME", "%q: letters, digits, - and _ only, starting with a letter or digit, at most 128 bytes after {zone} is replaced", excerpt.Of(name, 64))
@@ -360,6 +367,12 @@ func (l *loader) ssm(defaultRegion string, zoneCount int) *SSM {
 	}
 	if !versionID.MatchString(s.VersionID) {
 		l.fail("SSM_VERSION_ID", "%q: letters, digits, '.', '-' and '_', starting with a letter or digit, at most 64 bytes", excerpt.Of(s.VersionID, 64))
+	}
+	switch {
+	case !versionID.MatchString(s.PendingVersionID):
+		l.fail("SSM_PENDING_VERSION_ID", "%q: letters, digits, '.', '-' and '_', starting with a letter or digit, at most 64 bytes", excerpt.Of(s.PendingVersionID, 64))
+	case s.PendingVersionID == s.VersionID:
+		l.fail("SSM_PENDING_VERSION_ID", "%q is SSM_VERSION_ID too: a staged key would overwrite the live one before it works", excerpt.Of(s.PendingVersionID, 64))
 	}
 	switch {
 	case s.Region == "":

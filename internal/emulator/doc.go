@@ -146,6 +146,19 @@
 // does not list them separately). AWS counts per region; the emulator counts
 // all regions together.
 //
+// # Call log
+//
+// CallLog lists every call that counted in Calls, in order (Seq), with its
+// action, target, code, whether it was performed, and for performed writes
+// the fingerprints of the key values it stored or made live and the SSM
+// VersionId or AWS staging labels it wrote. An entry is appended when the
+// work is done or refused and before the answer is written, so calls a
+// client makes one after the other appear in that order. ResetCounters
+// empties it. LiveKeysStoredFirst (and CheckLiveKeysStoredFirst on a given
+// log) checks the staged rotation's ordering property: every key a TEO
+// Create, Modify or Refresh made live was written to an SSM or AWS secret by
+// an earlier performed call. The log holds fingerprints only, never a key.
+//
 // # Control surface
 //
 // The same server answers unauthenticated requests under /_emulator/ for

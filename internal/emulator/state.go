@@ -181,9 +181,11 @@ func (e *Emulator) Throttled() int {
 	return e.throttled
 }
 
-// ResetCounters zeroes Calls, Performed and Throttled.
+// ResetCounters zeroes Calls, Performed and Throttled and empties the
+// call log.
 func (e *Emulator) ResetCounters() {
 	e.mu.Lock()
+	e.callLog = nil
 	clear(e.calls)
 	clear(e.performed)
 	e.throttled = 0

@@ -54,6 +54,10 @@
 //     DisableSecret on a PendingDelete secret, DeleteSecret on a secret that
 //     is not Disabled, RestoreSecret on a secret that is not PendingDelete:
 //     OperationDenied.
+//   - SSM DeleteSecretVersion of a secret's only version: allowed (no rule
+//     against it is documented); the secret is left without versions and
+//     GetSecretValue answers ResourceNotFound. A missing version or secret
+//     is ResourceNotFound, in every status.
 //   - SSM CreateSecret with a SecretType other than 0: InvalidParameterValue
 //     (only user-defined secrets are emulated).
 //   - STS AssumeRole: a malformed RoleArn or RoleSessionName is

@@ -23,6 +23,9 @@ const (
 	DefaultSSMEndpoint  = "ssm.tencentcloudapi.com"
 	DefaultSTSEndpoint  = "sts.tencentcloudapi.com"
 	DefaultSSMVersionID = "current"
+	// DefaultSSMPendingVersionID is the version a staged rotation holds the
+	// next key in until it is promoted (ROTATION_MODE=staged).
+	DefaultSSMPendingVersionID = "pending"
 	// DefaultTEORateLimit is the documented limit of every TEO key API.
 	DefaultTEORateLimit = 20
 	// DefaultDeliveryWindow is the time left before the deadline a zone needs
@@ -74,8 +77,11 @@ type Config struct {
 type SSM struct {
 	SecretName string // may hold {zone}
 	VersionID  string
-	Region     string
-	Endpoint   Endpoint
+	// PendingVersionID holds the next key of a staged rotation until it is
+	// promoted to VersionID; never equal to VersionID.
+	PendingVersionID string
+	Region           string
+	Endpoint         Endpoint
 }
 
 // SecretNameFor is the secret that holds zone's key.
@@ -363,10 +369,11 @@ func (l *loader) ssm(defaultRegion string, zones []string) *SSM {
 		return nil
 	}
 	s := &SSM{
-		SecretName: name,
-		VersionID:  l.get("SSM_VERSION_ID", DefaultSSMVersionID),
-		Region:     l.get("SSM_REGION", defaultRegion),
-		Endpoint:   l.endpoint("SSM_ENDPOINT", DefaultSSMEndpoint),
+		SecretName:       name,
+		VersionID:        l.get("SSM_VERSION_ID", DefaultSSMVersionID),
+		PendingVersionID: l.get("SSM_PENDING_VERSION_ID", DefaultSSMPendingVersionID),
+		Region:           l.get("SSM_REGION", defaultRegion),
+		Endpoint:         l.endpoint("SSM_ENDPOINT", DefaultSSMEndpoint),
 	}
 	if z, bad := firstInvalid(zones, s.SecretNameFor, secretName.MatchString); bad {
 		l.fail("SSM_SECRET_NAME", "%q: letters, digits, - and _ only, starting with a letter or digit, at most 128 bytes after {zone} is replaced%s", excerpt.Of(name, 64), forZone(z))
@@ -376,6 +383,12 @@ func (l *loader) ssm(defaultRegion string, zones []string) *SSM {
 	}
 	if !versionID.MatchString(s.VersionID) {
 		l.fail("SSM_VERSION_ID", "%q: letters, digits, '.', '-' and '_', starting with a letter or digit, at most 64 bytes", excerpt.Of(s.VersionID, 64))
+	}
+	switch {
+	case !versionID.MatchString(s.PendingVersionID):
+		l.fail("SSM_PENDING_VERSION_ID", "%q: letters, digits, '.', '-' and '_', starting with a letter or digit, at most 64 bytes", excerpt.Of(s.PendingVersionID, 64))
+	case s.PendingVersionID == s.VersionID:
+		l.fail("SSM_PENDING_VERSION_ID", "%q is SSM_VERSION_ID too: a staged key would overwrite the live one before it works", excerpt.Of(s.PendingVersionID, 64))
 	}
 	switch {
 	case s.Region == "":

@@ -145,6 +145,18 @@ func TestLoad(t *testing.T) {
 		{name: "no region", env: base(map[string]string{"TENCENTCLOUD_REGION": "<unset>"}), wantVars: []string{"SSM_REGION"}},
 		{name: "bad region", env: base(map[string]string{"SSM_REGION": "Guangzhou!"}), wantVars: []string{"SSM_REGION"}},
 		{name: "bad version", env: base(map[string]string{"SSM_VERSION_ID": ".hidden"}), wantVars: []string{"SSM_VERSION_ID"}},
+		{name: "pending version default", env: base(nil), check: func(t *testing.T, c Config) {
+			if c.SSM.PendingVersionID != "pending" {
+				t.Errorf("pending version %q", c.SSM.PendingVersionID)
+			}
+		}},
+		{name: "pending version", env: base(map[string]string{"SSM_PENDING_VERSION_ID": "next-key"}), check: func(t *testing.T, c Config) {
+			if c.SSM.PendingVersionID != "next-key" {
+				t.Errorf("pending version %q", c.SSM.PendingVersionID)
+			}
+		}},
+		{name: "bad pending version", env: base(map[string]string{"SSM_PENDING_VERSION_ID": "-x/y"}), wantVars: []string{"SSM_PENDING_VERSION_ID"}},
+		{name: "pending version is the version", env: base(map[string]string{"SSM_VERSION_ID": "live", "SSM_PENDING_VERSION_ID": "live"}), wantVars: []string{"SSM_PENDING_VERSION_ID"}},
 		{name: "bad endpoints", env: base(map[string]string{"TEO_ENDPOINT": "http://evil.example.com", "SSM_ENDPOINT": "https://x/y", "STS_ENDPOINT": "::"}),
 			wantVars: []string{"TEO_ENDPOINT", "STS_ENDPOINT", "SSM_ENDPOINT"}},
 		{name: "bad rate", env: base(map[string]string{"TEO_RATE_LIMIT": "fast"}), wantVars: []string{"TEO_RATE_LIMIT"}},

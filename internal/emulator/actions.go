@@ -23,6 +23,7 @@ type call struct {
 	now    time.Time // emulator clock, read once per request
 	region string
 	params params
+	rec    *callRecord // what the call log records of it; may be nil
 }
 
 // endpoint is one action with its own rate limiter. Action names are unique

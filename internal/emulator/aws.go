@@ -162,6 +162,7 @@ type awsCall struct {
 	now    time.Time // emulator clock, read once per request
 	region string    // from the credential scope
 	params params
+	rec    *callRecord // what the call log records of it; may be nil
 }
 
 // serveAWS runs the processing order of an AWS request.
@@ -193,6 +194,7 @@ func (e *Emulator) serveAWS(w http.ResponseWriter, r *http.Request, requestID st
 
 	var p params
 	if err := json.Unmarshal(body, &p); err != nil || p == nil {
+		e.logCall(ep.action, "", false, nil, "SerializationException")
 		return fail(awsErrorf("SerializationException", "The request body must be a JSON object."))
 	}
 	out.target = awsTarget(p)
@@ -200,17 +202,28 @@ func (e *Emulator) serveAWS(w http.ResponseWriter, r *http.Request, requestID st
 	f, faulted := e.takeFault(ep.action, out.target)
 	if faulted && f.Phase == Before {
 		out.fault = f.Phase.String()
+		var entry *LoggedCall
+		if code, answers := faultCode(f); answers {
+			entry = e.logCall(ep.action, out.target, false, nil, code)
+		}
 		if code, done := e.applyFault(w, r, requestID, f); done {
+			e.setLogCode(entry, code) // "canceled" if the client left during a delay
 			out.code = code
 			return out
 		}
 	}
 
-	res, err := e.performAWS(ep, region, p)
+	rec := &callRecord{}
+	res, err := e.performAWS(ep, region, p, rec)
+	entry := e.logCall(ep.action, out.target, err == nil, rec, errorCode(ep.action, err))
 
 	if faulted && f.Phase == After {
 		out.fault = f.Phase.String()
+		if code, answers := faultCode(f); answers {
+			e.setLogCode(entry, code)
+		}
 		if code, done := e.applyFault(w, r, requestID, f); done {
+			e.setLogCode(entry, code)
 			out.code = code
 			return out
 		}
@@ -236,8 +249,8 @@ func awsTarget(p params) string {
 
 // performAWS runs the rate limiter and the action, and counts the action
 // as performed if it succeeded.
-func (e *Emulator) performAWS(ep *endpoint, region string, p params) (any, error) {
-	c := awsCall{now: e.now(), region: region, params: p}
+func (e *Emulator) performAWS(ep *endpoint, region string, p params, rec *callRecord) (any, error) {
+	c := awsCall{now: e.now(), region: region, params: p, rec: rec}
 	if ep.window != nil && !ep.window.Allow(c.now) {
 		e.mu.Lock()
 		e.throttled++

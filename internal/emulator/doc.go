@@ -54,6 +54,10 @@
 //     DisableSecret on a PendingDelete secret, DeleteSecret on a secret that
 //     is not Disabled, RestoreSecret on a secret that is not PendingDelete:
 //     OperationDenied.
+//   - SSM DeleteSecretVersion of a secret's only version: allowed (no rule
+//     against it is documented); the secret is left without versions and
+//     GetSecretValue answers ResourceNotFound. A missing version or secret
+//     is ResourceNotFound, in every status.
 //   - SSM CreateSecret with a SecretType other than 0: InvalidParameterValue
 //     (only user-defined secrets are emulated).
 //   - STS AssumeRole: a malformed RoleArn or RoleSessionName is
@@ -145,6 +149,19 @@
 // CreateSecret and ListSecretVersionIds 50/s each (assumed: the quota page
 // does not list them separately). AWS counts per region; the emulator counts
 // all regions together.
+//
+// # Call log
+//
+// CallLog lists every call that counted in Calls, in order (Seq), with its
+// action, target, code, whether it was performed, and for performed writes
+// the fingerprints of the key values it stored or made live and the SSM
+// VersionId or AWS staging labels it wrote. An entry is appended when the
+// work is done or refused and before the answer is written, so calls a
+// client makes one after the other appear in that order. ResetCounters
+// empties it. LiveKeysStoredFirst (and CheckLiveKeysStoredFirst on a given
+// log) checks the staged rotation's ordering property: every key a TEO
+// Create, Modify or Refresh made live was written to an SSM or AWS secret by
+// an earlier performed call. The log holds fingerprints only, never a key.
 //
 // # Control surface
 //

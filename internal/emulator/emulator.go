@@ -73,6 +73,7 @@ type Emulator struct {
 	performed map[string]int
 	signedBy  map[string]int // authenticated API 3.0 requests by SecretId
 	throttled int            // calls the rate limiter refused
+	callLog   []*LoggedCall
 
 	awsCreds   map[string]AWSCredential // by AccessKeyID
 	awsSecrets map[awsSecretKey]*AWSSecretState
@@ -245,6 +246,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request, requestID st
 
 	p, err := parseParams(body)
 	if err != nil {
+		e.logCall(ep.action, "", false, nil, errorCode(ep.action, err))
 		return fail(err)
 	}
 	out.target = p.target()
@@ -252,17 +254,28 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request, requestID st
 	f, faulted := e.takeFault(ep.action, out.target)
 	if faulted && f.Phase == Before {
 		out.fault = f.Phase.String()
+		var entry *LoggedCall
+		if code, answers := faultCode(f); answers {
+			entry = e.logCall(ep.action, out.target, false, nil, code)
+		}
 		if code, done := e.applyFault(w, r, requestID, f); done {
+			e.setLogCode(entry, code) // "canceled" if the client left during a delay
 			out.code = code
 			return out
 		}
 	}
 
-	res, err := e.perform(ep, r.Header.Get("X-TC-Region"), p)
+	rec := &callRecord{}
+	res, err := e.perform(ep, r.Header.Get("X-TC-Region"), p, rec)
+	entry := e.logCall(ep.action, out.target, err == nil, rec, errorCode(ep.action, err))
 
 	if faulted && f.Phase == After {
 		out.fault = f.Phase.String()
+		if code, answers := faultCode(f); answers {
+			e.setLogCode(entry, code)
+		}
 		if code, done := e.applyFault(w, r, requestID, f); done {
+			e.setLogCode(entry, code)
 			out.code = code
 			return out
 		}
@@ -298,8 +311,8 @@ func resolve(endpoints map[string]*endpoint, svc, version, action string) (*endp
 
 // perform runs the rate limiter, the region check and the action, and
 // counts the action as performed if it succeeded.
-func (e *Emulator) perform(ep *endpoint, region string, p params) (result, error) {
-	c := call{now: e.now(), region: region, params: p}
+func (e *Emulator) perform(ep *endpoint, region string, p params, rec *callRecord) (result, error) {
+	c := call{now: e.now(), region: region, params: p, rec: rec}
 	if err := ep.allow(c.now); err != nil {
 		e.mu.Lock()
 		e.throttled++

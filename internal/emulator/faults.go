@@ -144,13 +144,14 @@ func (e *Emulator) applyFault(w http.ResponseWriter, r *http.Request, requestID 
 		dropConnection(w)
 		return "canceled", true
 	}
+	code, _ := faultCode(f)
 	switch {
 	case f.Drop:
 		dropConnection(w)
-		return "dropped", true
+		return code, true
 	case f.HTTPStatus != 0:
 		writeProxyError(w, f.HTTPStatus)
-		return fmt.Sprintf("HTTP %d", f.HTTPStatus), true
+		return code, true
 	case f.Code != "":
 		msg := f.Message
 		if msg == "" {

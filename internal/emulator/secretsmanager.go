@@ -396,6 +396,7 @@ func (e *Emulator) smCreateSecret(c awsCall) (any, error) {
 		}
 		// The same request again (same token, same value) is a success.
 		if i := s.versionIndex(token); hasValue && i >= 0 && s.Versions[i].Value == value {
+			c.rec.wrote(strings.Join(s.Versions[i].Stages, ","), value)
 			return map[string]any{"ARN": s.ARN, "Name": s.Name, "VersionId": token}, nil
 		}
 		return nil, awsErrorf("ResourceExistsException", "The operation failed because the secret %s already exists.", name)
@@ -411,6 +412,7 @@ func (e *Emulator) smCreateSecret(c awsCall) (any, error) {
 	if hasValue {
 		s.Versions = []AWSVersion{{ID: token, Value: value, Stages: []string{StageCurrent}, Created: c.now}}
 		res["VersionId"] = token
+		c.rec.wrote(StageCurrent, value)
 	}
 	e.awsSecrets[key] = s
 	return res, nil
@@ -456,6 +458,7 @@ func (e *Emulator) smPutSecretValue(c awsCall) (any, error) {
 			return nil, awsErrorf("ResourceExistsException", "You can't modify an existing version, you can only create a new version.")
 		}
 		v := s.Versions[i]
+		c.rec.wrote(strings.Join(v.Stages, ","), v.Value)
 		return map[string]any{"ARN": s.ARN, "Name": s.Name, "VersionId": v.ID, "VersionStages": slices.Clone(v.Stages)}, nil
 	}
 	s.Versions = append(s.Versions, AWSVersion{ID: token, Value: value, Stages: []string{}, Created: c.now})
@@ -465,6 +468,7 @@ func (e *Emulator) smPutSecretValue(c awsCall) (any, error) {
 	}
 	s.LastChanged = c.now
 	v := s.Versions[i]
+	c.rec.wrote(strings.Join(v.Stages, ","), v.Value)
 	s.prune(c.now)
 	return map[string]any{"ARN": s.ARN, "Name": s.Name, "VersionId": v.ID, "VersionStages": slices.Clone(v.Stages)}, nil
 }
@@ -662,6 +666,7 @@ func (e *Emulator) smUpdateSecretVersionStage(c awsCall) (any, error) {
 		}
 		s.removeStage(stage, holder)
 		s.LastChanged = c.now
+		c.rec.wrote(stage)
 		return res, nil
 	}
 	to := s.versionIndex(moveTo)
@@ -674,5 +679,6 @@ func (e *Emulator) smUpdateSecretVersionStage(c awsCall) (any, error) {
 	}
 	s.moveStage(stage, to)
 	s.LastChanged = c.now
+	c.rec.wrote(stage)
 	return res, nil
 }

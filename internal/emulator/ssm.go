@@ -206,6 +206,7 @@ func (e *Emulator) ssmCreateSecret(c call) (result, error) {
 		Versions:    []Version{{ID: vid, Value: value, Binary: binary, Created: c.now}},
 		Created:     c.now,
 	}
+	c.rec.wrote(vid, stringValue(value, binary))
 	return result{"SecretName": name, "VersionId": vid, "TagCode": 0, "TagMsg": ""}, nil
 }
 
@@ -257,6 +258,7 @@ func (e *Emulator) ssmPutSecretValue(c call) (result, error) {
 			return nil, apiErrorf("LimitExceeded", "The secret `%s` already has the maximum of %d versions; delete one first.", w.name, maxVersionsPerSecret)
 		}
 		s.Versions = append(s.Versions, Version{ID: w.vid, Value: w.value, Binary: w.binary, Created: c.now})
+		c.rec.wrote(w.vid, stringValue(w.value, w.binary))
 		return result{"SecretName": w.name, "VersionId": w.vid}, nil
 	})
 }
@@ -272,6 +274,7 @@ func (e *Emulator) ssmUpdateSecret(c call) (result, error) {
 			return nil, versionNotFound(w.name, w.vid)
 		}
 		s.Versions[i].Value, s.Versions[i].Binary = w.value, w.binary
+		c.rec.wrote(w.vid, stringValue(w.value, w.binary))
 		return result{"SecretName": w.name, "VersionId": w.vid}, nil
 	})
 }
@@ -392,6 +395,7 @@ func (e *Emulator) ssmDeleteSecretVersion(c call) (result, error) {
 			return nil, versionNotFound(name, vid)
 		}
 		s.Versions = slices.Delete(s.Versions, i, i+1)
+		c.rec.wrote(vid)
 		return result{"SecretName": name, "VersionId": vid}, nil
 	})
 }
@@ -462,6 +466,15 @@ func (e *Emulator) ssmRestoreSecret(c call) (result, error) {
 		s.Status, s.DeleteTime = StatusDisabled, time.Time{}
 		return result{"SecretName": name}, nil
 	})
+}
+
+// stringValue is what the call log fingerprints of a write: SecretString
+// values only.
+func stringValue(value string, binary bool) string {
+	if binary {
+		return ""
+	}
+	return value
 }
 
 func versionNotFound(name, vid string) error {

@@ -195,9 +195,11 @@ func (e *Emulator) Throttled() int {
 	return e.throttled
 }
 
-// ResetCounters zeroes Calls, Performed, Signers and Throttled.
+// ResetCounters zeroes Calls, Performed, Signers and Throttled and empties
+// the call log.
 func (e *Emulator) ResetCounters() {
 	e.mu.Lock()
+	e.callLog = nil
 	clear(e.calls)
 	clear(e.signedBy)
 	clear(e.performed)

@@ -36,6 +36,7 @@ func (e *Emulator) teoRefresh(c call) (result, error) {
 	}
 	key := newGatewayKey()
 	e.zones[zone] = key
+	c.rec.wrote("", key)
 	return result{"SecretKey": key}, nil
 }
 
@@ -57,6 +58,7 @@ func (e *Emulator) teoModify(c call) (result, error) {
 		return nil, err
 	}
 	e.zones[zone] = key
+	c.rec.wrote("", key)
 	return result{}, nil
 }
 
@@ -86,6 +88,7 @@ func (e *Emulator) teoCreate(c call) (result, error) {
 		return nil, apiErrorf("OperationDenied", "The zone `%s` already has a multi-path gateway secret key; use ModifyMultiPathGatewaySecretKey or RefreshMultiPathGatewaySecretKey to change it.", zone)
 	}
 	e.zones[zone] = key
+	c.rec.wrote("", key)
 	return result{}, nil
 }
 

@@ -47,6 +47,28 @@
 // ignored. A write whose answers were all lost is read once: if AWSCURRENT
 // holds the key, it counts as delivered.
 //
+// # Staged rotation (ROTATION_MODE=staged)
+//
+// The next key waits as AWSPENDING until it is live in TEO (staged.go):
+//
+//   - Stage: TagResource with the record (or, for a missing secret,
+//     CreateSecret holding the live key and the record, then one
+//     GetSecretValue), then PutSecretValue with VersionStages [AWSPENDING]
+//     and a token derived from the rotation id, the zone and the key's
+//     fingerprint: a retry, or a second Stage of the same key, makes no
+//     second version.
+//   - Pending: GetSecretValue (AWSPENDING).
+//   - Promote: GetSecretValue of AWSCURRENT and of AWSPENDING, sent
+//     together, for the values and their version ids; then
+//     UpdateSecretVersionStage moving AWSCURRENT to the pending version (AWS
+//     makes the old one AWSPREVIOUS) and UpdateSecretVersionStage removing
+//     AWSPENDING from it, since a leftover AWSPENDING blocks later
+//     rotations; TagResource with the record (State Done). When AWSCURRENT
+//     holds the key already only the cleanup and the tag remain; when no
+//     version holds it (the pending version was lost) PutSecretValue makes
+//     it AWSCURRENT. A step refused because the labels moved meanwhile (our
+//     own earlier attempt whose answer was lost) reads the labels again.
+//
 // Retries are the sink's own (internal/retry, one timer per attempt): the
 // SDK's retryer is off (NewAPI), and every failure is classified once, in
 // Error.
@@ -83,10 +105,16 @@ const (
 	ActionCreate   = "CreateSecret"
 	ActionPut      = "PutSecretValue"
 	ActionTag      = "TagResource"
+	// ActionUpdateStage moves staging labels (staged mode only).
+	ActionUpdateStage = "UpdateSecretVersionStage"
 )
 
-// Staging label consumers read.
-const StageCurrent = "AWSCURRENT"
+// Staging labels: StageCurrent is the one consumers read.
+const (
+	StageCurrent  = "AWSCURRENT"
+	StagePrevious = "AWSPREVIOUS"
+	StagePending  = "AWSPENDING"
+)
 
 // Tags the sink sets.
 const (
@@ -117,7 +145,10 @@ type Sink struct {
 	Logger   *slog.Logger // nil = no logs
 }
 
-var _ sink.Store = (*Sink)(nil)
+var (
+	_ sink.Store  = (*Sink)(nil)
+	_ sink.Stager = (*Sink)(nil)
+)
 
 // New returns the sink writing to secretID over api.
 func New(api *secretsmanager.Client, secretID string) *Sink {
@@ -165,11 +196,16 @@ func (s *Sink) call(ctx context.Context, id, action string, op func(ctx context.
 // secret or its AWSCURRENT version does not exist (AWS answers
 // ResourceNotFoundException to both).
 func (s *Sink) get(ctx context.Context, id string) (key secret.Key, versionID string, found bool, err error) {
+	return s.getStage(ctx, id, StageCurrent)
+}
+
+// getStage is get for the version holding label stage.
+func (s *Sink) getStage(ctx context.Context, id, stage string) (key secret.Key, versionID string, found bool, err error) {
 	var out *secretsmanager.GetSecretValueOutput
 	err = s.call(ctx, id, ActionGet, func(ctx context.Context) error {
 		var err error
 		out, err = s.API.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
-			SecretId: aws.String(id), VersionStage: aws.String(StageCurrent),
+			SecretId: aws.String(id), VersionStage: aws.String(stage),
 		})
 		return err
 	})

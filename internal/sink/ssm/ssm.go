@@ -4,6 +4,27 @@
 // GetSecretValue(SecretName, VersionId). The secret's description carries the
 // rotation record, so a platform retry on any instance can tell whether the
 // refresh already happened.
+//
+// # Staged rotation (ROTATION_MODE=staged)
+//
+// The next key waits in version SSM_PENDING_VERSION_ID (default pending)
+// until it is live in TEO, then replaces SSM_VERSION_ID's value
+// (staged.go):
+//
+//   - Stage: ListSecretVersionIds (room for the pending version, and for
+//     the current one when it is missing, before anything changes; it also
+//     tells whether the pending version exists), UpdateDescription with the
+//     record, then PutSecretValue of the pending version, or, when it exists
+//     already (an earlier attempt), GetSecretValue and UpdateSecret only if
+//     it holds another value. A missing secret is created holding the live
+//     key as SSM_VERSION_ID with the record (CreateSecret, one
+//     GetSecretValue), then the pending version is put.
+//   - Pending: GetSecretValue of the pending version.
+//   - Promote: GetSecretValue of SSM_VERSION_ID (DescribeSecret only when it
+//     is missing), UpdateSecret of it unless it holds the key already
+//     (PutSecretValue when the version is missing), DeleteSecretVersion of
+//     the pending version (already gone is fine), UpdateDescription with the
+//     record (State Done).
 package ssm
 
 import (
@@ -37,6 +58,7 @@ const (
 	ActionUpdate            = "UpdateSecret"
 	ActionListVersions      = "ListSecretVersionIds"
 	ActionUpdateDescription = "UpdateDescription"
+	ActionDeleteVersion     = "DeleteSecretVersion" // staged mode only
 )
 
 // RateLimits are SSM's documented requests per second per action, for
@@ -49,6 +71,7 @@ var RateLimits = map[string]float64{
 	Service + "." + ActionUpdate:            50,
 	Service + "." + ActionListVersions:      40,
 	Service + "." + ActionUpdateDescription: 20,
+	Service + "." + ActionDeleteVersion:     50,
 }
 
 // maxVersions is SSM's limit of versions per custom secret.
@@ -59,16 +82,21 @@ type Sink struct {
 	API        *tcapi.Client
 	SecretName string // may hold {zone}
 	VersionID  string
-	Logger     *slog.Logger
+	// PendingVersionID holds a staged key until Promote (staged mode).
+	PendingVersionID string
+	Logger           *slog.Logger
 }
 
-var _ sink.Store = (*Sink)(nil)
+var (
+	_ sink.Store  = (*Sink)(nil)
+	_ sink.Stager = (*Sink)(nil)
+)
 
 // New returns the sink for cfg over api (Service, Version and Region are set
 // from cfg).
 func New(cfg config.SSM, api *tcapi.Client) *Sink {
 	api.Service, api.Version, api.Region = Service, Version, cfg.Region
-	return &Sink{API: api, SecretName: cfg.SecretName, VersionID: cfg.VersionID}
+	return &Sink{API: api, SecretName: cfg.SecretName, VersionID: cfg.VersionID, PendingVersionID: cfg.PendingVersionID}
 }
 
 // Name implements sink.Sink.
@@ -143,8 +171,13 @@ func (s *Sink) describe(ctx context.Context, name string) (describeAnswer, bool,
 // get returns the value of the configured version; found is false when the
 // secret or the version does not exist (SSM does not say which).
 func (s *Sink) get(ctx context.Context, name string) (secret.Key, bool, error) {
+	return s.getVersion(ctx, name, s.VersionID)
+}
+
+// getVersion returns the value of version vid, as get does.
+func (s *Sink) getVersion(ctx context.Context, name, vid string) (secret.Key, bool, error) {
 	var out struct{ SecretString string }
-	err := s.API.Call(ctx, ActionGet, versionRef{name, s.VersionID}, &out)
+	err := s.API.Call(ctx, ActionGet, versionRef{name, vid}, &out)
 	if isNotFound(err) {
 		return secret.Key{}, false, nil
 	}
@@ -298,7 +331,14 @@ func (s *Sink) deliver(ctx context.Context, name string, d sink.Delivery) (sink.
 // version becomes a put, a put of an existing one (our own earlier attempt
 // whose answer was lost) becomes an update, and so on.
 func (s *Sink) write(ctx context.Context, name, zone string, key secret.Key, where presence) error {
-	value := valueParams{name, s.VersionID, key.Reveal()}
+	return s.writeVersion(ctx, name, zone, s.VersionID, key, where)
+}
+
+// writeVersion is write for version vid. Only the configured version may
+// create a missing secret: a secret holding nothing but a pending key would
+// have nothing for consumers to read.
+func (s *Sink) writeVersion(ctx context.Context, name, zone, vid string, key secret.Key, where presence) error {
+	value := valueParams{name, vid, key.Reveal()}
 	var err error
 	for range 4 {
 		switch where {
@@ -319,6 +359,11 @@ func (s *Sink) write(ctx context.Context, name, zone string, key secret.Key, whe
 				continue
 			}
 		case secretMissing:
+			if vid != s.VersionID {
+				// The secret's ResourceNotFound.
+				return cmp.Or(err, error(&tcapi.Error{Service: Service, Action: ActionPut, Code: "ResourceNotFound",
+					Message: "the secret does not exist"}))
+			}
 			err = s.create(ctx, name, zone, key, description(zone, nil))
 			if tcapi.Code(err) == codeSecretExists {
 				where = present

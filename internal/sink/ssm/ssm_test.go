@@ -31,6 +31,7 @@ const (
 	zone      = "zone-ssm01"
 	template  = "mpgw-key-{zone}"
 	versionID = "current"
+	pendingID = "pending"
 	name      = "mpgw-key-zone-ssm01" // template with zone
 )
 
@@ -72,11 +73,11 @@ func newFixture(t *testing.T) *fixture {
 		Limits:     tcapi.NewLimits(20, ssm.RateLimits),
 		Timeout:    5 * time.Second, Retry: fastRetry, Logger: logger,
 	}
-	s := ssm.New(config.SSM{SecretName: template, VersionID: versionID, Region: region, Endpoint: ep}, api)
+	s := ssm.New(config.SSM{SecretName: template, VersionID: versionID, PendingVersionID: pendingID, Region: region, Endpoint: ep}, api)
 	if api.Service != "ssm" || api.Version != "2019-09-23" || api.Region != region {
 		t.Fatalf("New set the client to %s %s %s", api.Service, api.Version, api.Region)
 	}
-	if s.API != api || s.SecretName != template || s.VersionID != versionID {
+	if s.API != api || s.SecretName != template || s.VersionID != versionID || s.PendingVersionID != pendingID {
 		t.Fatalf("New = %+v", s)
 	}
 	s.Logger = logger
@@ -932,14 +933,15 @@ func (f *fixture) err2(o sink.Outcome, err error) (sink.Outcome, error) { return
 
 func TestRateLimits(t *testing.T) {
 	for _, action := range []string{ssm.ActionGet, ssm.ActionDescribe, ssm.ActionCreate, ssm.ActionPut,
-		ssm.ActionUpdate, ssm.ActionListVersions, ssm.ActionUpdateDescription} {
+		ssm.ActionUpdate, ssm.ActionListVersions, ssm.ActionUpdateDescription, ssm.ActionDeleteVersion} {
 		if r, ok := ssm.RateLimits[ssm.Service+"."+action]; !ok || r <= 0 {
 			t.Errorf("no rate limit for %s", action)
 		}
 	}
 	// The documented limits (reference/ssm-secrets-manager.md).
 	documented := map[string]float64{"GetSecretValue": 300, "DescribeSecret": 40, "CreateSecret": 100,
-		"PutSecretValue": 100, "UpdateSecret": 50, "ListSecretVersionIds": 40, "UpdateDescription": 20}
+		"PutSecretValue": 100, "UpdateSecret": 50, "ListSecretVersionIds": 40, "UpdateDescription": 20,
+		"DeleteSecretVersion": 50}
 	for action, want := range documented {
 		if got := ssm.RateLimits["ssm."+action]; got != want {
 			t.Errorf("%s: %v per second, documented %v", action, got, want)
@@ -956,6 +958,7 @@ func TestSinkBasics(t *testing.T) {
 		t.Errorf("Name = %q", f.sink.Name())
 	}
 	var _ sink.Store = f.sink
+	var _ sink.Stager = f.sink
 	err := &ssm.Error{Secret: name, Err: &tcapi.Error{Service: "ssm", Action: "UpdateSecret", Code: "InternalError"}}
 	if !strings.Contains(err.Error(), name) || tcapi.Code(err) != "InternalError" || !retry.IsRetryable(err) {
 		t.Errorf("Error %q does not carry the secret, the code and the classification", err)

@@ -1,0 +1,188 @@
+package awssm
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
+)
+
+// codeInvalidParameter is AWS's answer to an UpdateSecretVersionStage whose
+// RemoveFromVersionId no longer holds the label: the labels moved since
+// they were read.
+const codeInvalidParameter = "InvalidParameterException"
+
+// promoteRounds bounds how often Promote reads the labels again after a
+// label move was refused or went unanswered.
+const promoteRounds = 3
+
+// Stage implements sink.Stager: the record first (Begin's calls), then
+// PutSecretValue of key with VersionStages [AWSPENDING]. The token is
+// derived from the rotation id, the zone and the key's fingerprint, so a
+// retry or a second Stage of the same key makes no second version; AWS moves
+// a leftover AWSPENDING label to the new version.
+func (s *Sink) Stage(ctx context.Context, zone string, h sink.Holding, rec sink.Record, key, live secret.Key) error {
+	id := s.secretID(zone)
+	if err := s.stage(ctx, id, zone, h, rec, key, live); err != nil {
+		s.logger().LogAttrs(ctx, slog.LevelWarn, "aws stage failed", slog.String("zoneId", zone),
+			slog.String("secret", id), slog.String("apiAction", operation(err)), slog.String("code", Code(err)))
+		return err
+	}
+	s.logger().LogAttrs(ctx, slog.LevelInfo, "aws staged", slog.String("zoneId", zone), slog.String("secret", id),
+		slog.String("fingerprint", key.Fingerprint()))
+	return nil
+}
+
+func (s *Sink) stage(ctx context.Context, id, zone string, h sink.Holding, rec sink.Record, key, live secret.Key) error {
+	if key.IsZero() {
+		return finalError(id, ActionPut, "ClientError.NoKey", "no key to stage")
+	}
+	if err := s.Begin(ctx, zone, h, rec, live); err != nil {
+		return err
+	}
+	tok := token("stage", rec.RotationID, zone, key.Fingerprint())
+	err := s.call(ctx, id, ActionPut, func(ctx context.Context) error {
+		_, err := s.API.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+			SecretId:           aws.String(id),
+			SecretString:       aws.String(key.Reveal()),
+			ClientRequestToken: aws.String(tok),
+			VersionStages:      []string{StagePending},
+		})
+		return err
+	})
+	if err != nil && retry.IsRetryable(err) && ctx.Err() == nil {
+		// Every answer was lost, but the write may have landed: one read tells.
+		if held, _, found, gerr := s.getStage(ctx, id, StagePending); gerr == nil && found && held.Equal(key) {
+			return nil
+		}
+	}
+	return err
+}
+
+// Pending implements sink.Stager: GetSecretValue (AWSPENDING).
+func (s *Sink) Pending(ctx context.Context, zone string) (secret.Key, bool, error) {
+	key, _, found, err := s.getStage(ctx, s.secretID(zone), StagePending)
+	if err != nil {
+		return secret.Key{}, false, err
+	}
+	return key, found, nil
+}
+
+// Promote implements sink.Stager: AWSCURRENT moves to the version holding
+// key (PutSecretValue when none does), AWSPENDING is removed, the record
+// written.
+func (s *Sink) Promote(ctx context.Context, zone string, key secret.Key, rec sink.Record) (sink.Outcome, error) {
+	id := s.secretID(zone)
+	outcome, err := s.promote(ctx, id, zone, key, rec)
+	if err != nil {
+		s.logger().LogAttrs(ctx, slog.LevelWarn, "aws promote failed", slog.String("zoneId", zone),
+			slog.String("secret", id), slog.String("apiAction", operation(err)), slog.String("code", Code(err)))
+		return sink.Failed, err
+	}
+	s.logger().LogAttrs(ctx, slog.LevelInfo, "aws promote", slog.String("zoneId", zone), slog.String("secret", id),
+		slog.String("outcome", string(outcome)), slog.String("fingerprint", key.Fingerprint()))
+	return outcome, nil
+}
+
+func (s *Sink) promote(ctx context.Context, id, zone string, key secret.Key, rec sink.Record) (sink.Outcome, error) {
+	if key.IsZero() {
+		return sink.Failed, finalError(id, ActionUpdateStage, "ClientError.NoKey", "no key to promote")
+	}
+	tag, err := recordTag(id, rec)
+	if err != nil {
+		return sink.Failed, err
+	}
+	outcome := sink.Unchanged
+	for round := 1; ; round++ {
+		changed, err := s.promoteOnce(ctx, id, zone, key, rec)
+		if changed {
+			outcome = sink.OK
+		}
+		if err == nil {
+			break
+		}
+		// A label move refused because the labels moved (our own attempt
+		// whose answer was lost), or left unanswered: read them again.
+		again := operation(err) == ActionUpdateStage && (Code(err) == codeInvalidParameter || retry.IsRetryable(err))
+		if !again || round == promoteRounds || ctx.Err() != nil {
+			return sink.Failed, err
+		}
+	}
+	if err := s.tag(ctx, id, tag); err != nil {
+		return sink.Failed, err
+	}
+	return outcome, nil
+}
+
+// promoteOnce reads both labels and makes the moves they call for; changed
+// says whether any was needed: when Promote ends without an error, the
+// labels were not where they belong before, so it was not Unchanged.
+func (s *Sink) promoteOnce(ctx context.Context, id, zone string, key secret.Key, rec sink.Record) (changed bool, err error) {
+	var (
+		current, pending     secret.Key
+		currentID, pendingID string
+		hasCurrent           bool
+		currentErr           error
+		wg                   sync.WaitGroup
+	)
+	wg.Go(func() { current, currentID, hasCurrent, currentErr = s.get(ctx, id) })
+	pending, pendingID, hasPending, pendingErr := s.getStage(ctx, id, StagePending)
+	wg.Wait()
+	if err := cmp.Or(currentErr, pendingErr); err != nil {
+		return false, err
+	}
+	switch {
+	case hasCurrent && current.Equal(key):
+		// Only the cleanup is left.
+	case hasPending && pending.Equal(key):
+		in := &secretsmanager.UpdateSecretVersionStageInput{
+			SecretId: aws.String(id), VersionStage: aws.String(StageCurrent), MoveToVersionId: aws.String(pendingID),
+		}
+		if hasCurrent {
+			in.RemoveFromVersionId = aws.String(currentID)
+		}
+		changed = true
+		if err := s.updateStage(ctx, id, in); err != nil {
+			return changed, err
+		}
+	default:
+		// No version holds the key (the pending one was lost, or holds
+		// another): it becomes AWSCURRENT as Deliver would write it.
+		changed = true
+		d := sink.Delivery{ZoneID: zone, Key: key, Action: "promote", RotationID: rec.RotationID}
+		err := s.write(ctx, id, d, currentID)
+		if err != nil && retry.IsRetryable(err) && ctx.Err() == nil {
+			if held, _, found, gerr := s.get(ctx, id); gerr == nil && found && held.Equal(key) {
+				err = nil
+			}
+		}
+		if err != nil {
+			return changed, err
+		}
+	}
+	if hasPending {
+		// A version left with AWSPENDING blocks later rotations.
+		changed = true
+		err := s.updateStage(ctx, id, &secretsmanager.UpdateSecretVersionStageInput{
+			SecretId: aws.String(id), VersionStage: aws.String(StagePending), RemoveFromVersionId: aws.String(pendingID),
+		})
+		if err != nil {
+			return changed, err
+		}
+	}
+	return changed, nil
+}
+
+func (s *Sink) updateStage(ctx context.Context, id string, in *secretsmanager.UpdateSecretVersionStageInput) error {
+	return s.call(ctx, id, ActionUpdateStage, func(ctx context.Context) error {
+		_, err := s.API.UpdateSecretVersionStage(ctx, in)
+		return err
+	})
+}

@@ -173,6 +173,9 @@ func Load(getenv func(string) string) (Config, error) {
 	case "refresh":
 	case "staged":
 		c.Staged = true
+		if c.SSM != nil && c.SSM.PendingVersionID == c.SSM.VersionID {
+			l.fail("SSM_PENDING_VERSION_ID", "%q is SSM_VERSION_ID too: a staged key would overwrite the live one before it works", excerpt.Of(c.SSM.VersionID, 64))
+		}
 		if c.SSM == nil && c.AWS == nil && !l.failed("SSM_SECRET_NAME", "AWS_SECRET_ID") {
 			l.fail("ROTATION_MODE", "staged needs SSM_SECRET_NAME or AWS_SECRET_ID: the new key must be stored durably before it goes live")
 		}
@@ -387,8 +390,6 @@ func (l *loader) ssm(defaultRegion string, zones []string) *SSM {
 	switch {
 	case !versionID.MatchString(s.PendingVersionID):
 		l.fail("SSM_PENDING_VERSION_ID", "%q: letters, digits, '.', '-' and '_', starting with a letter or digit, at most 64 bytes", excerpt.Of(s.PendingVersionID, 64))
-	case s.PendingVersionID == s.VersionID:
-		l.fail("SSM_PENDING_VERSION_ID", "%q is SSM_VERSION_ID too: a staged key would overwrite the live one before it works", excerpt.Of(s.PendingVersionID, 64))
 	}
 	switch {
 	case s.Region == "":

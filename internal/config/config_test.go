@@ -156,7 +156,9 @@ func TestLoad(t *testing.T) {
 			}
 		}},
 		{name: "bad pending version", env: base(map[string]string{"SSM_PENDING_VERSION_ID": "-x/y"}), wantVars: []string{"SSM_PENDING_VERSION_ID"}},
-		{name: "pending version is the version", env: base(map[string]string{"SSM_VERSION_ID": "live", "SSM_PENDING_VERSION_ID": "live"}), wantVars: []string{"SSM_PENDING_VERSION_ID"}},
+		{name: "pending version is the version, staged", env: base(map[string]string{"ROTATION_MODE": "staged", "SSM_VERSION_ID": "live", "SSM_PENDING_VERSION_ID": "live"}),
+			wantVars: []string{"SSM_PENDING_VERSION_ID"}},
+		{name: "pending version is the version, refresh mode: unused", env: base(map[string]string{"SSM_VERSION_ID": "pending"})},
 		{name: "bad endpoints", env: base(map[string]string{"TEO_ENDPOINT": "http://evil.example.com", "SSM_ENDPOINT": "https://x/y", "STS_ENDPOINT": "::"}),
 			wantVars: []string{"TEO_ENDPOINT", "STS_ENDPOINT", "SSM_ENDPOINT"}},
 		{name: "bad rate", env: base(map[string]string{"TEO_RATE_LIMIT": "fast"}), wantVars: []string{"TEO_RATE_LIMIT"}},

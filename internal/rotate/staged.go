@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/ratelimit"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
@@ -188,7 +189,8 @@ func (z *rotation) resumeStaged() ZoneResult {
 	switch live := z.live.Fingerprint(); {
 	case z.own.State == sink.Done || live == z.own.To || live != z.own.From:
 		// Set already (or changed by someone else): finish with the live key.
-		z.res.KeyChanged = true
+		z.res.KeyChanged, z.res.Redelivered = true, true
+		z.res.RotatedAt = z.own.At.UTC().Format(time.RFC3339)
 		return z.testFinish(z.live, z.live)
 	case found:
 		// Stored, not yet live: set the same key.

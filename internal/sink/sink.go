@@ -92,8 +92,9 @@ type Stager interface {
 	// there is none.
 	Pending(ctx context.Context, zone string) (key secret.Key, found bool, err error)
 	// Promote makes key the version consumers read, removes the pending
-	// version and records rec (State Done). Unchanged when key was already
-	// current and nothing was pending.
+	// version and records rec (State Done; the zero Record, for sync, leaves
+	// the record as it is). Unchanged when key was already current and
+	// nothing was pending.
 	Promote(ctx context.Context, zone string, key secret.Key, rec Record) (Outcome, error)
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
@@ -95,9 +96,12 @@ func (s *Sink) promote(ctx context.Context, id, zone string, key secret.Key, rec
 	if key.IsZero() {
 		return sink.Failed, finalError(id, ActionUpdateStage, "ClientError.NoKey", "no key to promote")
 	}
-	tag, err := recordTag(id, rec)
-	if err != nil {
-		return sink.Failed, err
+	var tag types.Tag
+	if rec.RotationID != "" { // sync leaves the last rotation's record as it is
+		var err error
+		if tag, err = recordTag(id, rec); err != nil {
+			return sink.Failed, err
+		}
 	}
 	outcome := sink.Unchanged
 	for round := 1; ; round++ {
@@ -114,6 +118,9 @@ func (s *Sink) promote(ctx context.Context, id, zone string, key secret.Key, rec
 		if !again || round == promoteRounds || ctx.Err() != nil {
 			return sink.Failed, err
 		}
+	}
+	if rec.RotationID == "" {
+		return outcome, nil
 	}
 	if err := s.tag(ctx, id, tag); err != nil {
 		return sink.Failed, err

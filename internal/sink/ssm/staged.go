@@ -173,6 +173,9 @@ func (s *Sink) promote(ctx context.Context, name, zone string, key secret.Key, r
 	default:
 		return sink.Failed, err
 	}
+	if rec.RotationID == "" {
+		return outcome, nil // sync: the last rotation's record stays
+	}
 	desc := description(zone, &rec)
 	if err := s.API.Call(ctx, ActionUpdateDescription, struct{ SecretName, Description string }{name, desc}, nil); err != nil {
 		return sink.Failed, err

@@ -32,7 +32,28 @@ type faultPoint struct {
 	hook  testkit.HookMode
 }
 
-func faultPoints() []faultPoint {
+// faultPoints are the faults of a rotation in refresh mode, or in staged
+// mode, where Modify makes the key live instead of Refresh and promotion
+// adds its own calls.
+func faultPoints(staged bool) []faultPoint {
+	points := refreshFaultPoints()
+	if !staged {
+		return points
+	}
+	for i, p := range points {
+		if p.api != nil && p.api.Action == actionRefresh {
+			f := *p.api
+			f.Action = actionModify
+			points[i].api, points[i].name = &f, strings.Replace(p.name, "Refresh", "Modify", 1)
+		}
+	}
+	return append(points,
+		faultPoint{name: "SSM DeleteSecretVersion (promotion) error", api: &emulator.Fault{Action: "DeleteSecretVersion", Code: "InternalError"}},
+		faultPoint{name: "AWS UpdateSecretVersionStage (promotion) error", api: &emulator.Fault{Action: "secretsmanager.UpdateSecretVersionStage", Code: "InternalServiceError"}},
+	)
+}
+
+func refreshFaultPoints() []faultPoint {
 	api := func(action string, phase emulator.Phase) *emulator.Fault {
 		return &emulator.Fault{Action: action, Phase: phase, Code: "InternalError"}
 	}
@@ -82,17 +103,29 @@ type matrixRow struct {
 //   - a transient fault never fails the rotation;
 //   - a failed rotation is announced (rotation_failed) when the webhook works;
 //   - no key ever reaches a log, a report or an error.
+//
+// It runs in both rotation modes. In staged mode the key is also proven, by
+// the emulator's call log, to have been stored in a durable sink before the
+// Modify that made it live, in every row, and no pending version is left
+// once the rotation (or the sync after it) is done.
 func TestFaultMatrix(t *testing.T) {
+	for _, staged := range []bool{false, true} {
+		mode := map[bool]string{false: "refresh", true: "staged"}[staged]
+		t.Run(mode, func(t *testing.T) { faultMatrix(t, staged) })
+	}
+}
+
+func faultMatrix(t *testing.T, staged bool) {
 	var rows []matrixRow
 	var mu sync.Mutex
-	for _, fp := range faultPoints() {
+	for _, fp := range faultPoints(staged) {
 		for _, persistent := range []bool{false, true} {
 			persistence := "transient"
 			if persistent {
 				persistence = "persistent"
 			}
 			t.Run(fp.name+"/"+persistence, func(t *testing.T) {
-				row := runFault(t, fp, persistent)
+				row := runFault(t, fp, persistent, staged)
 				row.fault, row.persistence = fp.name, persistence
 				mu.Lock()
 				rows = append(rows, row)
@@ -108,12 +141,14 @@ func TestFaultMatrix(t *testing.T) {
 		fmt.Fprintf(tw, "| %s\t| %s\t| %s\t| %s\t| %s\t| %d\t| %s\t|\n", r.fault, r.persistence, r.outcome, r.key, r.code, r.refreshes, r.afterSync)
 	}
 	tw.Flush()
-	t.Logf("fault matrix (zone outcome after one rotation; sinks: SSM and webhook):\n%s", b.String())
+	t.Logf("fault matrix, %s mode (zone outcome after one rotation; sinks: SSM, AWS Secrets Manager and webhook):\n%s",
+		map[bool]string{false: "refresh", true: "staged"}[staged], b.String())
 }
 
-func runFault(t *testing.T, fp faultPoint, persistent bool) matrixRow {
+func runFault(t *testing.T, fp faultPoint, persistent, staged bool) matrixRow {
 	zone := "zone-matrix"
-	c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook(), testkit.WithAWS())
+	mode := map[bool]string{false: "refresh", true: "staged"}[staged]
+	c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook(), testkit.WithAWS(), testkit.WithEnv(map[string]string{"ROTATION_MODE": mode}))
 	h := c.Handler()
 	h.Tuning.WebhookTimeout = 150 * time.Millisecond
 	ctx := context.Background()
@@ -150,7 +185,16 @@ func runFault(t *testing.T, fp faultPoint, persistent bool) matrixRow {
 	}
 	z := rep.Zones[0]
 	live := c.Live(zone)
-	refreshes := c.Emu.Performed(actionRefresh)
+	refreshes := c.Emu.Performed(actionRefresh) // the key changes: Refresh, or Modify in staged mode
+	if staged {
+		if n := c.Emu.Calls(actionRefresh); n != 0 {
+			t.Errorf("%d Refresh calls in staged mode", n)
+		}
+		refreshes = c.Emu.Performed(actionModify)
+		if err := c.Emu.LiveKeysStoredFirst(); err != nil {
+			t.Errorf("a key went live before it was stored: %v", err)
+		}
+	}
 	allHold := allSinksHold(c, zone, live)
 	keyChanged := live != before
 
@@ -182,7 +226,10 @@ func runFault(t *testing.T, fp faultPoint, persistent bool) matrixRow {
 			t.Errorf("report says keyChanged=%v, the key did change=%v", z.KeyChanged, keyChanged)
 		}
 		wantPrefix := "key unchanged"
-		if keyChanged {
+		switch {
+		case keyChanged && staged:
+			wantPrefix = "key rotated, stored as pending: run sync"
+		case keyChanged:
 			wantPrefix = "key rotated, delivery incomplete: run sync"
 		}
 		if !strings.HasPrefix(z.Error, wantPrefix) {
@@ -210,8 +257,8 @@ func runFault(t *testing.T, fp faultPoint, persistent bool) matrixRow {
 		if !sync.OK {
 			t.Errorf("sync did not heal: %s", reportJSON(t, sync))
 		}
-		if got := c.Emu.Performed(actionRefresh); got != refreshes {
-			t.Errorf("sync refreshed (%d -> %d)", refreshes, got)
+		if got := c.Emu.Performed(actionRefresh) + c.Emu.Performed(actionModify); got != refreshes {
+			t.Errorf("sync changed the key (%d -> %d)", refreshes, got)
 		}
 		live = c.Live(zone)
 		if !allSinksHold(c, zone, live) {
@@ -219,6 +266,9 @@ func runFault(t *testing.T, fp faultPoint, persistent bool) matrixRow {
 				secret.Fingerprint(c.AWSStaged(zone, emulator.StageCurrent)), receiverHolds(c, zone, live), secret.Fingerprint(live))
 		}
 		testkit.AssertNoLeak(t, []string{before, live}, reportJSON(t, sync))
+	}
+	if staged {
+		noPendingLeft(t, c, zone)
 	}
 	aws := c.Emu.AWSCredential()
 	testkit.AssertNoLeak(t, []string{before, live, aws.SecretAccessKey, aws.SessionToken}, c.Logs.String(), reportJSON(t, rep), z.Error)

@@ -19,7 +19,7 @@ import (
 
 // TestCAMPolicyGrantsExactlyTheActionsUsed drives every path that calls an
 // API (first rotation creating the secret, a secret without the version, a
-// steady rotation, sync, check) and compares the actions the emulator saw
+// steady rotation, sync, check, in both rotation modes) and compares the actions the emulator saw
 // with the ones cam-policy.json grants: nothing missing, nothing extra.
 func TestCAMPolicyGrantsExactlyTheActionsUsed(t *testing.T) {
 	granted := policyActions(t, "cam-policy.json")
@@ -32,9 +32,12 @@ func TestCAMPolicyGrantsExactlyTheActionsUsed(t *testing.T) {
 	c.Emu.PutSecret(emulator.SecretState{Region: testkit.Region, Name: c.SecretName("zone-cam2"), Status: emulator.StatusEnabled,
 		Versions: []emulator.Version{{ID: "other", Value: "x", Created: time.Now()}}})
 	h := c.Handler()
-	for _, a := range []rotate.Action{rotate.Rotate, rotate.Rotate, rotate.Sync, rotate.Check} {
-		if rep, err := h.Run(context.Background(), rotate.Request{Action: a}); err != nil || !rep.OK {
-			t.Fatalf("%s: %v %s", a, err, reportJSON(t, rep))
+	for _, mode := range []string{"refresh", "staged"} {
+		_ = c.Setenv("ROTATION_MODE", mode)
+		for _, a := range []rotate.Action{rotate.Rotate, rotate.Rotate, rotate.Sync, rotate.Check} {
+			if rep, err := h.Run(context.Background(), rotate.Request{Action: a}); err != nil || !rep.OK {
+				t.Fatalf("%s mode, %s: %v %s", mode, a, err, reportJSON(t, rep))
+			}
 		}
 	}
 	candidates := map[string][]string{

@@ -17,14 +17,18 @@ import (
 // secretsManagerActionsUsed are the Secrets Manager actions the function
 // calls, read from the emulator's counters after every kind of work the AWS
 // sink does: a first rotation (the secret is created), a steady one, a sync
-// of a sink that drifted, a check, and reading the Tencent credentials.
+// of a sink that drifted, a check, in both rotation modes, and reading the
+// Tencent credentials.
 func secretsManagerActionsUsed(t *testing.T) []string {
 	t.Helper()
 	c := testkit.NewCloud(t, allowedZones, testkit.WithAWS(), testkit.WithoutSSM())
 	h := c.Handler()
-	for _, req := range []rotate.Request{{Action: rotate.Rotate}, {Action: rotate.Rotate}, {Action: rotate.Check}} {
-		if rep, err := h.Run(t.Context(), req); err != nil || !rep.OK {
-			t.Fatalf("%s: %v %s", req.Action, err, reportJSON(t, rep))
+	for _, mode := range []string{"refresh", "staged"} {
+		_ = c.Setenv("ROTATION_MODE", mode)
+		for _, req := range []rotate.Request{{Action: rotate.Rotate}, {Action: rotate.Rotate}, {Action: rotate.Check}} {
+			if rep, err := h.Run(t.Context(), req); err != nil || !rep.OK {
+				t.Fatalf("%s mode, %s: %v %s", mode, req.Action, err, reportJSON(t, rep))
+			}
 		}
 	}
 	c.Emu.AddZone(zoneAlpha) // the console changed the key: sync writes it

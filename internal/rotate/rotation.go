@@ -66,14 +66,7 @@ func (r *run) rotate(zone string) ZoneResult {
 	if done {
 		return res
 	}
-	res = r.deliver(zone, key, z.refused == nil, z.res, Rotated)
-	if z.refused != nil && res.Outcome == Rotated {
-		res.Outcome = Failed
-		res.APIAction, res.Code = failedCall(z.refused)
-		res.Error = "key may have rotated: the refresh was refused, yet the live key is not the one the sinks held; " +
-			"the live key was delivered to every sink: " + z.refused.Error()
-	}
-	return res
+	return z.refusedOutcome(r.deliver(zone, key, z.refused == nil, z.res, Rotated))
 }
 
 // inspect is step 1: every store says what it holds, all at once (or
@@ -204,45 +197,7 @@ func (z *rotation) refresh() (key secret.Key, res ZoneResult, done bool) {
 	if why := z.timeToRefresh(); why != "" {
 		return key, skipped(z.zone, why), true
 	}
-	changed := false // the key may have changed although no key came back
-	ctx := z.ctx
-	if by := z.refreshBy(); !by.IsZero() {
-		// A rate-limit wait must not push the refresh past the window.
-		ctx = ratelimit.WithSendBy(ctx, by)
-	}
-	err := z.e.refreshRetry().Do(ctx, func(ctx context.Context, attempt int) error {
-		k, rerr := z.e.TEO.Refresh(ctx, z.zone)
-		if rerr == nil {
-			key = k
-			return nil
-		}
-		if errors.Is(rerr, ratelimit.ErrNoTime) {
-			return retry.Final(rerr) // never sent
-		}
-		// The answer may be lost although the key was replaced (a timeout,
-		// a dropped connection, an internal error): Describe tells, and
-		// only a key certainly unchanged is refreshed again.
-		live, derr := z.e.TEO.Describe(ctx, z.zone)
-		refusal := !retry.IsRetryable(rerr) // an answer refusing the request: AuthFailure, OperationDenied, …
-		switch {
-		case derr != nil && refusal:
-			return retry.Final(rerr)
-		case derr != nil:
-			changed = true
-			return retry.Final(fmt.Errorf("%w (and confirming with Describe failed: %v)", rerr, derr))
-		case live.Fingerprint() != z.from:
-			// Refreshed although the answer was lost, or replaced by someone
-			// else meanwhile: either way this is the key to deliver. After a
-			// refusal it may also be a store that was stale: deliver, but do
-			// not call it a rotation.
-			key = live
-			if refusal {
-				z.refused = rerr
-			}
-			return nil
-		}
-		return rerr
-	})
+	key, changed, err := z.changeKey(func(ctx context.Context) (secret.Key, error) { return z.e.TEO.Refresh(ctx, z.zone) })
 	if err == nil {
 		z.res.KeyChanged = true
 		z.res.Fingerprint = key.Fingerprint()
@@ -254,6 +209,65 @@ func (z *rotation) refresh() (key secret.Key, res ZoneResult, done bool) {
 		return key, res, true
 	}
 	return key, z.unchanged(z.res, err), true
+}
+
+// changeKey sends op — Refresh, or Modify in staged mode — no later than
+// DELIVERY_WINDOW before the deadline, and returns the key then live. An
+// op whose answer was lost may have changed the key all the same: Describe
+// tells, and op is sent again only when the key is certainly unchanged.
+// changed says the key may have changed although err is set. A refusal
+// (AuthFailure, OperationDenied, …) followed by a live key that is not
+// From sets z.refused: the key is delivered but not called a rotation.
+func (z *rotation) changeKey(op func(ctx context.Context) (secret.Key, error)) (key secret.Key, changed bool, err error) {
+	ctx := z.ctx
+	if by := z.refreshBy(); !by.IsZero() {
+		// A rate-limit wait must not push the change past the window.
+		ctx = ratelimit.WithSendBy(ctx, by)
+	}
+	err = z.e.refreshRetry().Do(ctx, func(ctx context.Context, attempt int) error {
+		k, oerr := op(ctx)
+		if oerr == nil {
+			key = k
+			return nil
+		}
+		if errors.Is(oerr, ratelimit.ErrNoTime) {
+			return retry.Final(oerr) // never sent
+		}
+		live, derr := z.e.TEO.Describe(ctx, z.zone)
+		refusal := !retry.IsRetryable(oerr)
+		switch {
+		case derr != nil && refusal:
+			return retry.Final(oerr)
+		case derr != nil:
+			changed = true
+			return retry.Final(fmt.Errorf("%w (and confirming with Describe failed: %v)", oerr, derr))
+		case live.Fingerprint() != z.from:
+			// Changed although the answer was lost, or by someone else
+			// meanwhile: either way this is the key to deliver. After a
+			// refusal it may also be a store that was stale.
+			key = live
+			if refusal {
+				z.refused = oerr
+			}
+			return nil
+		}
+		return oerr
+	})
+	return key, changed, err
+}
+
+// refusedOutcome reports a zone whose key change was refused although the
+// live key was then not From (see changeKey): delivered, but failed with
+// the refusal's code, never rotated.
+func (z *rotation) refusedOutcome(res ZoneResult) ZoneResult {
+	if z.refused == nil || res.Outcome != Rotated {
+		return res
+	}
+	res.Outcome = Failed
+	res.APIAction, res.Code = failedCall(z.refused)
+	res.Error = "key may have rotated: the change was refused, yet the live key is not the one the sinks held; " +
+		"the live key was delivered to every sink: " + z.refused.Error()
+	return res
 }
 
 // deliver is steps 4 and 5: key goes to every sink, then TEO confirms it is

@@ -24,13 +24,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/ratelimit"
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
 )
@@ -107,40 +104,9 @@ func (z *rotation) create() (secret.Key, error) {
 	return key, nil
 }
 
-// set is step 2: Modify makes key live. A failed Modify may have happened
-// all the same: Describe tells, and only a key certainly unchanged is set
-// again. live is the key TEO then has; changed says the key may have
-// changed although err is set.
+// set is step 2: Modify makes key live (see changeKey).
 func (z *rotation) set(key secret.Key) (live secret.Key, changed bool, err error) {
-	ctx := z.ctx
-	if by := z.refreshBy(); !by.IsZero() {
-		ctx = ratelimit.WithSendBy(ctx, by)
-	}
-	err = z.e.refreshRetry().Do(ctx, func(ctx context.Context, attempt int) error {
-		merr := z.e.TEO.Modify(ctx, z.zone, key)
-		if merr == nil {
-			live = key
-			return nil
-		}
-		if errors.Is(merr, ratelimit.ErrNoTime) {
-			return retry.Final(merr) // never sent
-		}
-		now, derr := z.e.TEO.Describe(ctx, z.zone)
-		switch {
-		case derr != nil && !retry.IsRetryable(merr):
-			return retry.Final(merr) // refused, and nothing says otherwise
-		case derr != nil:
-			changed = true
-			return retry.Final(fmt.Errorf("%w (and confirming with Describe failed: %v)", merr, derr))
-		case now.Fingerprint() != z.from:
-			// Set although the answer was lost (now is key), or changed by
-			// someone else meanwhile: either way this is the live key.
-			live = now
-			return nil
-		}
-		return merr
-	})
-	return live, changed, err
+	return z.changeKey(func(ctx context.Context) (secret.Key, error) { return key, z.e.TEO.Modify(ctx, z.zone, key) })
 }
 
 // setTestFinish runs steps 2 to 4 for key, already stored as pending.
@@ -153,7 +119,7 @@ func (z *rotation) setTestFinish(key secret.Key) ZoneResult {
 		return z.unchanged(z.res, err)
 	}
 	z.res.KeyChanged = true
-	return z.testFinish(key, live)
+	return z.refusedOutcome(z.testFinish(key, live))
 }
 
 // testFinish is steps 3 and 4: Describe answers key (or a key someone else

@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-// Defaults from the contract (SPEC.md, "Configuration").
+// Defaults, as README's Configuration table documents them.
 const (
 	DefaultTEOEndpoint  = "teo.tencentcloudapi.com"
 	DefaultSSMEndpoint  = "ssm.tencentcloudapi.com"

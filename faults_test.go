@@ -2,11 +2,13 @@ package keyrotator_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
-	"text/tabwriter"
 	"time"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
@@ -115,37 +117,130 @@ func TestFaultMatrix(t *testing.T) {
 	}
 }
 
-func faultMatrix(t *testing.T, staged bool) {
-	var rows []matrixRow
-	var mu sync.Mutex
-	for _, fp := range faultPoints(staged) {
-		for _, persistent := range []bool{false, true} {
-			persistence := "transient"
-			if persistent {
-				persistence = "persistent"
-			}
-			t.Run(fp.name+"/"+persistence, func(t *testing.T) {
-				row := runFault(t, fp, persistent, staged)
-				row.fault, row.persistence = fp.name, persistence
-				mu.Lock()
-				rows = append(rows, row)
-				mu.Unlock()
-			})
-		}
-	}
-	var b strings.Builder
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "| fault\t| once or always\t| outcome\t| key\t| code\t| refreshes\t| after sync\t|")
-	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "| %s\t| %s\t| %s\t| %s\t| %s\t| %d\t| %s\t|\n", r.fault, r.persistence, r.outcome, r.key, r.code, r.refreshes, r.afterSync)
-	}
-	tw.Flush()
-	t.Logf("fault matrix, %s mode (zone outcome after one rotation; sinks: SSM, AWS Secrets Manager and webhook):\n%s",
-		map[bool]string{false: "refresh", true: "staged"}[staged], b.String())
+// updateREADME rewrites the README's fault matrices from a run:
+// go test -run TestFaultMatrix . -update
+var updateREADME = flag.Bool("update", false, "rewrite the fault matrices in README.md from this run")
+
+// matrixParallel bounds the rows in flight: they mostly wait (retries,
+// timeouts), but the webhook timeout of the rows is short.
+const matrixParallel = 8
+
+// rowT collects a row's failures from its own goroutine; the row's subtest
+// reports them. Fatal ends the row's goroutine, as it ends a test.
+type rowT struct {
+	testing.TB // the parent, for Cleanup
+	mu         sync.Mutex
+	errs       []string
 }
 
-func runFault(t *testing.T, fp faultPoint, persistent, staged bool) matrixRow {
+func (r *rowT) Helper() {}
+func (r *rowT) Errorf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+func (r *rowT) Error(args ...any)                 { r.Errorf("%s", fmt.Sprint(args...)) }
+func (r *rowT) Fatalf(format string, args ...any) { r.Errorf(format, args...); runtime.Goexit() }
+func (r *rowT) Fatal(args ...any)                 { r.Error(args...); runtime.Goexit() }
+
+func faultMatrix(t *testing.T, staged bool) {
+	type job struct {
+		name       string
+		fp         faultPoint
+		persistent bool
+		t          *rowT
+		row        matrixRow
+	}
+	var jobs []*job
+	for _, fp := range faultPoints(staged) {
+		for _, persistent := range []bool{false, true} {
+			persistence := map[bool]string{false: "transient", true: "persistent"}[persistent]
+			jobs = append(jobs, &job{name: fp.name + "/" + persistence, fp: fp, persistent: persistent, t: &rowT{TB: t},
+				row: matrixRow{fault: fp.name, persistence: persistence}})
+		}
+	}
+	slots := make(chan struct{}, matrixParallel)
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			row := runFault(j.t, j.fp, j.persistent, staged)
+			row.fault, row.persistence = j.row.fault, j.row.persistence
+			j.row = row
+		})
+	}
+	wg.Wait()
+	var rows []matrixRow
+	for _, j := range jobs {
+		t.Run(j.name, func(t *testing.T) {
+			for _, e := range j.t.errs {
+				t.Error(e)
+			}
+		})
+		rows = append(rows, j.row)
+	}
+	mode := map[bool]string{false: "refresh", true: "staged"}[staged]
+	t.Logf("fault matrix, %s mode (zone outcome after one rotation; sinks: SSM, AWS Secrets Manager and webhook):\n%s", mode, matrixTable(rows, staged))
+	checkREADMEMatrix(t, mode, matrixTable(rows, staged))
+}
+
+// matrixTable renders rows as README shows them.
+func matrixTable(rows []matrixRow, staged bool) string {
+	changes := map[bool]string{false: "refreshes", true: "key changes"}[staged]
+	var b strings.Builder
+	fmt.Fprintf(&b, "| fault | once or always | outcome | key | code | %s | after sync |\n", changes)
+	b.WriteString("|--- |--- |--- |--- |--- |--- |--- |\n")
+	for _, r := range rows {
+		code := r.code
+		if code != "" {
+			code += " "
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s| %d | %s |\n", r.fault, r.persistence, r.outcome, r.key, code, r.refreshes, r.afterSync)
+	}
+	return b.String()
+}
+
+// checkREADMEMatrix compares README's table of mode with the run's, or
+// rewrites it with -update: the documentation never drifts from the test.
+func checkREADMEMatrix(t *testing.T, mode, table string) {
+	t.Helper()
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	header := map[string]string{"refresh": "| refreshes |", "staged": "| key changes |"}[mode]
+	start := -1
+	for i := 0; i < len(readme); {
+		k := strings.Index(readme[i:], "| fault | once or always |")
+		if k < 0 {
+			break
+		}
+		line := readme[i+k : i+k+strings.Index(readme[i+k:], "\n")]
+		if strings.Contains(line, header) {
+			start = i + k
+			break
+		}
+		i += k + 1
+	}
+	if start < 0 {
+		t.Fatalf("README.md has no %s-mode fault matrix (a table whose header has %q)", mode, header)
+	}
+	end := start + strings.Index(readme[start:], "\n\n") + 1
+	if readme[start:end] == table {
+		return
+	}
+	if *updateREADME {
+		if err := os.WriteFile("README.md", []byte(readme[:start]+table+readme[end:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("README.md's %s-mode fault matrix differs from this run; run: go test -run TestFaultMatrix . -update\nthis run:\n%s", mode, table)
+}
+
+func runFault(t testing.TB, fp faultPoint, persistent, staged bool) matrixRow {
 	zone := "zone-matrix"
 	mode := map[bool]string{false: "refresh", true: "staged"}[staged]
 	c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook(), testkit.WithAWS(), testkit.WithEnv(map[string]string{"ROTATION_MODE": mode}))

@@ -36,7 +36,7 @@ func run(t *testing.T, c *testkit.Cloud, req rotate.Request) rotate.Report {
 	return rep
 }
 
-func reportJSON(t *testing.T, rep rotate.Report) string {
+func reportJSON(t testing.TB, rep rotate.Report) string {
 	t.Helper()
 	b, err := json.Marshal(rep)
 	if err != nil {

@@ -31,7 +31,7 @@ func stagedCloud(t *testing.T, zones []string, opts ...testkit.Option) *testkit.
 }
 
 // noPendingLeft checks that no sink still holds a pending version of zone.
-func noPendingLeft(t *testing.T, c *testkit.Cloud, zone string) {
+func noPendingLeft(t testing.TB, c *testkit.Cloud, zone string) {
 	t.Helper()
 	if s, ok := c.Emu.Secret(testkit.Region, c.SecretName(zone)); ok {
 		for _, v := range s.Versions {

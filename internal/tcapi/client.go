@@ -133,7 +133,7 @@ func (c *Client) client() *common.Client {
 			c.sdk = c.newSDK()
 			return
 		}
-		c.sdk = sdkClients.get(sdkKey{c.Endpoint.Scheme, c.Endpoint.Host, c.Region, credentialDigest(c.Credential)}, c.newSDK)
+		c.sdk = sdkClients.get(sdkKey{c.Endpoint.Scheme, c.Endpoint.Host, c.Region, CredentialDigest(c.Credential)}, c.newSDK)
 	})
 	return c.sdk
 }
@@ -144,8 +144,9 @@ type sdkKey struct {
 	credential           [sha256.Size]byte
 }
 
-// credentialDigest identifies a credential without holding it.
-func credentialDigest(cred common.CredentialIface) [sha256.Size]byte {
+// CredentialDigest identifies a credential without holding it: the key of
+// caches that keep things per credential.
+func CredentialDigest(cred common.CredentialIface) [sha256.Size]byte {
 	return sha256.Sum256([]byte(cred.GetSecretId() + "\x00" + cred.GetSecretKey() + "\x00" + cred.GetToken()))
 }
 
@@ -225,6 +226,7 @@ func (c *Client) send(ctx context.Context, action string, params, out any, attem
 	err = c.client().Send(req, resp)
 	if err != nil {
 		e := fromSDK(c.Service, action, err)
+		e.Message = redactParams(e.Message, body)
 		if IsUnauthorized(e.Code) {
 			e.Resource = camResource(c.Service, c.Region, action, body)
 		}

@@ -168,6 +168,25 @@ func fromSDK(service, action string, err error) *Error {
 	return e
 }
 
+// secretParamNames are the request parameters that carry a key or a secret's
+// value: TEO's SecretKey (Create, Modify), SSM's SecretString.
+var secretParamNames = []string{"SecretKey", "SecretString", "SecretBinary"}
+
+// redactParams removes from an API's error message any secret value the
+// request carried: a service may quote a parameter it refuses.
+func redactParams(msg string, body []byte) string {
+	var params map[string]any
+	if msg == "" || json.Unmarshal(body, &params) != nil {
+		return msg
+	}
+	for _, name := range secretParamNames {
+		if v, ok := params[name].(string); ok && v != "" {
+			msg = strings.ReplaceAll(msg, v, "[redacted]")
+		}
+	}
+	return msg
+}
+
 // Operation is the API action that failed (for reports).
 func (e *Error) Operation() string { return e.Action }
 

@@ -536,3 +536,20 @@ func TestUnauthorizedNamesTheCAMGrant(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusalNeverQuotesTheSecretSent: a service that quotes a refused
+// parameter in its message (an InvalidParameterValue about SecretKey) does
+// not put the key into the error.
+func TestRefusalNeverQuotesTheSecretSent(t *testing.T) {
+	emu, c := newCloud(t)
+	const key = "c2VudGluZWwta2V5LXRoYXQtbXVzdC1uZXZlci1wcmludC0wMTIzNDU2Nzg5"
+	emu.Inject(emulator.Fault{Action: "ModifyMultiPathGatewaySecretKey", Code: "InvalidParameterValue",
+		Message: "The SecretKey " + key + " is not valid.", Times: 1})
+	err := c.CallOnce(context.Background(), "ModifyMultiPathGatewaySecretKey", struct{ ZoneId, SecretKey string }{testZone, key}, nil)
+	if err == nil || Code(err) != "InvalidParameterValue" {
+		t.Fatalf("err = %v, want the refusal", err)
+	}
+	if strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "[redacted]") {
+		t.Errorf("error %q quotes the key sent", err)
+	}
+}

@@ -143,8 +143,6 @@ func classify(ctx, actx context.Context, secret, action string, err error) error
 		// for GetSecretValue is the secret: only the type is kept.
 		e.Code, e.Message = CodeUnreadable, fmt.Sprintf("unreadable answer (%T)", de.Err)
 		e.retryable = true // a truncated answer
-		e.Code, e.Message = CodeHTTPStatus, fmt.Sprintf("HTTP status %d without an AWS answer", e.Status)
-		e.retryable = e.Status >= 500 || e.Status == http.StatusTooManyRequests
 	case retry.IsNetwork(err):
 		var se *smithyhttp.RequestSendError
 		cause := err
@@ -154,9 +152,10 @@ func classify(ctx, actx context.Context, secret, action string, err error) error
 		e.Code, e.Message, e.retryable, e.cause = CodeNetwork, "no answer: "+excerpt.Of(cause.Error(), 200), true, cause
 	default:
 		// Signing, credential retrieval, a request the SDK refused to build.
-		// The SDK's wording names no value: those errors come before the
-		// body is sent, or are about credentials, not the secret.
-		e.Code, e.Message, e.cause = CodeClient, excerpt.Of(unwrapOperation(err).Error(), 200), err
+		// The SDK's wording is not printed: a credential provider's error can
+		// quote what it read (credential_process output, keys included).
+		e.Code, e.Message, e.cause = CodeClient,
+			fmt.Sprintf("could not build or sign the request, or get the AWS credentials (%T)", unwrapOperation(err)), err
 	}
 	return e
 }

@@ -1,10 +1,13 @@
 package awssm
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
 )
@@ -74,5 +77,20 @@ func TestTokenIsAValidClientRequestToken(t *testing.T) {
 		if a == b {
 			t.Errorf("two deliveries share token %s", a)
 		}
+	}
+}
+
+// TestClientErrorsQuoteNothing: an error from before the request is sent (a
+// credential provider's, which can quote the credentials it read) never
+// reaches the message.
+func TestClientErrorsQuoteNothing(t *testing.T) {
+	const sentinel = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSENTINEL"
+	cause := errors.New(`get credentials: parse failed of process output: {"Version":1,"SecretAccessKey":"` + sentinel + `"}`)
+	err := classify(context.Background(), context.Background(), "tencent/creds", ActionGet, cause)
+	if strings.Contains(err.Error(), sentinel) || Code(err) != CodeClient || retry.IsRetryable(err) {
+		t.Errorf("classify = %q (code %s, retryable %v)", err, Code(err), retry.IsRetryable(err))
+	}
+	if !errors.Is(err, cause) {
+		t.Error("the cause is not kept for errors.Is")
 	}
 }

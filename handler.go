@@ -191,7 +191,7 @@ func (h *Handler) run(ctx context.Context, cfg config.Config, getenv func(string
 		log.Warn("request refused: no requested zone is in ZONE_IDS", "action", string(req.Action), "zones", req.Zones)
 		return rep, nil
 	}
-	engine, err := h.engine(ctx, cfg, getenv, req.RequestID, log)
+	engine, err := h.engine(ctx, cfg, getenv, log)
 	if err != nil {
 		log.Error("setup", "action", string(req.Action), "error", err.Error())
 		return rotate.Report{}, err
@@ -216,7 +216,8 @@ func onlyOutside(zones, allowed []string) bool {
 }
 
 // engine assembles the rotation engine for one invocation.
-func (h *Handler) engine(ctx context.Context, cfg config.Config, getenv func(string) string, _ string, log *slog.Logger) (*rotate.Engine, error) {
+func (h *Handler) engine(ctx context.Context, cfg config.Config, getenv func(string) string, log *slog.Logger) (*rotate.Engine, error) {
+	h.init()
 	var awsAPI *secretsmanager.Client
 	if cfg.AWS != nil || cfg.TencentCredentialsSecret != "" {
 		var httpClient aws.HTTPClient // nil: the sink's shared client
@@ -240,7 +241,6 @@ func (h *Handler) engine(ctx context.Context, cfg config.Config, getenv func(str
 	if cfg.RoleARN != "" {
 		sts := api(cfg.STS, nil)
 		sts.Region = cfg.Region
-		h.init()
 		cred, err = h.roles.Get(ctx, sts, cred, cfg.RoleARN, credentials.SessionName(functionName(ctx)))
 		if err != nil {
 			return nil, err
@@ -268,7 +268,6 @@ func (h *Handler) engine(ctx context.Context, cfg config.Config, getenv func(str
 		}
 		sinks = append(sinks, w)
 	}
-	h.init()
 	teoClient := teo.New(api(cfg.TEO, h.limitsFor(limitsKey{service: teo.Service, rate: cfg.TEORateLimit}, nil)))
 	return &rotate.Engine{
 		Allowed: cfg.Zones, TEO: teoClient, Sinks: sinks, Memory: h.memory,

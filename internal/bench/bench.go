@@ -28,11 +28,11 @@ type Options struct {
 	LargeRuns     int // steady-state rotations of all Zones
 	TEORateLimit  int // TEO_RATE_LIMIT of the large rotation
 	// Pace is the least time between the starts of two one-zone rotations,
-	// so that the emulator's per-action buckets refill and no measured
+	// so that the emulator's per-action windows clear and no measured
 	// rotation waits for a rate limit it would not meet once a night.
 	Pace time.Duration
 	// TimeLimit is the deadline of every invocation. The function skips a
-	// zone it has not its full delivery budget (retries included) left for.
+	// zone with less than DELIVERY_WINDOW left.
 	TimeLimit time.Duration
 	Progress  io.Writer // nil discards
 }

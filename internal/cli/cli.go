@@ -128,7 +128,7 @@ func runAction(ctx context.Context, action rotate.Action, args []string, env Env
 	fs := newFlags(string(action), env)
 	zones := fs.String("zones", "", "comma separated zone ids (default: all of ZONE_IDS)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
-	usage := "preflight only: refresh nothing, write nothing"
+	usage := "inspect only: refresh nothing, write nothing"
 	if action != rotate.Rotate {
 		usage = "refused: rotate only"
 	}

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
-
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/tcapi"
 )
 
@@ -66,7 +64,7 @@ func (c *RoleCache) now() time.Time {
 // AssumeRole through client (see AssumeRole for what it sets on client).
 // Credentials whose expiry STS did not say are never cached.
 func (c *RoleCache) Get(ctx context.Context, client *tcapi.Client, base Credential, roleARN, session string) (Credential, error) {
-	e := c.entry(roleKey{digest(base), roleARN})
+	e := c.entry(roleKey{tcapi.CredentialDigest(base), roleARN})
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := c.now()
@@ -103,12 +101,6 @@ func (c *RoleCache) entry(key roleKey) *roleEntry {
 	e := &roleEntry{}
 	c.entries[key] = e
 	return e
-}
-
-// digest identifies a credential without holding it (as tcapi's client
-// cache does).
-func digest(cred common.CredentialIface) [sha256.Size]byte {
-	return sha256.Sum256([]byte(cred.GetSecretId() + "\x00" + cred.GetSecretKey() + "\x00" + cred.GetToken()))
 }
 
 // DefaultSessionName is the RoleSessionName when the platform names no

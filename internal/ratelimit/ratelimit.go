@@ -1,6 +1,6 @@
 // Package ratelimit holds requests to "at most N requests in any window of
 // length W", the shape of a server that counts requests in a sliding
-// window. The client side waits for a free slot (Wait); the server side (the
+// window. The client side waits for a free slot (Acquire, or Wait); the server side (the
 // emulator) refuses a request over the limit (Allow). Both use the same
 // window: the times of the last N sends.
 package ratelimit

@@ -6,16 +6,16 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
 )
 
-// Memory remembers rotation records in this process. It is the journal of
-// last resort: with only a webhook sink nothing durable can hold a record,
-// so a retry that lands on another instance cannot know what this one did.
+// Memory keeps rotation records in this process, beside the durable ones in
+// the stores. With only a webhook sink it is the only record, so a retry
+// that lands on another instance cannot know what this one did.
 // Keep one Memory for the life of the process.
 type Memory struct {
 	mu      sync.Mutex
 	records map[string]sink.Record
 }
 
-// NewMemory returns an empty journal.
+// NewMemory returns an empty Memory.
 func NewMemory() *Memory { return &Memory{records: map[string]sink.Record{}} }
 
 func (m *Memory) load(zone string) (sink.Record, bool) {

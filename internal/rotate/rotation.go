@@ -122,6 +122,26 @@ func (r *run) inspectStores(zone string) ([]inspected, *SinkResult, error) {
 	return stores, nil, nil
 }
 
+// ensureFrom reads the live key before the key changes when it is needed:
+// a store to create holds the live key, and with no key held anywhere the
+// fingerprint to judge a change by (From) comes from TEO.
+func (z *rotation) ensureFrom() error {
+	needLive := z.from == ""
+	for _, st := range z.stores {
+		needLive = needLive || !st.holding.Exists
+	}
+	if !needLive {
+		return nil
+	}
+	if err := z.describe(); err != nil {
+		return err
+	}
+	if z.from == "" {
+		z.from = z.live.Fingerprint()
+	}
+	return nil
+}
+
 // describe reads the live key before the refresh.
 func (z *rotation) describe() error {
 	live, err := z.e.TEO.Describe(z.ctx, z.zone)
@@ -159,19 +179,8 @@ func (z *rotation) record() (resumed bool, err error) {
 		z.from = z.own.From
 		return false, nil
 	}
-	needLive := z.from == ""
-	for _, st := range z.stores {
-		needLive = needLive || !st.holding.Exists
-	}
-	if needLive {
-		// A store to create holds the live key; with no key held anywhere
-		// the fingerprint to judge a refresh by comes from TEO.
-		if err := z.describe(); err != nil {
-			return false, err
-		}
-		if z.from == "" {
-			z.from = z.live.Fingerprint()
-		}
+	if err := z.ensureFrom(); err != nil {
+		return false, err
 	}
 	rec := sink.Record{RotationID: z.req.RotationID, State: sink.Pending, From: z.from, At: time.Now().UTC()}
 	for _, st := range z.stores {
@@ -276,9 +285,11 @@ func (z *rotation) refusedOutcome(res ZoneResult) ZoneResult {
 func (r *run) deliver(zone string, key secret.Key, fresh bool, res ZoneResult, success Outcome) ZoneResult {
 	d := sink.Delivery{ZoneID: zone, Action: string(r.req.Action), RotationID: r.req.RotationID, Previous: res.PreviousFingerprint}
 	wrote := false // any sink written in any round: sync did something
+	var done sink.Record
 	for round := 1; ; round++ {
 		d.Key, d.Fresh = key, fresh
-		results, err := r.send(d, r.doneRecord(res.PreviousFingerprint, key))
+		done = r.doneRecord(res.PreviousFingerprint, key)
+		results, err := r.send(d, done)
 		for _, sr := range results {
 			wrote = wrote || sr.Outcome != sink.Unchanged
 		}
@@ -312,7 +323,7 @@ func (r *run) deliver(zone string, key secret.Key, fresh bool, res ZoneResult, s
 	if success == Synced && !wrote {
 		res.Outcome = InSync
 	}
-	if done := r.doneRecord(res.PreviousFingerprint, key); done.RotationID != "" && r.e.Memory != nil {
+	if done.RotationID != "" && r.e.Memory != nil {
 		r.e.Memory.save(zone, done)
 	}
 	return res

@@ -61,17 +61,8 @@ func (z *rotation) staged() ZoneResult {
 // create is step 1: a new key, recorded and stored as pending everywhere
 // before anything changes in TEO, then announced.
 func (z *rotation) create() (secret.Key, error) {
-	needLive := z.from == ""
-	for _, st := range z.stores {
-		needLive = needLive || !st.holding.Exists
-	}
-	if needLive {
-		if err := z.describe(); err != nil {
-			return secret.Key{}, err
-		}
-		if z.from == "" {
-			z.from = z.live.Fingerprint()
-		}
+	if err := z.ensureFrom(); err != nil {
+		return secret.Key{}, err
 	}
 	key := newKey()
 	rec := sink.Record{RotationID: z.req.RotationID, State: sink.Pending, From: z.from, To: key.Fingerprint(), At: z.started.UTC()}

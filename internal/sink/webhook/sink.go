@@ -84,7 +84,7 @@ func (s *Sink) Name() string { return "webhook" }
 // the receiver ignore what it already applied.
 func (s *Sink) Deliver(ctx context.Context, d sink.Delivery) (sink.Outcome, error) {
 	if d.Key.IsZero() {
-		return sink.Failed, retry.Final(errors.New("webhook: no key to deliver"))
+		return sink.Failed, retry.Final(fmt.Errorf("webhook: no key to deliver for %s", d.ZoneID))
 	}
 	start := time.Now()
 	fp := d.Key.Fingerprint()
@@ -114,7 +114,7 @@ func (s *Sink) NotifyFailure(ctx context.Context, f sink.Failure) error {
 // key before it goes live; the same retries as a delivery.
 func (s *Sink) NotifyPending(ctx context.Context, d sink.Delivery) error {
 	if d.Key.IsZero() {
-		return retry.Final(errors.New("webhook: no key to announce"))
+		return retry.Final(fmt.Errorf("webhook: no key to announce for %s", d.ZoneID))
 	}
 	start := time.Now()
 	fp := d.Key.Fingerprint()

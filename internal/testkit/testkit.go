@@ -46,7 +46,6 @@ var Fast = keyrotator.Tuning{
 	WebhookRetry:   retry.Policy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond},
 	WebhookTimeout: 2 * time.Second,
 	RefreshRetry:   retry.Policy{Attempts: 3, Initial: time.Millisecond, Max: 5 * time.Millisecond},
-	Margin:         50 * time.Millisecond,
 }
 
 // Cloud is an emulator, optionally a webhook receiver, and the function's

@@ -420,13 +420,20 @@ func (r *run) notify(res ZoneResult) {
 	}
 	f := sink.Failure{ZoneID: res.ZoneID, Action: string(r.req.Action), RotationID: r.req.RotationID, KeyChanged: res.KeyChanged,
 		APIAction: res.APIAction, Code: res.Code, Reason: res.Error, Remedy: remedy, Fingerprint: res.Fingerprint}
+	broadcast(r, res.ZoneID, "failure notice", func(ctx context.Context, n sink.Notifier) error { return n.NotifyFailure(ctx, f) })
+}
+
+// broadcast sends one notice through every sink that implements N, within
+// the notice budget; a sink that fails it is logged, never fatal: the zone's
+// outcome is already decided.
+func broadcast[N any](r *run, zone, what string, send func(context.Context, N) error) {
 	ctx, cancel := r.noticeContext()
 	defer cancel()
 	for _, s := range r.e.Sinks {
-		if n, ok := s.(sink.Notifier); ok {
-			if err := n.NotifyFailure(ctx, f); err != nil {
-				r.log.LogAttrs(ctx, slog.LevelError, "failure notice not delivered",
-					slog.String("zoneId", res.ZoneID), slog.String("sink", s.Name()), slog.String("error", err.Error()))
+		if n, ok := s.(N); ok {
+			if err := send(ctx, n); err != nil {
+				r.log.LogAttrs(ctx, slog.LevelError, what+" not delivered",
+					slog.String("zoneId", zone), slog.String("sink", s.Name()), slog.String("error", err.Error()))
 			}
 		}
 	}

@@ -2,9 +2,9 @@ package rotate
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
@@ -112,14 +112,5 @@ func (r *run) notifyStale(res ZoneResult) {
 	}
 	st := sink.Stale{ZoneID: res.ZoneID, RequestID: r.req.RequestID, RotatedAt: at,
 		Age: age, MaxAge: r.e.MaxKeyAge, Fingerprint: res.Fingerprint}
-	ctx, cancel := r.noticeContext()
-	defer cancel()
-	for _, s := range r.e.Sinks {
-		if n, ok := s.(sink.StaleNotifier); ok {
-			if err := n.NotifyStale(ctx, st); err != nil {
-				r.log.LogAttrs(ctx, slog.LevelError, "stale notice not delivered",
-					slog.String("zoneId", res.ZoneID), slog.String("sink", s.Name()), slog.String("error", err.Error()))
-			}
-		}
-	}
+	broadcast(r, res.ZoneID, "stale notice", func(ctx context.Context, n sink.StaleNotifier) error { return n.NotifyStale(ctx, st) })
 }

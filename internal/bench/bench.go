@@ -179,15 +179,11 @@ func (w warmResult) callsPerRotation() float64 {
 // same zone, the minimal client.
 func (r *runner) warmRotation(ctx context.Context) (warmResult, error) {
 	zones := zoneIDs(1)
-	c, err := startCloud(zones)
+	c, f, err := r.start(ctx, zones)
 	if err != nil {
 		return warmResult{}, err
 	}
 	defer c.close()
-	f, _, err := startFunction(ctx, r.binary, r.home, config(c, zones, r.o.TEORateLimit))
-	if err != nil {
-		return warmResult{}, err
-	}
 	defer f.stop()
 	role := c.emu.RoleCredential()
 	if _, err := f.invoke(ctx, rotateEvent("bench-first"), role, r.o.TimeLimit); err != nil {
@@ -242,15 +238,11 @@ type largeResult struct {
 // binary.
 func (r *runner) largeRotation(ctx context.Context) (largeResult, error) {
 	zones := zoneIDs(r.o.Zones)
-	c, err := startCloud(zones)
+	c, f, err := r.start(ctx, zones)
 	if err != nil {
 		return largeResult{}, err
 	}
 	defer c.close()
-	f, _, err := startFunction(ctx, r.binary, r.home, config(c, zones, r.o.TEORateLimit))
-	if err != nil {
-		return largeResult{}, err
-	}
 	defer f.stop()
 	role := c.emu.RoleCredential()
 
@@ -281,6 +273,20 @@ func (r *runner) largeRotation(ctx context.Context) (largeResult, error) {
 		return largeResult{}, err
 	}
 	return res, nil
+}
+
+// start runs an emulator holding zones and the function binary pointed at it.
+func (r *runner) start(ctx context.Context, zones []string) (*cloud, *function, error) {
+	c, err := startCloud(zones)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, _, err := startFunction(ctx, r.binary, r.home, config(c, zones, r.o.TEORateLimit))
+	if err != nil {
+		c.close()
+		return nil, nil, err
+	}
+	return c, f, nil
 }
 
 func rotateEvent(rotationID string) string {

@@ -4,10 +4,8 @@
 package config
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 	"log/slog"
 	"math"
 	"net/url"
@@ -15,6 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/stdwebhook"
 )
 
 // Defaults, as README's Configuration table documents them.
@@ -348,21 +349,11 @@ func (l *loader) bool(name string, def bool) bool {
 	return b
 }
 
-// whsec checks a Standard Webhooks secret: whsec_ and the base64 of 24 to 64
-// random bytes. The value itself never appears in a message.
+// whsec checks a Standard Webhooks secret (stdwebhook.CheckSecret). The
+// value itself never appears in a message.
 func (l *loader) whsec(name, v string) {
-	raw, ok := strings.CutPrefix(v, "whsec_")
-	if !ok {
-		l.fail(name, "want a Standard Webhooks secret: whsec_ followed by base64")
-		return
-	}
-	key, err := base64.StdEncoding.DecodeString(raw)
-	if err != nil {
-		l.fail(name, "the part after whsec_ is not valid base64")
-		return
-	}
-	if len(key) < 24 || len(key) > 64 {
-		l.fail(name, "the secret decodes to %d bytes; want 24 to 64 random bytes", len(key))
+	if err := stdwebhook.CheckSecret(v); err != nil {
+		l.fail(name, "%v", err)
 	}
 }
 

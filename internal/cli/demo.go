@@ -19,6 +19,7 @@ import (
 	"time"
 
 	keyrotator "github.com/mpgw-keyrotator/mpgw-keyrotator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/scf"
@@ -241,7 +242,7 @@ func (d *demoRun) prove(out io.Writer) bool {
 	for _, z := range demoZones {
 		live, _ := d.emu.Key(z)
 		ssmValue := ""
-		if s, ok := d.emu.Secret(demoRegion, strings.ReplaceAll(demoSecretName, "{zone}", z)); ok {
+		if s, ok := d.emu.Secret(demoRegion, config.ForZone(demoSecretName, z)); ok {
 			for _, v := range s.Versions {
 				if v.ID == demoVersion {
 					ssmValue = v.Value
@@ -249,7 +250,7 @@ func (d *demoRun) prove(out io.Writer) bool {
 			}
 		}
 		awsValue := ""
-		if s, ok := d.emu.AWSSecret(demoAWSRegion, strings.ReplaceAll(demoAWSSecret, "{zone}", z)); ok {
+		if s, ok := d.emu.AWSSecret(demoAWSRegion, config.ForZone(demoAWSSecret, z)); ok {
 			for _, v := range s.Versions {
 				if slices.Contains(v.Stages, emulator.StageCurrent) {
 					awsValue = v.Value

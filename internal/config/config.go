@@ -35,9 +35,16 @@ const (
 	// DefaultMinRotationInterval is the shortest time between two HTTP-triggered
 	// rotations of a zone: a leaked trigger token churns a key at most this often.
 	DefaultMinRotationInterval = 10 * time.Minute
-	// ZonePlaceholder is replaced by the zone id in secret names.
+	// ZonePlaceholder is replaced by the zone id in secret names (ForZone).
 	ZonePlaceholder = "{zone}"
 )
+
+// ForZone is the secret name or id template names for zone: every
+// ZonePlaceholder replaced by the zone id. Config, the sinks and the tests
+// all resolve names through it.
+func ForZone(template, zone string) string {
+	return strings.ReplaceAll(template, ZonePlaceholder, zone)
+}
 
 // Config is the validated configuration of one function instance.
 type Config struct {
@@ -87,7 +94,7 @@ type SSM struct {
 
 // SecretNameFor is the secret that holds zone's key.
 func (s SSM) SecretNameFor(zone string) string {
-	return strings.ReplaceAll(s.SecretName, ZonePlaceholder, zone)
+	return ForZone(s.SecretName, zone)
 }
 
 // AWS configures the AWS Secrets Manager sink. Region, credentials and the
@@ -99,7 +106,7 @@ type AWS struct {
 
 // SecretIDFor is the AWS secret that holds zone's key.
 func (a AWS) SecretIDFor(zone string) string {
-	return strings.ReplaceAll(a.SecretID, ZonePlaceholder, zone)
+	return ForZone(a.SecretID, zone)
 }
 
 // Webhook configures the signed webhook sink.

@@ -1,6 +1,7 @@
 // Package config turns the environment into a validated Config: every
 // variable the function reads is named here, and every problem is reported at
-// once, naming the variable, before any API is called.
+// once, naming the variable, before any API is called. It also resolves the
+// {zone} template of secret names (ForZone) and parses endpoints.
 package config
 
 import (

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +23,7 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/scf"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/webhook"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/stdwebhook"
 )
 
 var demoZones = []string{"zone-demo01", "zone-demo02", "zone-demo03"}
@@ -132,9 +131,7 @@ func startDemo() (*demoRun, error) {
 	if d.emu, err = emulator.Start("127.0.0.1:0", emulator.Options{Zones: demoZones}); err != nil {
 		return nil, err
 	}
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	whsec := "whsec_" + base64.StdEncoding.EncodeToString(raw)
+	whsec := stdwebhook.NewSecret()
 	if d.receiver, err = webhook.NewReceiver(whsec); err != nil {
 		d.close()
 		return nil, err

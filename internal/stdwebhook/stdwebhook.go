@@ -9,6 +9,7 @@
 package stdwebhook
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -83,6 +84,14 @@ func CheckSecret(secret string) error {
 		return fmt.Errorf("the secret decodes to %d bytes; want %d to %d random bytes", len(key), MinKeyBytes, MaxKeyBytes)
 	}
 	return nil
+}
+
+// NewSecret returns a fresh configured secret: SecretPrefix and the base64
+// of 32 random bytes.
+func NewSecret() string {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key) // crypto/rand.Read never fails (Go 1.24+)
+	return SecretPrefix + base64.StdEncoding.EncodeToString(key)
 }
 
 // Sign sets h's webhook-id, webhook-timestamp and webhook-signature for

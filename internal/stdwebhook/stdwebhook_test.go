@@ -42,6 +42,13 @@ func TestSignVector(t *testing.T) {
 	}
 }
 
+func TestNewSecret(t *testing.T) {
+	a, b := NewSecret(), NewSecret()
+	if err := CheckSecret(a); err != nil || a == b {
+		t.Errorf("NewSecret: %v (twice the same: %v)", err, a == b)
+	}
+}
+
 func TestParseSecret(t *testing.T) {
 	for _, tt := range []struct {
 		secret string

@@ -33,6 +33,7 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/awssm"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/ssm"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/webhook"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/stdwebhook"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/tcapi"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/teo"
 )
@@ -88,7 +89,7 @@ func (h *Handler) limitsFor(key limitsKey, perAction map[string]float64) *tcapi.
 // ReplayWindow is how long a served webhook-id is remembered: twice the
 // Standard Webhooks timestamp tolerance, so a replay is refused for as long
 // as its signature could still verify.
-const ReplayWindow = 2 * httptrigger.Tolerance
+const ReplayWindow = 2 * stdwebhook.Tolerance
 
 func (h *Handler) init() {
 	h.once.Do(func() {

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,11 +17,13 @@ import (
 	"time"
 
 	keyrotator "github.com/mpgw-keyrotator/mpgw-keyrotator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/scf"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/webhook"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/stdwebhook"
 )
 
 var demoZones = []string{"zone-demo01", "zone-demo02", "zone-demo03"}
@@ -131,9 +131,7 @@ func startDemo() (*demoRun, error) {
 	if d.emu, err = emulator.Start("127.0.0.1:0", emulator.Options{Zones: demoZones}); err != nil {
 		return nil, err
 	}
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	whsec := "whsec_" + base64.StdEncoding.EncodeToString(raw)
+	whsec := stdwebhook.NewSecret()
 	if d.receiver, err = webhook.NewReceiver(whsec); err != nil {
 		d.close()
 		return nil, err
@@ -241,7 +239,7 @@ func (d *demoRun) prove(out io.Writer) bool {
 	for _, z := range demoZones {
 		live, _ := d.emu.Key(z)
 		ssmValue := ""
-		if s, ok := d.emu.Secret(demoRegion, strings.ReplaceAll(demoSecretName, "{zone}", z)); ok {
+		if s, ok := d.emu.Secret(demoRegion, config.ForZone(demoSecretName, z)); ok {
 			for _, v := range s.Versions {
 				if v.ID == demoVersion {
 					ssmValue = v.Value
@@ -249,7 +247,7 @@ func (d *demoRun) prove(out io.Writer) bool {
 			}
 		}
 		awsValue := ""
-		if s, ok := d.emu.AWSSecret(demoAWSRegion, strings.ReplaceAll(demoAWSSecret, "{zone}", z)); ok {
+		if s, ok := d.emu.AWSSecret(demoAWSRegion, config.ForZone(demoAWSSecret, z)); ok {
 			for _, v := range s.Versions {
 				if slices.Contains(v.Stages, emulator.StageCurrent) {
 					awsValue = v.Value

@@ -1,13 +1,12 @@
 // Package config turns the environment into a validated Config: every
 // variable the function reads is named here, and every problem is reported at
-// once, naming the variable, before any API is called.
+// once, naming the variable, before any API is called. It also resolves the
+// {zone} template of secret names (ForZone) and parses endpoints.
 package config
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 	"log/slog"
 	"math"
 	"net/url"
@@ -15,6 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/stdwebhook"
 )
 
 // Defaults, as README's Configuration table documents them.
@@ -34,9 +36,16 @@ const (
 	// DefaultMinRotationInterval is the shortest time between two HTTP-triggered
 	// rotations of a zone: a leaked trigger token churns a key at most this often.
 	DefaultMinRotationInterval = 10 * time.Minute
-	// ZonePlaceholder is replaced by the zone id in secret names.
+	// ZonePlaceholder is replaced by the zone id in secret names (ForZone).
 	ZonePlaceholder = "{zone}"
 )
+
+// ForZone is the secret name or id template names for zone: every
+// ZonePlaceholder replaced by the zone id. Config, the sinks and the tests
+// all resolve names through it.
+func ForZone(template, zone string) string {
+	return strings.ReplaceAll(template, ZonePlaceholder, zone)
+}
 
 // Config is the validated configuration of one function instance.
 type Config struct {
@@ -86,7 +95,7 @@ type SSM struct {
 
 // SecretNameFor is the secret that holds zone's key.
 func (s SSM) SecretNameFor(zone string) string {
-	return strings.ReplaceAll(s.SecretName, ZonePlaceholder, zone)
+	return ForZone(s.SecretName, zone)
 }
 
 // AWS configures the AWS Secrets Manager sink. Region, credentials and the
@@ -98,7 +107,7 @@ type AWS struct {
 
 // SecretIDFor is the AWS secret that holds zone's key.
 func (a AWS) SecretIDFor(zone string) string {
-	return strings.ReplaceAll(a.SecretID, ZonePlaceholder, zone)
+	return ForZone(a.SecretID, zone)
 }
 
 // Webhook configures the signed webhook sink.
@@ -348,21 +357,11 @@ func (l *loader) bool(name string, def bool) bool {
 	return b
 }
 
-// whsec checks a Standard Webhooks secret: whsec_ and the base64 of 24 to 64
-// random bytes. The value itself never appears in a message.
+// whsec checks a Standard Webhooks secret (stdwebhook.CheckSecret). The
+// value itself never appears in a message.
 func (l *loader) whsec(name, v string) {
-	raw, ok := strings.CutPrefix(v, "whsec_")
-	if !ok {
-		l.fail(name, "want a Standard Webhooks secret: whsec_ followed by base64")
-		return
-	}
-	key, err := base64.StdEncoding.DecodeString(raw)
-	if err != nil {
-		l.fail(name, "the part after whsec_ is not valid base64")
-		return
-	}
-	if len(key) < 24 || len(key) > 64 {
-		l.fail(name, "the secret decodes to %d bytes; want 24 to 64 random bytes", len(key))
+	if err := stdwebhook.CheckSecret(v); err != nil {
+		l.fail(name, "%v", err)
 	}
 }
 

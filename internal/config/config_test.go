@@ -373,3 +373,16 @@ func TestEndpointNeverQuotesUserinfo(t *testing.T) {
 		t.Errorf("path with @: %v", err)
 	}
 }
+
+func TestForZone(t *testing.T) {
+	for _, tt := range []struct{ template, want string }{
+		{"mpgw-key-{zone}", "mpgw-key-zone-a"},
+		{"{zone}/{zone}", "zone-a/zone-a"},
+		{"fixed-name", "fixed-name"},
+		{"mpgw-{Zone}", "mpgw-{Zone}"},
+	} {
+		if got := ForZone(tt.template, "zone-a"); got != tt.want {
+			t.Errorf("ForZone(%q) = %q, want %q", tt.template, got, tt.want)
+		}
+	}
+}

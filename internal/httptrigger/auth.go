@@ -4,19 +4,12 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
-
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/event"
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/webhook"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/stdwebhook"
 )
-
-// Tolerance is how far a signed request's webhook-timestamp may be from
-// now, in either direction: the Standard Webhooks reference value.
-const Tolerance = 5 * time.Minute
 
 // The 401 messages. The second is the same whichever credential was sent,
 // wrong or expired, so a caller cannot probe what is configured.
@@ -38,14 +31,15 @@ func (c Config) authenticate(r *event.HTTPRequest, now time.Time) (webhookID str
 	// A token that is only whitespace could never be matched: HTTP trims
 	// header values. Treat it, like an unusable secret, as absent.
 	token := strings.TrimSpace(c.Token)
-	wh := verifier(c.Secret)
-	if token == "" && wh == nil {
+	sec, err := stdwebhook.ParseSecret(c.Secret) // fails for an unset, malformed or empty secret
+	if token == "" && err != nil {
 		return "", http.StatusUnauthorized, msgNoCredentials
 	}
 	// The signature is tried first so that a request carrying both yields
-	// its webhook-id for the replay check.
-	if wh != nil {
-		if id, ok := verifySignature(wh, r, now); ok {
+	// its webhook-id for the replay check. Its timestamp is checked against
+	// now, which governs the replay window too.
+	if err == nil {
+		if id, err := sec.Verify(r.Body, r.Headers, now); err == nil {
 			return id, 0, ""
 		}
 	}
@@ -53,35 +47,6 @@ func (c Config) authenticate(r *event.HTTPRequest, now time.Time) (webhookID str
 		return "", 0, ""
 	}
 	return "", http.StatusUnauthorized, msgUnauthorized
-}
-
-// verifier returns the Standard Webhooks verifier for a whsec_ secret, or
-// nil when there is no usable key (an unset, malformed or empty secret).
-func verifier(secret string) *standardwebhooks.Webhook {
-	wh, err := webhook.ParseSecret(secret)
-	if err != nil {
-		return nil
-	}
-	return wh
-}
-
-// verifySignature checks the webhook-* headers over the raw body. The
-// timestamp is checked here against now rather than by the library's
-// Verify, which reads the wall clock itself; Config.Now must govern both
-// this and the replay window.
-func verifySignature(wh *standardwebhooks.Webhook, r *event.HTTPRequest, now time.Time) (string, bool) {
-	id := r.Headers.Get(standardwebhooks.HeaderWebhookID)
-	sec, err := strconv.ParseInt(r.Headers.Get(standardwebhooks.HeaderWebhookTimestamp), 10, 64)
-	if id == "" || err != nil {
-		return "", false
-	}
-	if ts := time.Unix(sec, 0); ts.Before(now.Add(-Tolerance)) || ts.After(now.Add(Tolerance)) {
-		return "", false
-	}
-	if wh.VerifyIgnoringTimestamp(r.Body, r.Headers) != nil {
-		return "", false
-	}
-	return id, true
 }
 
 // bearerMatches reports whether any Authorization header is "Bearer

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/stdwebhook"
 )
 
 // hmacSig is the Standard Webhooks v1 signature computed here, not by the
@@ -30,8 +32,8 @@ func hmacSig(t *testing.T, sec, id string, ts int64, body []byte) string {
 // (seed corpus in testdata/fuzz/FuzzSignedRequest). mode chooses what is
 // added to the fuzzed webhook-signature: nothing, the right signature, or
 // one made with another secret. A request is let past authentication only
-// if its id is set, its timestamp is within Tolerance and one of its
-// signatures is the HMAC of id.timestamp.body under TRIGGER_SECRET; a
+// if its id is set, its timestamp is within stdwebhook.Tolerance and one of
+// its signatures is the HMAC of id.timestamp.body under TRIGGER_SECRET; a
 // request that is so signed always is; no message holds the secret or the
 // signature.
 func FuzzSignedRequest(f *testing.F) {
@@ -77,7 +79,7 @@ func FuzzSignedRequest(f *testing.F) {
 
 		d := cfg.Decide(r)
 		passed := d.Status != http.StatusUnauthorized && d.Status != http.StatusRequestEntityTooLarge
-		inTime := tsErr == nil && sec >= now.Add(-Tolerance).Unix() && sec <= now.Add(Tolerance).Unix()
+		inTime := tsErr == nil && sec >= now.Add(-stdwebhook.Tolerance).Unix() && sec <= now.Add(stdwebhook.Tolerance).Unix()
 		signedRight := false
 		for _, s := range strings.Split(sigHeader, " ") {
 			signedRight = signedRight || s == good

@@ -2,7 +2,8 @@
 // which: it authenticates, routes and validates the request before any API
 // is called, in the order the contract fixes (413, 401, 404, 405, 400, 403,
 // 409), so a caller learns nothing about routes or zones before proving who
-// it is.
+// it is. It holds Decide, the bearer-token and signature (stdwebhook) checks,
+// the refusals' answers and the ReplayGuard of served webhook-ids.
 package httptrigger
 
 import (

@@ -12,6 +12,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/event"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/stdwebhook"
 )
 
 const (
@@ -43,6 +44,8 @@ func request(method, path, body string, headers ...http.Header) *event.HTTPReque
 func bearer(v string) http.Header { return http.Header{"Authorization": {v}} }
 
 // signed returns Standard Webhooks headers signing body with sec as id at.
+// It signs with the library, not stdwebhook, which would refuse the empty
+// key a forger may try.
 func signed(t testing.TB, sec, id string, at time.Time, body string) http.Header {
 	t.Helper()
 	wh, err := standardwebhooks.NewWebhook(sec)
@@ -150,11 +153,11 @@ func TestDecide(t *testing.T) {
 			want: Decision{Action: "rotate", Zones: []string{"zone-a"}, RotationID: "msg_1"}},
 		{name: "tampered body", cfg: secretOnly, r: request("POST", "/rotate", `{"action":"rotate","zones":["zone-b"]}`, sig), want: Decision{Status: 401}},
 		{name: "other secret", cfg: secretOnly, r: request("POST", "/rotate", rotateBody, signed(t, other, "msg_1", now, rotateBody)), want: Decision{Status: 401}},
-		{name: "timestamp at the tolerance", cfg: secretOnly, r: request("POST", "/rotate", rotateAll, signed(t, secret, "m", now.Add(-Tolerance), rotateAll)),
+		{name: "timestamp at the tolerance", cfg: secretOnly, r: request("POST", "/rotate", rotateAll, signed(t, secret, "m", now.Add(-stdwebhook.Tolerance), rotateAll)),
 			want: Decision{Action: "rotate", RotationID: "m"}},
-		{name: "old timestamp", cfg: secretOnly, r: request("POST", "/rotate", "", signed(t, secret, "m", now.Add(-Tolerance-time.Second), "")),
+		{name: "old timestamp", cfg: secretOnly, r: request("POST", "/rotate", "", signed(t, secret, "m", now.Add(-stdwebhook.Tolerance-time.Second), "")),
 			want: Decision{Status: 401, Message: "authentication required"}},
-		{name: "future timestamp", cfg: secretOnly, r: request("POST", "/rotate", "", signed(t, secret, "m", now.Add(Tolerance+time.Second), "")),
+		{name: "future timestamp", cfg: secretOnly, r: request("POST", "/rotate", "", signed(t, secret, "m", now.Add(stdwebhook.Tolerance+time.Second), "")),
 			want: Decision{Status: 401}},
 		{name: "missing webhook-id", cfg: secretOnly, r: request("POST", "/rotate", rotateBody, without(sig, "webhook-id")), want: Decision{Status: 401}},
 		{name: "missing webhook-timestamp", cfg: secretOnly, r: request("POST", "/rotate", rotateBody, without(sig, "webhook-timestamp")), want: Decision{Status: 401}},
@@ -209,7 +212,7 @@ func TestDecide(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := tt.cfg
 			cfg.Now = func() time.Time { return now }
-			cfg.Replay = NewReplayGuard(2*Tolerance, 100)
+			cfg.Replay = NewReplayGuard(2*stdwebhook.Tolerance, 100)
 			for _, id := range tt.served {
 				cfg.Replay.claim(id, now)
 			}
@@ -257,7 +260,7 @@ func TestDecideReplay(t *testing.T) {
 	body := `{"action":"rotate","zones":["zone-a"]}`
 	r := request("POST", "/rotate", body, signed(t, secret, "msg_replay", now, body))
 	clock := now
-	cfg := Config{Secret: secret, Allowed: allowed, Replay: NewReplayGuard(2*Tolerance, 100), Now: func() time.Time { return clock }}
+	cfg := Config{Secret: secret, Allowed: allowed, Replay: NewReplayGuard(2*stdwebhook.Tolerance, 100), Now: func() time.Time { return clock }}
 
 	steps := []struct {
 		at   time.Duration // after the signature's timestamp
@@ -265,9 +268,9 @@ func TestDecideReplay(t *testing.T) {
 	}{
 		{0, 0},
 		{0, 409},
-		{Tolerance, 409},
-		{Tolerance + time.Second, 401},
-		{2 * Tolerance, 401},
+		{stdwebhook.Tolerance, 409},
+		{stdwebhook.Tolerance + time.Second, 401},
+		{2 * stdwebhook.Tolerance, 401},
 	}
 	for _, s := range steps {
 		clock = now.Add(s.at)
@@ -376,7 +379,7 @@ func TestDecideBindsActionToSignature(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := tt.cfg
 			cfg.Now = func() time.Time { return now }
-			cfg.Replay = NewReplayGuard(2*Tolerance, 100)
+			cfg.Replay = NewReplayGuard(2*stdwebhook.Tolerance, 100)
 			got := cfg.Decide(tt.r)
 			if !strings.Contains(got.Message, tt.want.Message) {
 				t.Errorf("Message = %q, want it to contain %q", got.Message, tt.want.Message)

@@ -7,9 +7,9 @@ import (
 
 // ReplayGuard remembers the webhook-ids this instance has served, so a
 // captured signed request cannot be replayed while its signature is still
-// within Tolerance. It is bounded in time and size; it is per instance, so
-// a replay reaching another instance is stopped only by the rotation id
-// recorded beside the key.
+// within stdwebhook.Tolerance. It is bounded in time and size; it is per
+// instance, so a replay reaching another instance is stopped only by the
+// rotation id recorded beside the key.
 type ReplayGuard struct {
 	window time.Duration
 	max    int
@@ -19,10 +19,10 @@ type ReplayGuard struct {
 	order []string             // ids in marking order, oldest first
 }
 
-// NewReplayGuard remembers each id for window (2×Tolerance covers every
-// moment its signature verifies: a timestamp is accepted for Tolerance
-// either side of it) and at most limit ids, forgetting the oldest first
-// (limit below 1 counts as 1).
+// NewReplayGuard remembers each id for window (2×stdwebhook.Tolerance covers
+// every moment its signature verifies: a timestamp is accepted for
+// stdwebhook.Tolerance either side of it) and at most limit ids, forgetting
+// the oldest first (limit below 1 counts as 1).
 func NewReplayGuard(window time.Duration, limit int) *ReplayGuard {
 	return &ReplayGuard{window: window, max: max(limit, 1), at: map[string]time.Time{}}
 }

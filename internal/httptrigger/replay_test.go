@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/stdwebhook"
 )
 
 func TestReplayGuardEvictsOldestBeyondLimit(t *testing.T) {
@@ -26,7 +28,7 @@ func TestReplayGuardEvictsOldestBeyondLimit(t *testing.T) {
 }
 
 func TestReplayGuardForgetsAfterWindow(t *testing.T) {
-	const window = 2 * Tolerance
+	const window = 2 * stdwebhook.Tolerance
 	t0 := time.Unix(1_700_000_000, 0)
 	g := NewReplayGuard(window, 10)
 	steps := []struct {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	keyrotator "github.com/mpgw-keyrotator/mpgw-keyrotator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/webhook"
@@ -182,7 +183,7 @@ func (c *Cloud) Handler() *keyrotator.Handler {
 
 // SecretName is the SSM secret of zone.
 func (c *Cloud) SecretName(zone string) string {
-	return strings.ReplaceAll(SecretName, "{zone}", zone)
+	return config.ForZone(SecretName, zone)
 }
 
 // SSMValue is what consumers would read from zone's secret ("" if none).
@@ -201,7 +202,7 @@ func (c *Cloud) SSMValue(zone string) string {
 
 // AWSName is the AWS secret of zone.
 func (c *Cloud) AWSName(zone string) string {
-	return strings.ReplaceAll(AWSSecretID, "{zone}", zone)
+	return config.ForZone(AWSSecretID, zone)
 }
 
 // AWSStaged is the value of zone's AWS secret that holds stage (AWSCURRENT,

@@ -159,7 +159,7 @@ func New(api *secretsmanager.Client, secretID string) *Sink {
 func (s *Sink) Name() string { return "aws" }
 
 func (s *Sink) secretID(zone string) string {
-	return strings.ReplaceAll(s.SecretID, config.ZonePlaceholder, zone)
+	return config.ForZone(s.SecretID, zone)
 }
 
 func (s *Sink) policy() retry.Policy {

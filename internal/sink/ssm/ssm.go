@@ -103,7 +103,7 @@ func New(cfg config.SSM, api *tcapi.Client) *Sink {
 func (s *Sink) Name() string { return "ssm" }
 
 func (s *Sink) secretName(zone string) string {
-	return strings.ReplaceAll(s.SecretName, config.ZonePlaceholder, zone)
+	return config.ForZone(s.SecretName, zone)
 }
 
 func (s *Sink) logger() *slog.Logger {

@@ -4,11 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"strings"
 	"time"
-
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
 )
@@ -129,22 +125,4 @@ func encode[T any](typ string, at time.Time, data T) []byte {
 func MessageID(zoneID, rotationID, fingerprint string) string {
 	sum := sha256.Sum256([]byte(zoneID + "|" + rotationID + "|" + fingerprint))
 	return "msg_" + hex.EncodeToString(sum[:])[:24]
-}
-
-// errSecret never quotes the secret or the decoder's message about it.
-var errSecret = errors.New("webhook: the signing secret is not a Standard Webhooks secret (whsec_ followed by base64)")
-
-// ParseSecret accepts a whsec_ secret, for signing or verifying. The library
-// (v0.0.1) takes an empty key, which would make every signature forgeable,
-// so that is refused here.
-func ParseSecret(secret string) (*standardwebhooks.Webhook, error) {
-	raw := strings.TrimPrefix(secret, "whsec_")
-	if raw == "" {
-		return nil, errSecret
-	}
-	wh, err := standardwebhooks.NewWebhook(raw)
-	if err != nil {
-		return nil, errSecret
-	}
-	return wh, nil
 }

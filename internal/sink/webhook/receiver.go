@@ -3,15 +3,15 @@ package webhook
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
 
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
-
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/stdwebhook"
 )
 
 // Receiver is a Standard Webhooks consumer of this sink's events, as a
@@ -20,16 +20,14 @@ import (
 // it as the webhook target; tests use it to prove what a receiver ends with.
 // It is safe for concurrent use.
 type Receiver struct {
-	wh *standardwebhooks.Webhook
+	secret *stdwebhook.Secret
 
-	mu         sync.Mutex
-	seen       map[string]bool // webhook-ids applied
-	events     []Event
-	failures   []Event
-	keys       map[string]secret.Key
-	pending    map[string]secret.Key // staged mode: announced, not yet live
-	failCount  int
-	failStatus int
+	mu       sync.Mutex
+	seen     map[string]bool // webhook-ids applied
+	events   []Event
+	failures []Event
+	keys     map[string]secret.Key
+	pending  map[string]secret.Key // staged mode: announced, not yet live
 }
 
 // Event is one request the Receiver accepted.
@@ -49,26 +47,22 @@ type Event struct {
 // NewReceiver verifies requests with signingSecret (whsec_…). The error
 // never contains the secret.
 func NewReceiver(signingSecret string) (*Receiver, error) {
-	wh, err := ParseSecret(signingSecret)
+	sec, err := stdwebhook.ParseSecret(signingSecret)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("webhook: %w", err)
 	}
-	return &Receiver{wh: wh, seen: map[string]bool{}, keys: map[string]secret.Key{}, pending: map[string]secret.Key{}}, nil
+	return &Receiver{secret: sec, seen: map[string]bool{}, keys: map[string]secret.Key{}, pending: map[string]secret.Key{}}, nil
 }
 
 // ServeHTTP takes one event. Answers: 204 applied; 200 a webhook-id already
-// applied (so the sender stops retrying); 401 bad or stale signature (the
-// library's 5-minute tolerance); 400 a body that is not a valid event, or a
-// key whose fingerprint differs from the one announced; 405 not a POST; 413
-// over 64 KiB; and whatever FailNext asked for.
+// applied (so the sender stops retrying); 401 bad or stale signature
+// (stdwebhook.Tolerance); 400 a body that is not a valid event, or a key
+// whose fingerprint differs from the one announced; 405 not a POST; 413
+// over 64 KiB.
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
-		return
-	}
-	if status, ok := r.takeFault(); ok {
-		http.Error(w, http.StatusText(status), status)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxBody))
@@ -82,7 +76,8 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	// Verify the exact bytes received, before parsing anything.
-	if err := r.wh.Verify(body, req.Header); err != nil {
+	id, err := r.secret.Verify(body, req.Header, time.Now())
+	if err != nil {
 		http.Error(w, err.Error(), http.StatusUnauthorized)
 		return
 	}
@@ -91,7 +86,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	ev.ID = req.Header.Get(standardwebhooks.HeaderWebhookID)
+	ev.ID = id
 	ev.Received = time.Now()
 	if r.apply(ev, key) {
 		w.WriteHeader(http.StatusNoContent)
@@ -215,23 +210,4 @@ func (r *Receiver) Key(zone string) (secret.Key, bool) {
 	defer r.mu.Unlock()
 	k, ok := r.keys[zone]
 	return k, ok
-}
-
-// FailNext makes the next n POSTs answer status (a valid HTTP status such as
-// 503) before anything is verified, read or applied: a receiver outage, for
-// tests and demos.
-func (r *Receiver) FailNext(n int, status int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.failCount, r.failStatus = n, status
-}
-
-func (r *Receiver) takeFault() (status int, ok bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.failCount <= 0 {
-		return 0, false
-	}
-	r.failCount--
-	return r.failStatus, true
 }

@@ -1,10 +1,12 @@
 // Package webhook delivers keys as signed Standard Webhooks: an HTTP POST of
-// a small JSON event, signed with HMAC-SHA256 over id, timestamp and body.
+// a small JSON event (the shapes are in payload.go), signed by package
+// stdwebhook over id, timestamp and body.
 //
 // The old key dies the instant a new one is issued, so delivery retries
 // transient failures inside the invocation's deadline, and every attempt of
 // one event carries the same webhook-id so the receiver can apply it once.
-// The package also holds Receiver, a local consumer for the demo and tests.
+// The package also holds Receiver, a consumer of these events: the demo
+// command serves it as the webhook target, and the tests read what it holds.
 package webhook
 
 import (
@@ -21,16 +23,18 @@ import (
 	"strings"
 	"time"
 
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
-
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/stdwebhook"
 )
 
-// DefaultRetry is used when Sink.Retry is the zero value: about 4 s of
-// waiting, short enough to leave a timer invocation time for its other sinks.
-var DefaultRetry = retry.Policy{Attempts: 4, Initial: 500 * time.Millisecond, Max: 4 * time.Second}
+// defaultRetry is the policy of a Sink whose Retry is the zero value: about
+// 4 s of waiting, short enough to leave a timer invocation time for its
+// other sinks.
+func defaultRetry() retry.Policy {
+	return retry.Policy{Attempts: 4, Initial: 500 * time.Millisecond, Max: 4 * time.Second}
+}
 
 // DefaultAttemptTimeout bounds one POST (connect, send, answer): it is the
 // attempt timeout of the retry policy, the one timer of an attempt.
@@ -43,7 +47,7 @@ const userAgent = "mpgw-keyrotator"
 type Sink struct {
 	URL            *url.URL
 	IncludeKey     bool          // false: announce the rotation without the key
-	Retry          retry.Policy  // zero value = DefaultRetry
+	Retry          retry.Policy  // zero value = about 4 s of waiting over 4 attempts
 	AttemptTimeout time.Duration // zero = DefaultAttemptTimeout
 	// Client sends the requests; nil uses a shared client. Redirects are
 	// never followed, whatever the client says: a redirect must not carry
@@ -53,7 +57,7 @@ type Sink struct {
 	Now    func() time.Time // nil = time.Now; stamps events and attempts
 	Logger *slog.Logger     // nil = discard
 
-	wh *standardwebhooks.Webhook
+	secret *stdwebhook.Secret
 }
 
 var (
@@ -68,11 +72,11 @@ func New(cfg config.Webhook) (*Sink, error) {
 	if cfg.URL == nil {
 		return nil, errors.New("webhook: no URL")
 	}
-	wh, err := ParseSecret(cfg.Secret)
+	sec, err := stdwebhook.ParseSecret(cfg.Secret)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("webhook: %w", err)
 	}
-	return &Sink{URL: cfg.URL, IncludeKey: cfg.IncludeKey, wh: wh}, nil
+	return &Sink{URL: cfg.URL, IncludeKey: cfg.IncludeKey, secret: sec}, nil
 }
 
 // Name implements sink.Sink.
@@ -233,10 +237,6 @@ func (s *Sink) attempt(ctx context.Context, client *http.Client, id string, body
 // newRequest builds one signed attempt: the body is the same on every
 // attempt, the timestamp (and so the signature) is the attempt's own.
 func (s *Sink) newRequest(ctx context.Context, id string, at time.Time, body []byte) (*http.Request, error) {
-	sig, err := s.wh.Sign(id, at, body)
-	if err != nil {
-		return nil, fmt.Errorf("webhook: signing: %w", err)
-	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL.String(), bytes.NewReader(body))
 	if err != nil {
 		// The parse error would quote the URL, path and query included.
@@ -244,9 +244,9 @@ func (s *Sink) newRequest(ctx context.Context, id string, at time.Time, body []b
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", userAgent)
-	req.Header.Set(standardwebhooks.HeaderWebhookID, id)
-	req.Header.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(at.Unix(), 10))
-	req.Header.Set(standardwebhooks.HeaderWebhookSignature, sig)
+	if err := s.secret.Sign(req.Header, id, at, body); err != nil {
+		return nil, fmt.Errorf("webhook: signing: %w", err)
+	}
 	return req, nil
 }
 
@@ -318,7 +318,7 @@ func (s *Sink) client() *http.Client {
 
 func (s *Sink) policy() retry.Policy {
 	if s.Retry == (retry.Policy{}) {
-		return DefaultRetry
+		return defaultRetry()
 	}
 	return s.Retry
 }

@@ -111,8 +111,8 @@ func DecodeZones(raw json.RawMessage) ([]string, error) {
 		if !ok {
 			return nil, errors.New(`"zones" must be a list of zone ids (strings)`)
 		}
-		if !config.ValidZoneID(z) {
-			return nil, fmt.Errorf("%q is not a zone id (zone- followed by lowercase letters and digits)", excerpt.Of(z, 64))
+		if err := config.CheckZoneID(z); err != nil {
+			return nil, err
 		}
 		if !seen[z] {
 			seen[z] = true

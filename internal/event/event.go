@@ -8,6 +8,8 @@ package event
 import (
 	"net/http"
 	"net/url"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 )
 
 // Kind is the family of trigger an Event came from.
@@ -35,7 +37,7 @@ type Event struct {
 	Kind Kind
 	// Action is "rotate", "sync", "check", or "" (= rotate), as the timer
 	// Message or the direct payload asked. Empty for HTTP: the route decides.
-	Action string
+	Action rotate.Action
 	// Zones are the requested zones; nil means all. Their shape is checked
 	// here, their membership of the allow-list is not.
 	Zones []string
@@ -69,13 +71,6 @@ type Response struct {
 	Headers         map[string]string `json:"headers"`
 	Body            string            `json:"body"`
 }
-
-// Actions an event may ask for.
-const (
-	ActionRotate = "rotate"
-	ActionSync   = "sync"
-	ActionCheck  = "check"
-)
 
 // Parse recognises the shape of payload and returns it as an Event. An
 // error is an *Error; for a recognised HTTP shape its HTTP method reports

@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 )
 
 // decodeObject decodes data as one JSON object, keeping its members raw.
@@ -76,18 +77,18 @@ func decodeBool(raw json.RawMessage) (bool, bool) {
 
 // DecodeAction decodes an "action" member: "rotate", "sync" or "check".
 // It is what an HTTP body names to bind a signed request to its route.
-func DecodeAction(raw json.RawMessage) (string, error) { return validAction(raw) }
+func DecodeAction(raw json.RawMessage) (rotate.Action, error) { return validAction(raw) }
 
 // validAction checks an explicit action. An empty string is refused: a
 // payload that names the field but not an action is a mistake, not a
 // request to rotate.
-func validAction(raw json.RawMessage) (string, error) {
+func validAction(raw json.RawMessage) (rotate.Action, error) {
 	a, ok := decodeString(raw)
 	switch {
 	case !ok:
 		return "", errors.New(`"action" must be a string: rotate, sync or check`)
-	case a == ActionRotate, a == ActionSync, a == ActionCheck:
-		return a, nil
+	case rotate.Action(a).Valid():
+		return rotate.Action(a), nil
 	}
 	return "", fmt.Errorf(`unknown action %q (want rotate, sync or check)`, excerpt.Of(a, 64))
 }

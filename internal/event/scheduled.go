@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 )
 
 // parseTimer reads an SCF timer event:
@@ -60,8 +61,10 @@ func parseMessage(msg string) (Event, error) {
 	default:
 		// A note naming a read-only or non-rotating action surely meant
 		// it; rotating instead would do the opposite of what was asked.
-		if strings.EqualFold(msg, ActionSync) || strings.EqualFold(msg, ActionCheck) {
-			return Event{}, fmt.Errorf(`%q would be read as a note (= rotate); write {"action":%q} to ask for it`, msg, strings.ToLower(msg))
+		for _, a := range rotate.Actions {
+			if a != rotate.Rotate && strings.EqualFold(msg, string(a)) {
+				return Event{}, fmt.Errorf(`%q would be read as a note (= rotate); write {"action":%q} to ask for it`, msg, strings.ToLower(msg))
+			}
 		}
 		return Event{}, nil
 	}
@@ -137,7 +140,7 @@ func parseDirect(obj map[string]json.RawMessage) (Event, error) {
 			return Event{}, shapeError(shape, `"dryRun" must be true or false`)
 		}
 	}
-	if ev.DryRun && ev.Action != "" && ev.Action != ActionRotate {
+	if ev.DryRun && ev.Action != "" && ev.Action != rotate.Rotate {
 		// sync would write anyway while its report said dry run.
 		return Event{}, shapeError(shape, `"dryRun" is for rotate only: %s has no dry run (check is already read-only); leave dryRun out`, ev.Action)
 	}

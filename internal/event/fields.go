@@ -5,38 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 	"maps"
 	"slices"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 )
-
-// decodeObject decodes data as one JSON object, keeping its members raw.
-// Map keys match exactly, unlike struct fields, which is what lets shape
-// detection and the strict payloads refuse "Zones" for "zones".
-func decodeObject(data []byte) (map[string]json.RawMessage, bool) {
-	data = bytes.TrimSpace(data)
-	// Checked first because json.Unmarshal would accept null into a map.
-	if len(data) == 0 || data[0] != '{' {
-		return nil, false
-	}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(data, &obj) != nil {
-		return nil, false
-	}
-	return obj, true
-}
-
-// stringField is obj[key] when it is a JSON string, else "".
-func stringField(obj map[string]json.RawMessage, key string) string {
-	var s string
-	if raw, ok := obj[key]; ok && isString(raw) {
-		_ = json.Unmarshal(raw, &s) // a valid JSON string always decodes
-	}
-	return s
-}
 
 func isString(raw json.RawMessage) bool {
 	raw = bytes.TrimSpace(raw)
@@ -45,7 +20,7 @@ func isString(raw json.RawMessage) bool {
 
 // unknownKey returns the first key of obj (in sorted order, so errors are
 // stable) that is not in allowed.
-func unknownKey(obj map[string]json.RawMessage, allowed []string) (string, bool) {
+func unknownKey[V any](obj map[string]V, allowed []string) (string, bool) {
 	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		if !slices.Contains(allowed, k) {
 			return k, true
@@ -75,8 +50,8 @@ func decodeBool(raw json.RawMessage) (bool, bool) {
 	return false, false
 }
 
-// DecodeAction decodes an "action" member: "rotate", "sync" or "check".
-// It is what an HTTP body names to bind a signed request to its route.
+// DecodeAction decodes an "action" member: one of rotate.Actions. It is
+// what an HTTP body names to bind a signed request to its route.
 func DecodeAction(raw json.RawMessage) (rotate.Action, error) { return validAction(raw) }
 
 // validAction checks an explicit action. An empty string is refused: a

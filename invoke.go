@@ -51,7 +51,7 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if ev.Kind == event.HTTP {
 		return h.serveHTTP(ctx, ev.HTTP, requestID)
 	}
-	action, err := rotate.ParseAction(ev.Action)
+	action, err := rotate.ParseAction(string(ev.Action))
 	if err != nil {
 		return nil, &EventError{err}
 	}
@@ -88,16 +88,12 @@ func (h *Handler) serveHTTP(ctx context.Context, req *event.HTTPRequest, request
 			"method", req.Method, "path", req.Path, "sourceIp", req.SourceIP)
 		return event.EncodeResponse(req.Shape, httptrigger.Refusal(d))
 	}
-	action, err := rotate.ParseAction(d.Action)
-	if err != nil {
-		return respond(404, httptrigger.ErrorBody(404, err.Error()))
-	}
 	if req.RequestID != "" && requestID == "" {
 		requestID = req.RequestID
 	}
 	// Only HTTP rotations are limited: a leaked trigger token can then churn
 	// a zone's key at most once per MIN_ROTATION_INTERVAL.
-	rep, err := h.run(ctx, cfg, getenv, rotate.Request{Action: action, Zones: d.Zones, RequestID: requestID, RotationID: d.RotationID,
+	rep, err := h.run(ctx, cfg, getenv, rotate.Request{Action: d.Action, Zones: d.Zones, RequestID: requestID, RotationID: d.RotationID,
 		MinInterval: cfg.MinRotationInterval})
 	if d.RotationID != "" && (err != nil || !rep.OK) {
 		// Not served: the sender's retry, with the same webhook-id, must

@@ -220,8 +220,8 @@ func ParseZones(value string) ([]string, error) {
 		if z == "" {
 			continue
 		}
-		if !zoneID.MatchString(z) {
-			return nil, fmt.Errorf("%q is not a zone id (zone- followed by lowercase letters and digits)", excerpt.Of(z, 64))
+		if err := CheckZoneID(z); err != nil {
+			return nil, err
 		}
 		if !seen[z] {
 			seen[z] = true
@@ -236,6 +236,16 @@ func ParseZones(value string) ([]string, error) {
 
 // ValidZoneID reports whether z has the shape of a zone id.
 func ValidZoneID(z string) bool { return zoneID.MatchString(z) }
+
+// CheckZoneID is ValidZoneID as an error that says what a zone id looks
+// like, quoting at most 64 bytes of z: the one message for a bad zone id,
+// whether it came from ZONE_IDS, the command line or an event.
+func CheckZoneID(z string) error {
+	if !ValidZoneID(z) {
+		return fmt.Errorf("%q is not a zone id (zone- followed by lowercase letters and digits)", excerpt.Of(z, 64))
+	}
+	return nil
+}
 
 type loader struct {
 	getenv   func(string) string

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 	"slices"
 	"strings"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 )
 
 // Error is why Parse refused a payload. Messages quote at most a short
@@ -75,7 +76,7 @@ func describe(payload []byte) string {
 
 // describeKeys names an unrecognised (so non-empty: {} is a direct invoke)
 // object by its keys, never its values, which may be secrets.
-func describeKeys(obj map[string]json.RawMessage) string {
+func describeKeys(obj object) string {
 	keys := make([]string, 0, len(obj))
 	for k := range obj {
 		keys = append(keys, fmt.Sprintf("%q", k))

@@ -1,13 +1,27 @@
-// Package event turns every payload the function can be invoked with (SCF
-// timer, SCF function URL, legacy SCF API Gateway, AWS API Gateway REST and
-// HTTP API, Lambda function URL, EventBridge schedule, direct invoke) into
-// one plain Event. It only reads and validates shapes: which zones may be
-// touched and who may trigger is decided elsewhere.
+// Package event holds the event shapes the function can be invoked with on
+// either platform and turns each into one plain Event. On Tencent SCF:
+// the timer trigger (TimerEvent), the function URL and the legacy API
+// Gateway trigger (APIGatewayRequest). On AWS Lambda: the EventBridge
+// schedule, API Gateway REST (v1) and HTTP API (v2), and function URLs,
+// as aws-lambda-go's events types. On both: a direct invoke (DirectInvoke).
+//
+// Parse reads a payload at most twice. scan walks it once, token by token: it
+// collects the top-level members (and requestContext's) by exact name,
+// from which detect names the shape, and finds any member repeated in one
+// object, which is refused. The payload is then decoded once into its
+// shape's typed struct; a timer or a direct invoke, whose members must
+// match by exact name, is read from the members scan collected.
+//
+// The package only reads and validates shapes: which zones may be touched
+// and who may trigger is decided elsewhere.
 package event
 
 import (
 	"net/http"
 	"net/url"
+	"strings"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 )
 
 // Kind is the family of trigger an Event came from.
@@ -35,7 +49,7 @@ type Event struct {
 	Kind Kind
 	// Action is "rotate", "sync", "check", or "" (= rotate), as the timer
 	// Message or the direct payload asked. Empty for HTTP: the route decides.
-	Action string
+	Action rotate.Action
 	// Zones are the requested zones; nil means all. Their shape is checked
 	// here, their membership of the allow-list is not.
 	Zones []string
@@ -70,49 +84,91 @@ type Response struct {
 	Body            string            `json:"body"`
 }
 
-// Actions an event may ask for.
-const (
-	ActionRotate = "rotate"
-	ActionSync   = "sync"
-	ActionCheck  = "check"
-)
-
 // Parse recognises the shape of payload and returns it as an Event. An
 // error is an *Error; for a recognised HTTP shape its HTTP method reports
 // true, so the caller can still answer with an integration response.
 func Parse(payload []byte) (Event, error) {
-	ev, err := parse(payload)
+	v, dup, err := scan(payload)
+	if err != nil || v.members == nil {
+		return Event{}, unknownShape(describe(payload))
+	}
+	top := v.members
+	shape := detect(top)
+	var ev Event
+	switch shape {
+	case "":
+		return Event{}, unknownShape(describeKeys(top))
+	case string(Timer):
+		ev, err = parseTimer(top)
+	case string(Schedule):
+		ev, err = parseSchedule(payload)
+	case string(Direct):
+		ev, err = parseDirect(top)
+	default:
+		ev, err = parseHTTP(shape, payload)
+	}
 	if err != nil {
 		return Event{}, err
 	}
-	// Checked on the whole payload once its shape is known, so that an HTTP
-	// event is still answered in its own shape (400).
-	if name, dup := DuplicateMember(payload); dup {
-		shape := string(ev.Kind)
-		if ev.HTTP != nil {
-			shape = ev.HTTP.Shape
-		}
-		return Event{}, shapeError(shape, "%v", duplicateError(name))
+	// Refused once the shape is known, so that an HTTP event is still
+	// answered in its own shape (400).
+	if dup != nil {
+		return Event{}, shapeError(shape, "%v", duplicateError(*dup))
 	}
 	return ev, nil
 }
 
-func parse(payload []byte) (Event, error) {
-	obj, ok := decodeObject(payload)
-	if !ok {
-		return Event{}, unknownShape(describe(payload))
-	}
+// detect names the shape of an event from its top-level members (and
+// requestContext's), or returns "" for none: "timer", "schedule",
+// "direct" or an HTTP Shape constant.
+func detect(top object) string {
 	switch {
-	case stringField(obj, "Type") == "Timer":
-		return parseTimer(obj)
-	case stringField(obj, "source") == "aws.events" && stringField(obj, "detail-type") == "Scheduled Event":
-		return parseSchedule(payload)
+	case top["Type"].string() == "Timer":
+		return string(Timer)
+	case top["source"].string() == "aws.events" && top["detail-type"].string() == "Scheduled Event":
+		return string(Schedule)
 	}
-	if shape := httpShape(obj); shape != "" {
-		return parseHTTP(shape, payload)
+	if shape := httpShape(top); shape != "" {
+		return shape
 	}
-	if _, unknown := unknownKey(obj, directKeys); !unknown {
-		return parseDirect(obj)
+	if _, unknown := unknownKey(top, directKeys); !unknown {
+		return string(Direct)
 	}
-	return Event{}, unknownShape(describeKeys(obj))
+	return ""
+}
+
+// httpShape tells the HTTP shapes apart by the members only they have, or
+// returns "".
+func httpShape(top object) string {
+	rc := top["requestContext"].members // nil unless an object
+	if top["version"].string() == "2.0" {
+		// Payload 2.0 (HTTP API, Lambda function URL) has rawPath and
+		// requestContext.http; 1.0 from an HTTP API looks like REST v1.
+		_, raw := top["rawPath"]
+		_, http := rc["http"]
+		switch {
+		case !raw && !http:
+			return ""
+		case strings.Contains(rc["domainName"].string(), ".lambda-url."):
+			// A function URL's domain is always <url-id>.lambda-url.<region>.on.aws
+			// (also behind CloudFront); an HTTP API's never is.
+			return ShapeAWSFunctionURL
+		}
+		return ShapeAWSHTTPv2
+	}
+	if _, ok := top["httpMethod"]; !ok {
+		return ""
+	}
+	if _, ok := top["resource"]; ok {
+		return ShapeAWSRESTv1
+	}
+	if _, ok := top["path"]; !ok {
+		return ""
+	}
+	// Only the API Gateway integration request names its service; a
+	// function URL event is the same shape with requestContext removed.
+	if rc["serviceId"].string() != "" {
+		return ShapeSCFAPIGateway
+	}
+	return ShapeSCFFunctionURL
 }

@@ -20,6 +20,15 @@ func readSample(t testing.TB, name string) []byte {
 	return b
 }
 
+// payloadOf is a test case's payload: the sample file when it names one,
+// else the inline payload.
+func payloadOf(t testing.TB, file, payload string) []byte {
+	if file != "" {
+		return readSample(t, file)
+	}
+	return []byte(payload)
+}
+
 // body is the request body every HTTP sample but the v2 GET carries.
 const body = `{"zones":["zone-2abc1234"]}`
 
@@ -230,11 +239,7 @@ func TestParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			payload := []byte(tt.payload)
-			if tt.file != "" {
-				payload = readSample(t, tt.file)
-			}
-			got, err := Parse(payload)
+			got, err := Parse(payloadOf(t, tt.file, tt.payload))
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
@@ -317,11 +322,7 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			payload := []byte(tt.payload)
-			if tt.file != "" {
-				payload = readSample(t, tt.file)
-			}
-			ev, err := Parse(payload)
+			ev, err := Parse(payloadOf(t, tt.file, tt.payload))
 			if err == nil {
 				t.Fatalf("Parse = %+v, want an error", ev)
 			}

@@ -5,37 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 	"maps"
 	"slices"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 )
-
-// decodeObject decodes data as one JSON object, keeping its members raw.
-// Map keys match exactly, unlike struct fields, which is what lets shape
-// detection and the strict payloads refuse "Zones" for "zones".
-func decodeObject(data []byte) (map[string]json.RawMessage, bool) {
-	data = bytes.TrimSpace(data)
-	// Checked first because json.Unmarshal would accept null into a map.
-	if len(data) == 0 || data[0] != '{' {
-		return nil, false
-	}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(data, &obj) != nil {
-		return nil, false
-	}
-	return obj, true
-}
-
-// stringField is obj[key] when it is a JSON string, else "".
-func stringField(obj map[string]json.RawMessage, key string) string {
-	var s string
-	if raw, ok := obj[key]; ok && isString(raw) {
-		_ = json.Unmarshal(raw, &s) // a valid JSON string always decodes
-	}
-	return s
-}
 
 func isString(raw json.RawMessage) bool {
 	raw = bytes.TrimSpace(raw)
@@ -44,7 +20,7 @@ func isString(raw json.RawMessage) bool {
 
 // unknownKey returns the first key of obj (in sorted order, so errors are
 // stable) that is not in allowed.
-func unknownKey(obj map[string]json.RawMessage, allowed []string) (string, bool) {
+func unknownKey[V any](obj map[string]V, allowed []string) (string, bool) {
 	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		if !slices.Contains(allowed, k) {
 			return k, true
@@ -74,20 +50,20 @@ func decodeBool(raw json.RawMessage) (bool, bool) {
 	return false, false
 }
 
-// DecodeAction decodes an "action" member: "rotate", "sync" or "check".
-// It is what an HTTP body names to bind a signed request to its route.
-func DecodeAction(raw json.RawMessage) (string, error) { return validAction(raw) }
+// DecodeAction decodes an "action" member: one of rotate.Actions. It is
+// what an HTTP body names to bind a signed request to its route.
+func DecodeAction(raw json.RawMessage) (rotate.Action, error) { return validAction(raw) }
 
 // validAction checks an explicit action. An empty string is refused: a
 // payload that names the field but not an action is a mistake, not a
 // request to rotate.
-func validAction(raw json.RawMessage) (string, error) {
+func validAction(raw json.RawMessage) (rotate.Action, error) {
 	a, ok := decodeString(raw)
 	switch {
 	case !ok:
 		return "", errors.New(`"action" must be a string: rotate, sync or check`)
-	case a == ActionRotate, a == ActionSync, a == ActionCheck:
-		return a, nil
+	case rotate.Action(a).Valid():
+		return rotate.Action(a), nil
 	}
 	return "", fmt.Errorf(`unknown action %q (want rotate, sync or check)`, excerpt.Of(a, 64))
 }
@@ -111,8 +87,8 @@ func DecodeZones(raw json.RawMessage) ([]string, error) {
 		if !ok {
 			return nil, errors.New(`"zones" must be a list of zone ids (strings)`)
 		}
-		if !config.ValidZoneID(z) {
-			return nil, fmt.Errorf("%q is not a zone id (zone- followed by lowercase letters and digits)", excerpt.Of(z, 64))
+		if err := config.CheckZoneID(z); err != nil {
+			return nil, err
 		}
 		if !seen[z] {
 			seen[z] = true

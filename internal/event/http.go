@@ -17,63 +17,34 @@ import (
 
 var b64 = base64.StdEncoding
 
-// httpShape recognises an HTTP event by the members that set the shapes
-// apart, or returns "". It reads only the top-level members Parse has
-// already split out, and requestContext's.
-func httpShape(obj map[string]json.RawMessage) string {
-	rc, _ := decodeObject(obj["requestContext"]) // nil unless an object
-	if stringField(obj, "version") == "2.0" {
-		// Payload 2.0 (HTTP API, Lambda function URL) has rawPath and
-		// requestContext.http; 1.0 from an HTTP API looks like REST v1.
-		_, raw := obj["rawPath"]
-		_, http := rc["http"]
-		switch {
-		case !raw && !http:
-			return ""
-		case strings.Contains(stringField(rc, "domainName"), ".lambda-url."):
-			// A function URL's domain is always <url-id>.lambda-url.<region>.on.aws
-			// (also behind CloudFront); an HTTP API's never is.
-			return ShapeAWSFunctionURL
-		}
-		return ShapeAWSHTTPv2
-	}
-	if _, ok := obj["httpMethod"]; !ok {
-		return ""
-	}
-	if _, ok := obj["resource"]; ok {
-		return ShapeAWSRESTv1
-	}
-	if _, ok := obj["path"]; !ok {
-		return ""
-	}
-	// Only the API Gateway integration request names its service; a
-	// function URL event is the same shape with requestContext removed.
-	if stringField(rc, "serviceId") != "" {
-		return ShapeSCFAPIGateway
-	}
-	return ShapeSCFFunctionURL
+// APIGatewayRequest is an SCF HTTP event: a function URL's, or the legacy
+// API Gateway trigger's, which has the same members and a requestContext.
+// Its fields are those of scf-go-lib's events.APIGatewayRequest that this
+// package reads, with the members SCF sends and that type leaves out
+// (multiValueHeaders, queryStringParameters, isBase64Encoded). A header or
+// query value is a values: SCF sends a string, a list, true or null, which
+// neither scf-go-lib's nor aws-lambda-go's types accept.
+type APIGatewayRequest struct {
+	Method string `json:"httpMethod"`
+	Path   string `json:"path"`
+
+	Headers           map[string]values `json:"headers,omitempty"`
+	MultiValueHeaders map[string]values `json:"multiValueHeaders,omitempty"`
+
+	QueryString           map[string]values `json:"queryString,omitempty"`
+	QueryStringParameters map[string]values `json:"queryStringParameters,omitempty"`
+
+	Body            string `json:"body,omitempty"`
+	IsBase64Encoded bool   `json:"isBase64Encoded,omitempty"`
+
+	Context APIGatewayRequestContext `json:"requestContext"`
 }
 
-// scfEvent is the union of the SCF HTTP shapes' members this package reads
-// (function URL and API Gateway): SCF sends a header or query value as a
-// string, a list, true or null, which no aws-lambda-go type accepts.
-type scfEvent struct {
-	HTTPMethod string `json:"httpMethod"`
-	Path       string `json:"path"`
-
-	Headers           map[string]values `json:"headers"`
-	MultiValueHeaders map[string]values `json:"multiValueHeaders"`
-
-	QueryString           map[string]values `json:"queryString"`
-	QueryStringParameters map[string]values `json:"queryStringParameters"`
-
-	Body            string `json:"body"`
-	IsBase64Encoded bool   `json:"isBase64Encoded"`
-
-	RequestContext struct {
-		RequestID string `json:"requestId"`
-		SourceIP  string `json:"sourceIp"`
-	} `json:"requestContext"`
+// APIGatewayRequestContext is the part of an SCF requestContext this
+// package reads (scf-go-lib's type of the same name has more).
+type APIGatewayRequestContext struct {
+	RequestID string `json:"requestId,omitempty"`
+	SourceIP  string `json:"sourceIp,omitempty"`
 }
 
 // values is a header or query value as the SCF shapes send it: a string, a
@@ -104,70 +75,89 @@ func (v *values) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// parseHTTP decodes payload once, into the type of its shape: the SCF
-// union above, or aws-lambda-go's events type for the AWS shapes.
-func parseHTTP(shape string, payload []byte) (Event, error) {
-	var (
-		r = &HTTPRequest{Shape: shape, Headers: http.Header{}, Query: url.Values{}}
+// MarshalJSON writes v as SCF would send it: one empty value as true (a
+// key without a value), any other single value as a string.
+func (v values) MarshalJSON() ([]byte, error) {
+	switch {
+	case v == nil:
+		return []byte("null"), nil
+	case len(v) == 1 && v[0] == "":
+		return []byte("true"), nil
+	case len(v) == 1:
+		return json.Marshal(v[0])
+	}
+	return json.Marshal([]string(v))
+}
 
-		body   string
-		base64 bool
-		err    error
-	)
+// parseHTTP decodes payload once, into the type of its shape: aws-lambda-go's
+// events type for the AWS shapes, APIGatewayRequest for the SCF ones.
+func parseHTTP(shape string, payload []byte) (Event, error) {
 	switch shape {
 	case ShapeAWSRESTv1:
-		var e events.APIGatewayProxyRequest
-		if err = json.Unmarshal(payload, &e); err == nil {
-			r.Method, r.Path = e.HTTPMethod, e.Path
-			r.SourceIP, r.RequestID = e.RequestContext.Identity.SourceIP, e.RequestContext.RequestID
-			// REST v1 repeats every header in multiValueHeaders with all
-			// its values; headers then only fills in what that map lacks.
-			merge(r.Headers, e.MultiValueHeaders, textproto.CanonicalMIMEHeaderKey)
-			merge(r.Headers, e.Headers, textproto.CanonicalMIMEHeaderKey)
-			merge(r.Query, e.MultiValueQueryStringParameters, identity)
-			merge(r.Query, e.QueryStringParameters, identity)
-			body, base64 = e.Body, e.IsBase64Encoded
-		}
+		return decodeHTTP(shape, payload, fromRESTv1)
 	case ShapeAWSHTTPv2:
-		var e events.APIGatewayV2HTTPRequest
-		if err = json.Unmarshal(payload, &e); err == nil {
-			h := e.RequestContext.HTTP
-			payload2(r, h.Method, e.RawPath, h.Path, h.SourceIP, e.RequestContext.RequestID, e.RawQueryString, e.Headers, e.Cookies)
-			body, base64 = e.Body, e.IsBase64Encoded
-		}
+		return decodeHTTP(shape, payload, fromHTTPv2)
 	case ShapeAWSFunctionURL:
-		var e events.LambdaFunctionURLRequest
-		if err = json.Unmarshal(payload, &e); err == nil {
-			h := e.RequestContext.HTTP
-			payload2(r, h.Method, e.RawPath, h.Path, h.SourceIP, e.RequestContext.RequestID, e.RawQueryString, e.Headers, e.Cookies)
-			body, base64 = e.Body, e.IsBase64Encoded
-		}
-	default: // ShapeSCFFunctionURL, ShapeSCFAPIGateway
-		var e scfEvent
-		if err = json.Unmarshal(payload, &e); err == nil {
-			r.Method, r.Path, r.RequestID = e.HTTPMethod, e.Path, e.RequestContext.RequestID
-			merge(r.Headers, e.MultiValueHeaders, textproto.CanonicalMIMEHeaderKey)
-			merge(r.Headers, e.Headers, textproto.CanonicalMIMEHeaderKey)
-			r.SourceIP = e.RequestContext.SourceIP
-			if ip := r.Headers.Get("X-Scf-Remote-Addr"); shape == ShapeSCFFunctionURL && ip != "" {
-				r.SourceIP = ip
-			}
-			merge(r.Query, e.QueryString, identity)
-			merge(r.Query, e.QueryStringParameters, identity)
-			body, base64 = e.Body, e.IsBase64Encoded
-		}
+		return decodeHTTP(shape, payload, fromFunctionURL)
 	}
-	if err != nil {
+	return decodeHTTP(shape, payload, fromSCF) // ShapeSCFFunctionURL, ShapeSCFAPIGateway
+}
+
+// decodeHTTP decodes payload into T and has from fill the request from it;
+// from returns the body as the event carries it.
+func decodeHTTP[T any](shape string, payload []byte, from func(*HTTPRequest, *T) (body string, isBase64 bool)) (Event, error) {
+	var e T
+	if err := json.Unmarshal(payload, &e); err != nil {
 		return Event{}, shapeError(shape, "%s", fieldError(err))
 	}
+	r := &HTTPRequest{Shape: shape, Headers: http.Header{}, Query: url.Values{}}
+	body, isBase64 := from(r, &e)
 	r.Method = strings.ToUpper(r.Method)
 	r.Body = []byte(body)
-	if base64 {
+	if isBase64 {
+		var err error
 		if r.Body, err = b64.DecodeString(body); err != nil {
 			return Event{}, shapeError(shape, "isBase64Encoded is true but the body is not valid base64")
 		}
 	}
 	return Event{Kind: HTTP, HTTP: r}, nil
+}
+
+func fromRESTv1(r *HTTPRequest, e *events.APIGatewayProxyRequest) (string, bool) {
+	r.Method, r.Path = e.HTTPMethod, e.Path
+	r.SourceIP, r.RequestID = e.RequestContext.Identity.SourceIP, e.RequestContext.RequestID
+	// REST v1 repeats every header in multiValueHeaders with all its
+	// values; headers then only fills in what that map lacks.
+	merge(r.Headers, e.MultiValueHeaders, textproto.CanonicalMIMEHeaderKey)
+	merge(r.Headers, e.Headers, textproto.CanonicalMIMEHeaderKey)
+	merge(r.Query, e.MultiValueQueryStringParameters, identity)
+	merge(r.Query, e.QueryStringParameters, identity)
+	return e.Body, e.IsBase64Encoded
+}
+
+func fromHTTPv2(r *HTTPRequest, e *events.APIGatewayV2HTTPRequest) (string, bool) {
+	h := e.RequestContext.HTTP
+	payload2(r, h.Method, e.RawPath, h.Path, h.SourceIP, e.RequestContext.RequestID, e.RawQueryString, e.Headers, e.Cookies)
+	return e.Body, e.IsBase64Encoded
+}
+
+func fromFunctionURL(r *HTTPRequest, e *events.LambdaFunctionURLRequest) (string, bool) {
+	h := e.RequestContext.HTTP
+	payload2(r, h.Method, e.RawPath, h.Path, h.SourceIP, e.RequestContext.RequestID, e.RawQueryString, e.Headers, e.Cookies)
+	return e.Body, e.IsBase64Encoded
+}
+
+func fromSCF(r *HTTPRequest, e *APIGatewayRequest) (string, bool) {
+	r.Method, r.Path = e.Method, e.Path
+	r.SourceIP, r.RequestID = e.Context.SourceIP, e.Context.RequestID
+	merge(r.Headers, e.MultiValueHeaders, textproto.CanonicalMIMEHeaderKey)
+	merge(r.Headers, e.Headers, textproto.CanonicalMIMEHeaderKey)
+	if ip := r.Headers.Get("X-Scf-Remote-Addr"); r.Shape == ShapeSCFFunctionURL && ip != "" {
+		r.SourceIP = ip
+	}
+	merge(r.Query, e.QueryString, identity)
+	merge(r.Query, e.QueryStringParameters, identity)
+	return e.Body, e.IsBase64Encoded
 }
 
 // payload2 fills r from the members payload format 2.0 shares between the

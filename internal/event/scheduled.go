@@ -1,7 +1,6 @@
 package event
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,34 +9,53 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 )
 
-// parseTimer reads an SCF timer event:
-// {"Type":"Timer","TriggerName":..,"Time":..,"Message":..}.
-func parseTimer(obj map[string]json.RawMessage) (Event, error) {
+// TimerEvent is an SCF timer event, with the fields of scf-go-lib's
+// events.TimerEvent. timerEvent reads it from the members of exactly these
+// names, where encoding/json would also take "time" for Time.
+type TimerEvent struct {
+	Type        string `json:"Type"`
+	TriggerName string `json:"TriggerName"`
+	Time        string `json:"Time"`
+	// Message is the trigger's free text: empty, a note, or
+	// {"action":..,"zones":[..]} (see parseMessage).
+	Message string `json:"Message"`
+}
+
+// timerEvent reads the members of a payload detect called a timer.
+func timerEvent(top object) (TimerEvent, error) {
 	const shape = string(Timer)
-	name, ok := decodeString(obj["TriggerName"])
-	if !ok || name == "" {
-		return Event{}, shapeError(shape, "TriggerName is missing")
+	e := TimerEvent{Type: top["Type"].string(), TriggerName: top["TriggerName"].string(), Time: top["Time"].string()}
+	if e.TriggerName == "" {
+		return TimerEvent{}, shapeError(shape, "TriggerName is missing")
 	}
-	at, ok := decodeString(obj["Time"])
-	if !ok || at == "" {
-		return Event{}, shapeError(shape, "Time is missing")
+	if e.Time == "" {
+		return TimerEvent{}, shapeError(shape, "Time is missing")
 	}
-	var msg string
-	if raw, present := obj["Message"]; present && string(bytes.TrimSpace(raw)) != "null" {
-		if msg, ok = decodeString(raw); !ok {
-			return Event{}, shapeError(shape, "Message must be a string")
+	if m, present := top["Message"]; present && !m.null() {
+		if !m.isStr {
+			return TimerEvent{}, shapeError(shape, "Message must be a string")
 		}
+		e.Message = m.str
 	}
-	ev, err := parseMessage(msg)
+	return e, nil
+}
+
+func parseTimer(top object) (Event, error) {
+	e, err := timerEvent(top)
 	if err != nil {
-		return Event{}, shapeError(shape, "Message: %v", err)
+		return Event{}, err
+	}
+	ev, err := parseMessage(e.Message)
+	if err != nil {
+		return Event{}, shapeError(string(Timer), "Message: %v", err)
 	}
 	ev.Kind = Timer
 	// TriggerName and Time are what a platform retry repeats and the next
 	// firing does not.
-	ev.RotationID = "timer:" + name + ":" + at
+	ev.RotationID = "timer:" + e.TriggerName + ":" + e.Time
 	return ev, nil
 }
 
@@ -60,38 +78,40 @@ func parseMessage(msg string) (Event, error) {
 	default:
 		// A note naming a read-only or non-rotating action surely meant
 		// it; rotating instead would do the opposite of what was asked.
-		if strings.EqualFold(msg, ActionSync) || strings.EqualFold(msg, ActionCheck) {
-			return Event{}, fmt.Errorf(`%q would be read as a note (= rotate); write {"action":%q} to ask for it`, msg, strings.ToLower(msg))
+		for _, a := range rotate.Actions {
+			if a != rotate.Rotate && strings.EqualFold(msg, string(a)) {
+				return Event{}, fmt.Errorf(`%q would be read as a note (= rotate); write {"action":%q} to ask for it`, msg, strings.ToLower(msg))
+			}
 		}
 		return Event{}, nil
 	}
-	obj, ok := decodeObject([]byte(msg))
-	if !ok {
+	// The Message is a string inside the event: the payload's own scan
+	// does not see into it.
+	v, dup, err := scan([]byte(msg))
+	if err != nil {
 		return Event{}, errors.New(`not valid JSON; want {"action":..,"zones":[..]}`)
 	}
-	// The Message is a string inside the event: the payload's own check
-	// does not see into it.
-	if name, dup := DuplicateMember([]byte(msg)); dup {
-		return Event{}, duplicateError(name)
+	if dup != nil {
+		return Event{}, duplicateError(*dup)
 	}
-	if key, ok := unknownKey(obj, messageKeys); ok {
+	if key, ok := unknownKey(v.members, messageKeys); ok {
 		return Event{}, fmt.Errorf("unknown member %q (want action, zones)", excerpt.Of(key, 64))
 	}
-	return actionAndZones(obj)
+	return actionAndZones(v.members)
 }
 
 // actionAndZones reads the optional "action" and "zones" members shared by
 // timer Messages and direct invokes.
-func actionAndZones(obj map[string]json.RawMessage) (Event, error) {
+func actionAndZones(obj object) (Event, error) {
 	var ev Event
 	var err error
-	if raw, ok := obj["action"]; ok {
-		if ev.Action, err = validAction(raw); err != nil {
+	if m, ok := obj["action"]; ok {
+		if ev.Action, err = validAction(m.raw); err != nil {
 			return Event{}, err
 		}
 	}
-	if raw, ok := obj["zones"]; ok {
-		if ev.Zones, err = DecodeZones(raw); err != nil {
+	if m, ok := obj["zones"]; ok {
+		if ev.Zones, err = DecodeZones(m.raw); err != nil {
 			return Event{}, err
 		}
 	}
@@ -99,8 +119,7 @@ func actionAndZones(obj map[string]json.RawMessage) (Event, error) {
 }
 
 // parseSchedule reads an EventBridge "Scheduled Event" (a timer with an
-// empty message) into aws-lambda-go's type; Parse has recognised it by its
-// source and detail-type.
+// empty message) into aws-lambda-go's type.
 func parseSchedule(payload []byte) (Event, error) {
 	const shape = string(Schedule)
 	var e events.EventBridgeEvent
@@ -114,32 +133,51 @@ func parseSchedule(payload []byte) (Event, error) {
 	return Event{Kind: Schedule, RotationID: "schedule:" + e.ID}, nil
 }
 
+// DirectInvoke is the payload of a direct invocation. detect has checked
+// that it has no other members, so none can differ from these names only
+// in case; directInvoke reads them itself because encoding/json would read
+// a null as if the member were absent.
+type DirectInvoke struct {
+	Action     rotate.Action `json:"action,omitempty"` // "" = rotate
+	Zones      []string      `json:"zones,omitempty"`  // nil = all
+	RotationID string        `json:"rotationId,omitempty"`
+	DryRun     bool          `json:"dryRun,omitempty"`
+}
+
 // directKeys are the members a direct invoke may have; an object with any
 // other key is no shape we know.
 var directKeys = []string{"action", "zones", "rotationId", "dryRun"}
 
-// parseDirect reads a direct invoke; Parse has checked its keys.
-func parseDirect(obj map[string]json.RawMessage) (Event, error) {
+func directInvoke(top object) (DirectInvoke, error) {
 	const shape = string(Direct)
-	ev, err := actionAndZones(obj)
+	ev, err := actionAndZones(top)
 	if err != nil {
-		return Event{}, shapeError(shape, "%v", err)
+		return DirectInvoke{}, shapeError(shape, "%v", err)
 	}
-	ev.Kind = Direct
-	var ok bool
-	if raw, present := obj["rotationId"]; present {
-		if ev.RotationID, ok = decodeString(raw); !ok {
-			return Event{}, shapeError(shape, `"rotationId" must be a string`)
+	e := DirectInvoke{Action: ev.Action, Zones: ev.Zones}
+	if m, present := top["rotationId"]; present {
+		if !m.isStr {
+			return DirectInvoke{}, shapeError(shape, `"rotationId" must be a string`)
+		}
+		e.RotationID = m.str
+	}
+	if m, present := top["dryRun"]; present {
+		var ok bool
+		if e.DryRun, ok = decodeBool(m.raw); !ok {
+			return DirectInvoke{}, shapeError(shape, `"dryRun" must be true or false`)
 		}
 	}
-	if raw, present := obj["dryRun"]; present {
-		if ev.DryRun, ok = decodeBool(raw); !ok {
-			return Event{}, shapeError(shape, `"dryRun" must be true or false`)
-		}
-	}
-	if ev.DryRun && ev.Action != "" && ev.Action != ActionRotate {
+	if e.DryRun && e.Action != "" && e.Action != rotate.Rotate {
 		// sync would write anyway while its report said dry run.
-		return Event{}, shapeError(shape, `"dryRun" is for rotate only: %s has no dry run (check is already read-only); leave dryRun out`, ev.Action)
+		return DirectInvoke{}, shapeError(shape, `"dryRun" is for rotate only: %s has no dry run (check is already read-only); leave dryRun out`, e.Action)
 	}
-	return ev, nil
+	return e, nil
+}
+
+func parseDirect(top object) (Event, error) {
+	e, err := directInvoke(top)
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{Kind: Direct, Action: e.Action, Zones: e.Zones, RotationID: e.RotationID, DryRun: e.DryRun}, nil
 }

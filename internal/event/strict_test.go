@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -67,5 +68,36 @@ func TestParseRefusesDuplicateMembers(t *testing.T) {
 				t.Errorf("error quotes a value: %v", err)
 			}
 		})
+	}
+}
+
+// TestScan: the members scan keeps are the exact text of each value, and
+// it accepts what encoding/json accepts, nesting limit included.
+func TestScan(t *testing.T) {
+	v, dup, err := scan([]byte(" { \"a\" : [1, 2] ,\"b\":\"x\\u0079\",\n\"c\": {\"d\": 1.5e3 ,\"e\":{\"f\":null}}, \"n\":-0 }\n"))
+	if err != nil || dup != nil {
+		t.Fatalf("scan: %v, %v", err, dup)
+	}
+	for name, raw := range map[string]string{"a": "[1, 2]", "b": `"x\u0079"`, "c": `{"d": 1.5e3 ,"e":{"f":null}}`, "n": "-0"} {
+		if got := string(v.members[name].raw); got != raw {
+			t.Errorf("%s: raw %q, want %q", name, got, raw)
+		}
+	}
+	if b := v.members["b"]; !b.isStr || b.string() != "xy" {
+		t.Errorf("b: %+v", b)
+	}
+	if c := v.members["c"].members; string(c["d"].raw) != "1.5e3" || c["e"].members != nil {
+		t.Errorf("c: %+v (only one level of members is kept)", c)
+	}
+	for _, depth := range []int{maxDepth, maxDepth + 1} {
+		deep := strings.Repeat("[", depth) + strings.Repeat("]", depth)
+		if _, _, err := scan([]byte(deep)); (err == nil) != json.Valid([]byte(deep)) {
+			t.Errorf("depth %d: scan error %v, json.Valid %v", depth, err, json.Valid([]byte(deep)))
+		}
+	}
+	for _, bad := range []string{`{} {}`, `{"a":1} x`, `{"a":1,}`, `{"a" 1}`, `{`, ``} {
+		if _, _, err := scan([]byte(bad)); err == nil {
+			t.Errorf("scan(%q) accepted", bad)
+		}
 	}
 }

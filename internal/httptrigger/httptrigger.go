@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 	"maps"
 	"net/http"
 	"slices"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/event"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 )
 
 // MaxBody is the largest request body accepted (after base64 decoding). A
@@ -40,8 +41,8 @@ type Decision struct {
 	// Message says why, for error statuses. It is safe to return to the
 	// caller: it never holds a secret or a header value.
 	Message string
-	// Action is "rotate", "sync" or "check", set once the route is known.
-	Action string
+	// Action is the route's, set once the route is known.
+	Action rotate.Action
 	// Zones are the zones the body asked for; nil = all.
 	Zones []string
 	// RotationID is the webhook-id of a signed request, else "".
@@ -54,10 +55,10 @@ type Decision struct {
 // routes maps the last path segment to its action and the one method it
 // accepts: the two that change keys take POST, so a link or prefetch
 // cannot rotate.
-var routes = map[string]string{
-	event.ActionRotate: http.MethodPost,
-	event.ActionSync:   http.MethodPost,
-	event.ActionCheck:  http.MethodGet,
+var routes = map[rotate.Action]string{
+	rotate.Rotate: http.MethodPost,
+	rotate.Sync:   http.MethodPost,
+	rotate.Check:  http.MethodGet,
 }
 
 // Decide checks r (which must not be nil) and says whether to run its
@@ -77,7 +78,7 @@ func (c Config) Decide(r *event.HTTPRequest) Decision {
 		d.Headers = map[string]string{"WWW-Authenticate": Challenge}
 		return d
 	}
-	action := lastSegment(r.Path)
+	action := rotate.Action(lastSegment(r.Path))
 	method, ok := routes[action]
 	if !ok {
 		return refuse(http.StatusNotFound, "no such route: use POST …/rotate, POST …/sync or GET …/check")
@@ -131,7 +132,7 @@ func lastSegment(path string) string {
 // a bad body (400), checked after the route and method (404, 405) are
 // known and before the zones (403). Bearer requests need not name it: the
 // token is not bound to a request at all.
-func bindAction(route, named string, signed bool) string {
+func bindAction(route, named rotate.Action, signed bool) string {
 	switch {
 	case named != "" && named != route:
 		return fmt.Sprintf("the body names action %q but the route is …/%s: they must agree", named, route)
@@ -144,7 +145,7 @@ func bindAction(route, named string, signed bool) string {
 // parseBody reads an optional {"action":..,"zones":[..]}. An empty body or
 // {} means all zones and no action named; anything else is refused rather
 // than guessed at.
-func parseBody(body []byte) (action string, zones []string, err error) {
+func parseBody(body []byte) (action rotate.Action, zones []string, err error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return "", nil, nil

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
+	"slices"
 	"strings"
 
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
 )
 
@@ -19,13 +20,20 @@ const (
 	Check  Action = "check"  // compare the live key with every readable sink; write nothing
 )
 
+// Actions are every action there is: the one list that events, HTTP routes
+// and the command line are checked against.
+var Actions = []Action{Rotate, Sync, Check}
+
+// Valid reports whether a is one of Actions ("" is not).
+func (a Action) Valid() bool { return slices.Contains(Actions, a) }
+
 // ParseAction accepts the three action names; "" means rotate.
 func ParseAction(s string) (Action, error) {
-	switch Action(s) {
-	case "", Rotate:
+	if s == "" {
 		return Rotate, nil
-	case Sync, Check:
-		return Action(s), nil
+	}
+	if a := Action(s); a.Valid() {
+		return a, nil
 	}
 	return "", fmt.Errorf("unknown action %q: want rotate, sync or check", excerpt.Of(s, 32))
 }

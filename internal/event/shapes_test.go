@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -12,36 +13,64 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 )
 
-// awsSamples are the AWS fixtures, each with the aws-lambda-go type Parse
-// decodes it into and the members of the real event that type does not
-// model (dropped from the comparison, by path).
-var awsSamples = []struct {
+// samples are the fixtures, one or more per shape, each with the typed
+// struct Parse reads it into and the members of the real event that type
+// does not model (dropped from the comparison, by path).
+var samples = []struct {
 	file      string
 	shape     string
-	typed     func() any
+	typed     func(payload []byte) (any, error)
 	unmodeled []string
 }{
-	{"aws-apigw-v1.json", ShapeAWSRESTv1, func() any { return new(events.APIGatewayProxyRequest) }, nil},
-	{"aws-http-v2.json", ShapeAWSHTTPv2, func() any { return new(events.APIGatewayV2HTTPRequest) }, nil},
+	{"aws-apigw-v1.json", ShapeAWSRESTv1, decoded[events.APIGatewayProxyRequest], nil},
+	{"aws-http-v2.json", ShapeAWSHTTPv2, decoded[events.APIGatewayV2HTTPRequest], nil},
 	// Function URL events carry routeKey and stage ("$default") like an
 	// HTTP API's; LambdaFunctionURLRequest has neither.
-	{"lambda-function-url.json", ShapeAWSFunctionURL, func() any { return new(events.LambdaFunctionURLRequest) },
+	{"lambda-function-url.json", ShapeAWSFunctionURL, decoded[events.LambdaFunctionURLRequest],
 		[]string{"routeKey", "requestContext.routeKey", "requestContext.stage"}},
-	{"eventbridge.json", string(Schedule), func() any { return new(events.EventBridgeEvent) }, nil},
+	{"eventbridge.json", string(Schedule), decoded[events.EventBridgeEvent], nil},
+	{"scf-function-url.json", ShapeSCFFunctionURL, decoded[APIGatewayRequest], nil},
+	// Nothing is read from the API Gateway's own description of the call.
+	{"scf-apigw.json", ShapeSCFAPIGateway, decoded[APIGatewayRequest], []string{"stageVariables",
+		"requestContext.serviceId", "requestContext.path", "requestContext.httpMethod", "requestContext.identity", "requestContext.stage"}},
+	{"timer.json", string(Timer), members(timerEvent), nil},
+	{"timer-note.json", string(Timer), members(timerEvent), nil},
+	{"timer-json.json", string(Timer), members(timerEvent), nil},
+	{"timer-malformed.json", string(Timer), members(timerEvent), nil},
+	{"direct.json", string(Direct), members(directInvoke), nil},
+	{"direct-empty.json", string(Direct), members(directInvoke), nil},
 }
 
-// TestAWSSamplesRoundTrip decodes each AWS fixture into its aws-lambda-go
-// type and encodes it back, as aws-lambda-go's own tests do: the JSON must
-// be the same, so the fixture holds nothing the decoder silently drops.
+// decoded decodes a payload into T, as parseHTTP and parseSchedule do.
+func decoded[T any](payload []byte) (any, error) {
+	typed := new(T)
+	return typed, json.Unmarshal(payload, typed)
+}
+
+// members reads a payload into T from its members, as parseTimer and
+// parseDirect do.
+func members[T any](read func(object) (T, error)) func([]byte) (any, error) {
+	return func(payload []byte) (any, error) {
+		v, _, err := scan(payload)
+		if err != nil {
+			return nil, err
+		}
+		return read(v.members)
+	}
+}
+
+// TestSamplesRoundTrip reads each fixture into its typed struct and
+// encodes that back, as aws-lambda-go's own tests do: the JSON must be the
+// same, so the fixture holds nothing the decoder silently drops.
 // Semantically the same: a null, false, "", 0 or empty member equals an
 // absent one, since a typed struct cannot tell them apart.
-func TestAWSSamplesRoundTrip(t *testing.T) {
-	for _, s := range awsSamples {
+func TestSamplesRoundTrip(t *testing.T) {
+	for _, s := range samples {
 		t.Run(s.file, func(t *testing.T) {
 			in := readSample(t, s.file)
-			typed := s.typed()
-			if err := json.Unmarshal(in, typed); err != nil {
-				t.Fatalf("decoding into %T: %v", typed, err)
+			typed, err := s.typed(in)
+			if err != nil {
+				t.Fatalf("reading into %T: %v", typed, err)
 			}
 			out, err := json.Marshal(typed)
 			if err != nil {
@@ -59,6 +88,31 @@ func TestAWSSamplesRoundTrip(t *testing.T) {
 				t.Errorf("%T round trip differs:\n got %s\nwant %s", typed, g, w)
 			}
 		})
+	}
+}
+
+// TestSamplesCoverEveryShape: every fixture in testdata is in samples, and
+// every shape has one.
+func TestSamplesCoverEveryShape(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	shapes := map[string]bool{}
+	for _, s := range samples {
+		listed[s.file], shapes[s.shape] = true, true
+	}
+	for _, f := range files {
+		if !listed[filepath.Base(f)] {
+			t.Errorf("%s is not in samples", f)
+		}
+	}
+	for _, shape := range []string{string(Timer), string(Schedule), string(Direct),
+		ShapeSCFFunctionURL, ShapeSCFAPIGateway, ShapeAWSRESTv1, ShapeAWSHTTPv2, ShapeAWSFunctionURL} {
+		if !shapes[shape] {
+			t.Errorf("no sample of shape %s", shape)
+		}
 	}
 }
 
@@ -122,16 +176,20 @@ func deletePath(v any, path string) bool {
 	return had
 }
 
-// TestAWSSamplesShape: every AWS sample is recognised as its own shape.
-func TestAWSSamplesShape(t *testing.T) {
-	for _, s := range awsSamples {
+// TestSamplesShape: every sample is recognised as its own shape (the
+// malformed timer sample is refused, as a timer).
+func TestSamplesShape(t *testing.T) {
+	for _, s := range samples {
 		ev, err := Parse(readSample(t, s.file))
-		if err != nil {
-			t.Fatalf("%s: %v", s.file, err)
-		}
 		shape := string(ev.Kind)
 		if ev.HTTP != nil {
 			shape = ev.HTTP.Shape
+		}
+		var pe *Error
+		if errors.As(err, &pe) && strings.Contains(s.file, "malformed") {
+			shape = pe.Shape
+		} else if err != nil {
+			t.Fatalf("%s: %v", s.file, err)
 		}
 		if shape != s.shape {
 			t.Errorf("%s: shape %q, want %q", s.file, shape, s.shape)

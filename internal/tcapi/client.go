@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -19,7 +18,7 @@ import (
 	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
 
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/endpoint"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 )
 
@@ -36,7 +35,7 @@ var DefaultRetry = retry.Policy{Attempts: 4, Initial: 200 * time.Millisecond, Ma
 type Client struct {
 	Service    string // signing service name: "teo", "ssm", "sts"
 	Version    string // API version, e.g. "2022-09-01"
-	Endpoint   config.Endpoint
+	Endpoint   endpoint.Endpoint
 	Region     string                 // X-TC-Region; "" omits the header
 	Credential common.CredentialIface // required
 	Limits     *Limits                // nil: no client-side rate limit
@@ -200,7 +199,7 @@ func (c *Client) newSDK() *common.Client {
 	cpf.Language = "en-US"
 	transport := c.Transport
 	if transport == nil {
-		transport = sharedTransport
+		transport = endpoint.Transport()
 	}
 	return common.NewCommonClient(c.Credential, c.Region, cpf).WithHttpTransport(statusRecorder{transport})
 }
@@ -284,15 +283,4 @@ func (s statusRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 		*p = resp.StatusCode
 	}
 	return resp, err
-}
-
-// sharedTransport keeps connections to the API hosts alive across clients.
-// It has no timers of its own: the attempt's context bounds connect, TLS
-// and answer, so that exactly one timer ends an attempt.
-var sharedTransport = &http.Transport{
-	Proxy:               http.ProxyFromEnvironment,
-	DialContext:         (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
-	IdleConnTimeout:     30 * time.Second,
-	MaxIdleConnsPerHost: 16,
-	ForceAttemptHTTP2:   true,
 }

@@ -27,8 +27,11 @@ import (
 // is better retried.
 const DefaultTimeout = 5 * time.Second
 
-// DefaultRetry retries transient failures of idempotent calls.
-var DefaultRetry = retry.Policy{Attempts: 4, Initial: 200 * time.Millisecond, Max: 2 * time.Second}
+// defaultRetry retries transient failures of idempotent calls: a Client
+// whose Retry is zero.
+func defaultRetry() retry.Policy {
+	return retry.Policy{Attempts: 4, Initial: 200 * time.Millisecond, Max: 2 * time.Second}
+}
 
 // Client calls one service. Create one per invocation: the credential is
 // fixed for its lifetime (role credentials expire while an instance is warm).
@@ -40,12 +43,24 @@ type Client struct {
 	Credential common.CredentialIface // required
 	Limits     *Limits                // nil: no client-side rate limit
 	Timeout    time.Duration          // per attempt; 0 = DefaultTimeout
-	Retry      retry.Policy           // for Call; zero value = DefaultRetry
+	Retry      retry.Policy           // for Call; zero value = defaultRetry()
 	Transport  http.RoundTripper      // nil = a shared transport
 	Logger     *slog.Logger           // nil = no logs
 
 	once sync.Once
 	sdk  *common.Client
+}
+
+// For returns a new client with c's settings for service at version: the
+// callers that own a service (teo, ssm, sts) take the client they are given
+// this way, so that it stays as its owner made it. The new client shares
+// c's rate limits, transport and cached SDK clients, never its own state.
+func (c *Client) For(service, version string) *Client {
+	return &Client{
+		Service: service, Version: version,
+		Endpoint: c.Endpoint, Region: c.Region, Credential: c.Credential, Limits: c.Limits,
+		Timeout: c.Timeout, Retry: c.Retry, Transport: c.Transport, Logger: c.Logger,
+	}
 }
 
 // Call sends action with params and decodes the Response object into out,
@@ -113,7 +128,7 @@ func (s *rateSlot) answered() {
 func (c *Client) policy() retry.Policy {
 	policy := c.Retry
 	if policy.Attempts == 0 {
-		policy = DefaultRetry
+		policy = defaultRetry()
 	}
 	policy.AttemptTimeout = c.timeout()
 	return policy

@@ -61,17 +61,19 @@ const (
 	ActionDeleteVersion     = "DeleteSecretVersion" // staged mode only
 )
 
-// RateLimits are SSM's documented requests per second per action, for
-// tcapi.NewLimits.
-var RateLimits = map[string]float64{
-	Service + "." + ActionGet:               300,
-	Service + "." + ActionDescribe:          40,
-	Service + "." + ActionCreate:            100,
-	Service + "." + ActionPut:               100,
-	Service + "." + ActionUpdate:            50,
-	Service + "." + ActionListVersions:      40,
-	Service + "." + ActionUpdateDescription: 20,
-	Service + "." + ActionDeleteVersion:     50,
+// RateLimits returns SSM's documented requests per second per action, for
+// tcapi.NewLimits (a fresh map on each call).
+func RateLimits() map[string]float64 {
+	return map[string]float64{
+		Service + "." + ActionGet:               300,
+		Service + "." + ActionDescribe:          40,
+		Service + "." + ActionCreate:            100,
+		Service + "." + ActionPut:               100,
+		Service + "." + ActionUpdate:            50,
+		Service + "." + ActionListVersions:      40,
+		Service + "." + ActionUpdateDescription: 20,
+		Service + "." + ActionDeleteVersion:     50,
+	}
 }
 
 // maxVersions is SSM's limit of versions per custom secret.
@@ -92,10 +94,11 @@ var (
 	_ sink.Stager = (*Sink)(nil)
 )
 
-// New returns the sink for cfg over api (Service, Version and Region are set
-// from cfg).
+// New returns the sink for cfg, calling SSM in cfg.Region with api's
+// endpoint, credential, limits and timing (api itself is not changed).
 func New(cfg config.SSM, api *tcapi.Client) *Sink {
-	api.Service, api.Version, api.Region = Service, Version, cfg.Region
+	api = api.For(Service, Version)
+	api.Region = cfg.Region
 	return &Sink{API: api, SecretName: cfg.SecretName, VersionID: cfg.VersionID, PendingVersionID: cfg.PendingVersionID}
 }
 

@@ -70,14 +70,17 @@ func newFixture(t *testing.T) *fixture {
 	api := &tcapi.Client{
 		Endpoint:   ep,
 		Credential: common.NewTokenCredential(role.SecretID, role.SecretKey, role.Token),
-		Limits:     tcapi.NewLimits(20, ssm.RateLimits),
+		Limits:     tcapi.NewLimits(20, ssm.RateLimits()),
 		Timeout:    5 * time.Second, Retry: fastRetry, Logger: logger,
 	}
 	s := ssm.New(config.SSM{SecretName: template, VersionID: versionID, PendingVersionID: pendingID, Region: region, Endpoint: ep}, api)
-	if api.Service != "ssm" || api.Version != "2019-09-23" || api.Region != region {
-		t.Fatalf("New set the client to %s %s %s", api.Service, api.Version, api.Region)
+	if api.Service != "" || api.Version != "" || api.Region != "" {
+		t.Fatalf("New changed the client it was given to %s %s %s", api.Service, api.Version, api.Region)
 	}
-	if s.API != api || s.SecretName != template || s.VersionID != versionID || s.PendingVersionID != pendingID {
+	if s.API.Service != "ssm" || s.API.Version != "2019-09-23" || s.API.Region != region || s.API.Logger != logger {
+		t.Fatalf("New set the client to %s %s %s", s.API.Service, s.API.Version, s.API.Region)
+	}
+	if s.SecretName != template || s.VersionID != versionID || s.PendingVersionID != pendingID {
 		t.Fatalf("New = %+v", s)
 	}
 	s.Logger = logger
@@ -934,7 +937,7 @@ func (f *fixture) err2(o sink.Outcome, err error) (sink.Outcome, error) { return
 func TestRateLimits(t *testing.T) {
 	for _, action := range []string{ssm.ActionGet, ssm.ActionDescribe, ssm.ActionCreate, ssm.ActionPut,
 		ssm.ActionUpdate, ssm.ActionListVersions, ssm.ActionUpdateDescription, ssm.ActionDeleteVersion} {
-		if r, ok := ssm.RateLimits[ssm.Service+"."+action]; !ok || r <= 0 {
+		if r, ok := ssm.RateLimits()[ssm.Service+"."+action]; !ok || r <= 0 {
 			t.Errorf("no rate limit for %s", action)
 		}
 	}
@@ -943,12 +946,12 @@ func TestRateLimits(t *testing.T) {
 		"PutSecretValue": 100, "UpdateSecret": 50, "ListSecretVersionIds": 40, "UpdateDescription": 20,
 		"DeleteSecretVersion": 50}
 	for action, want := range documented {
-		if got := ssm.RateLimits["ssm."+action]; got != want {
+		if got := ssm.RateLimits()["ssm."+action]; got != want {
 			t.Errorf("%s: %v per second, documented %v", action, got, want)
 		}
 	}
-	if len(ssm.RateLimits) != len(documented) {
-		t.Errorf("%d rate limits for %d actions used", len(ssm.RateLimits), len(documented))
+	if len(ssm.RateLimits()) != len(documented) {
+		t.Errorf("%d rate limits for %d actions used", len(ssm.RateLimits()), len(documented))
 	}
 }
 

@@ -18,20 +18,43 @@ import (
 var epoch = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // autoClock jumps forward by whatever a waiter asks to wait: a single
-// goroutine's Wait returns at once, with the clock at the granted slot.
+// goroutine's Acquire returns at once, with the clock at the granted slot.
 type autoClock struct {
-	mu     sync.Mutex
-	now    time.Time
+	fakeNow
 	waited int // After calls
 }
 
-func newAutoClock() *autoClock { return &autoClock{now: epoch} }
+// fakeNow is what both fake clocks share: the time they read, and
+// attaching them to a limiter.
+type fakeNow struct {
+	mu  sync.Mutex
+	now time.Time
+}
 
-func (c *autoClock) Now() time.Time {
+func (c *fakeNow) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
 }
+
+// attach makes c l's clock, before l's first use.
+func attach(l *Limiter, c interface {
+	Now() time.Time
+	After(time.Duration) <-chan time.Time
+}) *Limiter {
+	l.nowFunc, l.afterFunc = c.Now, c.After
+	return l
+}
+
+// take is one request's pass through l as a client makes it: Acquire,
+// and done at once (the answer comes back without delay).
+func take(l *Limiter, ctx context.Context) error {
+	done, err := l.Acquire(ctx)
+	done()
+	return err
+}
+
+func newAutoClock() *autoClock { return &autoClock{fakeNow: fakeNow{now: epoch}} }
 
 func (c *autoClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
@@ -55,16 +78,10 @@ func (c *autoClock) Waited() int {
 	return c.waited
 }
 
-func (c *autoClock) attach(l *Limiter) *Limiter {
-	l.Now, l.After = c.Now, c.After
-	return l
-}
-
 // manualClock moves only when the test advances it; armed receives one
 // value per timer a waiter starts.
 type manualClock struct {
-	mu     sync.Mutex
-	now    time.Time
+	fakeNow
 	timers []manualTimer
 	armed  chan time.Time // the timer's due time
 }
@@ -74,12 +91,8 @@ type manualTimer struct {
 	fire chan time.Time
 }
 
-func newManualClock() *manualClock { return &manualClock{now: epoch, armed: make(chan time.Time, 64)} }
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
+func newManualClock() *manualClock {
+	return &manualClock{fakeNow: fakeNow{now: epoch}, armed: make(chan time.Time, 64)}
 }
 
 func (c *manualClock) After(d time.Duration) <-chan time.Time {
@@ -110,7 +123,7 @@ func sendAll(t testing.TB, l *Limiter, c *autoClock, gaps []time.Duration) []tim
 	grants := make([]time.Time, 0, len(gaps))
 	for i, gap := range gaps {
 		c.Advance(gap)
-		if err := l.Wait(context.Background()); err != nil {
+		if err := take(l, context.Background()); err != nil {
 			t.Fatalf("send %d: %v", i+1, err)
 		}
 		grants = append(grants, c.Now())
@@ -189,7 +202,7 @@ func TestWaitWindow(t *testing.T) {
 		for seed := range uint64(5) {
 			t.Run(fmt.Sprintf("%v/s seed %d", perSecond, seed), func(t *testing.T) {
 				c := newAutoClock()
-				l := c.attach(New(perSecond, DefaultMargin))
+				l := attach(New(perSecond, DefaultMargin), c)
 				n := len(l.sends)
 				gaps := randomGaps(rand.New(rand.NewPCG(seed, 1)), 2000, l.width, n)
 				grants := sendAll(t, l, c, gaps)
@@ -216,7 +229,7 @@ func TestFirstSendsDoNotWait(t *testing.T) {
 	for _, perSecond := range rates {
 		t.Run(fmt.Sprint(perSecond, "/s"), func(t *testing.T) {
 			c := newAutoClock()
-			l := c.attach(New(perSecond, DefaultMargin))
+			l := attach(New(perSecond, DefaultMargin), c)
 			n := len(l.sends)
 			grants := sendAll(t, l, c, make([]time.Duration, n+1))
 			if w := c.Waited(); w != 1 {
@@ -235,7 +248,7 @@ func TestLongRunRate(t *testing.T) {
 	for _, perSecond := range rates {
 		t.Run(fmt.Sprint(perSecond, "/s"), func(t *testing.T) {
 			c := newAutoClock()
-			l := c.attach(New(perSecond, DefaultMargin))
+			l := attach(New(perSecond, DefaultMargin), c)
 			n := len(l.sends)
 			grants := sendAll(t, l, c, make([]time.Duration, 100*n+1))
 			achieved := float64(len(grants)-1) / grants[len(grants)-1].Sub(grants[0]).Seconds()
@@ -308,7 +321,7 @@ func TestClientAgainstServer(t *testing.T) {
 		for seed := range uint64(5) {
 			t.Run(fmt.Sprintf("%v/s against %v/s margin %v seed %d", tt.client, tt.server, tt.margin, seed), func(t *testing.T) {
 				c := newAutoClock()
-				l := c.attach(New(tt.client, tt.margin))
+				l := attach(New(tt.client, tt.margin), c)
 				r := rand.New(rand.NewPCG(seed, 3))
 				grants := sendAll(t, l, c, randomGaps(r, 2000, l.width, len(l.sends)))
 				arrivals := make([]time.Time, len(grants))
@@ -356,8 +369,8 @@ func TestNoTime(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newManualClock()
 			l := New(1, 0)
-			l.Now, l.After = c.Now, c.After
-			if err := l.Wait(context.Background()); err != nil {
+			attach(l, c)
+			if err := take(l, context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			ahead := startWaiters(t, l, tt.queued)
@@ -365,7 +378,7 @@ func TestNoTime(t *testing.T) {
 				<-c.armed
 			}
 			done := make(chan error, 1)
-			go func() { done <- l.Wait(tt.ctx) }()
+			go func() { done <- take(l, tt.ctx) }()
 			if !tt.wantErr {
 				for range tt.queued {
 					c.Advance(time.Second)
@@ -378,16 +391,16 @@ func TestNoTime(t *testing.T) {
 				}
 				c.Advance(time.Second)
 				if err := <-done; err != nil {
-					t.Fatalf("Wait = %v", err)
+					t.Fatalf("Acquire = %v", err)
 				}
 				return
 			}
 			err := <-done
 			if !errors.Is(err, ErrNoTime) {
-				t.Fatalf("Wait = %v, want ErrNoTime", err)
+				t.Fatalf("Acquire = %v, want ErrNoTime", err)
 			}
 			if len(c.armed) > 0 {
-				t.Error("a refused Wait started a timer")
+				t.Error("a refused Acquire started a timer")
 			}
 			l.mu.Lock()
 			queued := len(l.queue)
@@ -403,8 +416,8 @@ func TestNoTime(t *testing.T) {
 				}
 			}
 			c.Advance(time.Duration(tt.queued) * time.Second)
-			if err := l.Wait(WithSendBy(context.Background(), c.Now())); err != nil {
-				t.Errorf("Wait after the refused slot = %v", err)
+			if err := take(l, WithSendBy(context.Background(), c.Now())); err != nil {
+				t.Errorf("Acquire after the refused slot = %v", err)
 			}
 		})
 	}
@@ -415,7 +428,7 @@ func startWaiters(t *testing.T, l *Limiter, count int) <-chan error {
 	t.Helper()
 	done := make(chan error, count)
 	for range count {
-		go func() { done <- l.Wait(context.Background()) }()
+		go func() { done <- take(l, context.Background()) }()
 	}
 	waitQueued(l, count)
 	return done
@@ -449,7 +462,7 @@ func TestThrottled(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newAutoClock()
-			l := c.attach(New(tt.perSecond, DefaultMargin))
+			l := attach(New(tt.perSecond, DefaultMargin), c)
 			sendAll(t, l, c, []time.Duration{0})
 			c.Advance(10 * time.Millisecond)
 			throttledAt := c.Now()
@@ -473,8 +486,8 @@ func TestThrottled(t *testing.T) {
 func TestWaitersTakeSuccessiveSlots(t *testing.T) {
 	c := newManualClock()
 	l := New(1, 0)
-	l.Now, l.After = c.Now, c.After
-	if err := l.Wait(context.Background()); err != nil {
+	attach(l, c)
+	if err := take(l, context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	const waiters = 4
@@ -511,8 +524,8 @@ func TestCanceledWaiterFreesItsSlot(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newManualClock()
 			l := New(1, 0)
-			l.Now, l.After = c.Now, c.After
-			if err := l.Wait(context.Background()); err != nil {
+			attach(l, c)
+			if err := take(l, context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			var ctxs [2]context.Context
@@ -522,7 +535,7 @@ func TestCanceledWaiterFreesItsSlot(t *testing.T) {
 				ctxs[i], cancels[i] = context.WithCancel(context.Background())
 				defer cancels[i]()
 				done[i] = make(chan error, 1)
-				go func() { done[i] <- l.Wait(ctxs[i]) }()
+				go func() { done[i] <- take(l, ctxs[i]) }()
 				waitQueued(l, i+1)
 			}
 			<-c.armed
@@ -551,11 +564,11 @@ func TestWaitCanceledContext(t *testing.T) {
 	l := New(1, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := l.Wait(ctx); !errors.Is(err, context.Canceled) {
-		t.Errorf("Wait = %v", err)
+	if err := take(l, ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Acquire = %v", err)
 	}
 	if !l.Allow(time.Now()) {
-		t.Error("a canceled Wait took the slot")
+		t.Error("a canceled Acquire took the slot")
 	}
 }
 
@@ -584,7 +597,7 @@ func FuzzWindow(f *testing.F) {
 		}
 
 		c := newAutoClock()
-		client := c.attach(New(perSecond, DefaultMargin))
+		client := attach(New(perSecond, DefaultMargin), c)
 		checkWindow(t, sendAll(t, client, c, gaps), len(client.sends), client.width)
 
 		server := NewStrict(perSecond)
@@ -607,7 +620,7 @@ func TestAcquireCountsFromTheAnswer(t *testing.T) {
 	start := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
 	now := start
 	l := New(2, 0) // 2 sends per second
-	l.Now = func() time.Time { return now }
+	l.nowFunc = func() time.Time { return now }
 	ctx := context.Background()
 	slow, err := l.Acquire(ctx)
 	if err != nil {

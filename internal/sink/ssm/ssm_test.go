@@ -135,13 +135,16 @@ func (f *fixture) allCalls(t *testing.T, want map[string]int) {
 }
 
 // value is what consumers read from the configured version ("" if none).
-func (f *fixture) value() (string, bool) {
+func (f *fixture) value() (string, bool) { return f.versionValue(versionID) }
+
+// versionValue is the value of version vid ("" and false if none).
+func (f *fixture) versionValue(vid string) (string, bool) {
 	s, ok := f.emu.Secret(region, name)
 	if !ok {
 		return "", false
 	}
 	for _, v := range s.Versions {
-		if v.ID == versionID {
+		if v.ID == vid {
 			return v.Value, true
 		}
 	}

@@ -3,26 +3,13 @@ package ssm_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"testing"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
 )
-
-// versionValue is the value of version vid ("" and false if none).
-func (f *fixture) versionValue(vid string) (string, bool) {
-	s, ok := f.emu.Secret(region, name)
-	if !ok {
-		return "", false
-	}
-	for _, v := range s.Versions {
-		if v.ID == vid {
-			return v.Value, true
-		}
-	}
-	return "", false
-}
 
 // storedRecord is the record in the secret's description (nil if none).
 func (f *fixture) storedRecord() *sink.Record {
@@ -302,12 +289,23 @@ func TestPending(t *testing.T) {
 
 // TestPromote: the current version gets the key, the pending version goes,
 // the record says Done, with the calls of each path.
+// with returns a copy of calls with action's count set to n.
+func with(calls map[string]int, action string, n int) map[string]int {
+	c := maps.Clone(calls)
+	c[action] = n
+	return c
+}
+
 func TestPromote(t *testing.T) {
 	const (
 		keyV   = "<key>"
 		oldV   = "<old>"
 		otherV = "<other>"
 	)
+	// staged is a secret whose pending version holds the key, its current
+	// one the old key; promoted, the calls that promote it.
+	staged := stagedSeed{exists: true, current: oldV, pending: keyV}
+	promoted := map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1}
 	tests := []struct {
 		name   string
 		seed   stagedSeed
@@ -319,8 +317,8 @@ func TestPromote(t *testing.T) {
 		wantRetryable bool
 		wantPending   bool // a pending version is left
 	}{
-		{name: "staged key promoted", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
-			wantCalls:   map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1},
+		{name: "staged key promoted", seed: staged,
+			wantCalls:   promoted,
 			wantOutcome: sink.OK},
 		{name: "already promoted: unchanged, the record still written", seed: stagedSeed{exists: true, current: keyV},
 			wantCalls:   map[string]int{"GetSecretValue": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1},
@@ -329,10 +327,10 @@ func TestPromote(t *testing.T) {
 			wantCalls:   map[string]int{"GetSecretValue": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1},
 			wantOutcome: sink.OK},
 		{name: "pending version lost", seed: stagedSeed{exists: true, current: oldV},
-			wantCalls:   map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1},
+			wantCalls:   promoted,
 			wantOutcome: sink.OK},
 		{name: "pending version holds another key", seed: stagedSeed{exists: true, current: oldV, pending: otherV},
-			wantCalls:   map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1},
+			wantCalls:   promoted,
 			wantOutcome: sink.OK},
 		{name: "current version missing: put", seed: stagedSeed{exists: true, pending: keyV, others: 1},
 			wantCalls: map[string]int{"GetSecretValue": 1, "DescribeSecret": 1, "PutSecretValue": 1, "DeleteSecretVersion": 1,
@@ -344,50 +342,49 @@ func TestPromote(t *testing.T) {
 			wantOutcome: sink.OK},
 
 		// transient faults
-		{name: "GetSecretValue throttled once", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
+		{name: "GetSecretValue throttled once", seed: staged,
 			faults:      []emulator.Fault{{Action: "GetSecretValue", Code: "RequestLimitExceeded", Times: 1}},
-			wantCalls:   map[string]int{"GetSecretValue": 2, "UpdateSecret": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1},
+			wantCalls:   with(promoted, "GetSecretValue", 2),
 			wantOutcome: sink.OK},
-		{name: "UpdateSecret failing once", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
+		{name: "UpdateSecret failing once", seed: staged,
 			faults:      []emulator.Fault{{Action: "UpdateSecret", Code: "InternalError", Times: 1}},
-			wantCalls:   map[string]int{"GetSecretValue": 1, "UpdateSecret": 2, "DeleteSecretVersion": 1, "UpdateDescription": 1},
+			wantCalls:   with(promoted, "UpdateSecret", 2),
 			wantOutcome: sink.OK},
-		{name: "UpdateSecret answer lost", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
+		{name: "UpdateSecret answer lost", seed: staged,
 			faults:      []emulator.Fault{{Action: "UpdateSecret", Phase: emulator.After, Drop: true, Times: 1}},
-			wantCalls:   map[string]int{"GetSecretValue": 1, "UpdateSecret": 2, "DeleteSecretVersion": 1, "UpdateDescription": 1},
+			wantCalls:   with(promoted, "UpdateSecret", 2),
 			wantOutcome: sink.OK},
-		{name: "UpdateSecret answers all lost, but it landed", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
-			faults: []emulator.Fault{{Action: "UpdateSecret", Phase: emulator.After, Code: "InternalError"}},
-			wantCalls: map[string]int{"GetSecretValue": 2, "UpdateSecret": fastRetry.Attempts, "DeleteSecretVersion": 1,
-				"UpdateDescription": 1},
+		{name: "UpdateSecret answers all lost, but it landed", seed: staged,
+			faults:      []emulator.Fault{{Action: "UpdateSecret", Phase: emulator.After, Code: "InternalError"}},
+			wantCalls:   with(with(promoted, "GetSecretValue", 2), "UpdateSecret", fastRetry.Attempts),
 			wantOutcome: sink.OK},
-		{name: "DeleteSecretVersion failing once", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
+		{name: "DeleteSecretVersion failing once", seed: staged,
 			faults:      []emulator.Fault{{Action: "DeleteSecretVersion", Code: "InternalError", Times: 1}},
-			wantCalls:   map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 2, "UpdateDescription": 1},
+			wantCalls:   with(promoted, "DeleteSecretVersion", 2),
 			wantOutcome: sink.OK},
-		{name: "DeleteSecretVersion answer lost: the retry finds it gone", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
+		{name: "DeleteSecretVersion answer lost: the retry finds it gone", seed: staged,
 			faults:      []emulator.Fault{{Action: "DeleteSecretVersion", Phase: emulator.After, Code: "InternalError", Times: 1}},
-			wantCalls:   map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 2, "UpdateDescription": 1},
+			wantCalls:   with(promoted, "DeleteSecretVersion", 2),
 			wantOutcome: sink.OK},
-		{name: "UpdateDescription answer lost", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
+		{name: "UpdateDescription answer lost", seed: staged,
 			faults:      []emulator.Fault{{Action: "UpdateDescription", Phase: emulator.After, Code: "InternalError", Times: 1}},
-			wantCalls:   map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 1, "UpdateDescription": 2},
+			wantCalls:   with(promoted, "UpdateDescription", 2),
 			wantOutcome: sink.OK},
 
 		// final failures
-		{name: "UpdateSecret denied: the pending version stays", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
+		{name: "UpdateSecret denied: the pending version stays", seed: staged,
 			faults:    []emulator.Fault{{Action: "UpdateSecret", Code: "UnauthorizedOperation"}},
 			wantCalls: map[string]int{"GetSecretValue": 1, "UpdateSecret": 1},
 			wantCode:  "UnauthorizedOperation", wantPending: true},
-		{name: "DeleteSecretVersion denied", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
+		{name: "DeleteSecretVersion denied", seed: staged,
 			faults:    []emulator.Fault{{Action: "DeleteSecretVersion", Code: "UnauthorizedOperation"}},
 			wantCalls: map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 1},
 			wantCode:  "UnauthorizedOperation", wantPending: true},
-		{name: "UpdateDescription denied", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
+		{name: "UpdateDescription denied", seed: staged,
 			faults:    []emulator.Fault{{Action: "UpdateDescription", Code: "UnauthorizedOperation"}},
-			wantCalls: map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1},
+			wantCalls: promoted,
 			wantCode:  "UnauthorizedOperation"},
-		{name: "GetSecretValue failing for good", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
+		{name: "GetSecretValue failing for good", seed: staged,
 			faults:    []emulator.Fault{{Action: "GetSecretValue", Code: "InternalError"}},
 			wantCalls: map[string]int{"GetSecretValue": fastRetry.Attempts},
 			wantCode:  "InternalError", wantRetryable: true, wantPending: true},

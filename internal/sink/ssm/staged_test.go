@@ -32,9 +32,17 @@ type stagedSeed struct {
 	others  int    // further versions
 }
 
-func (f *fixture) seedStaged(s stagedSeed) {
+// seedStaged puts s in the emulator, a value that is a key of subst (a
+// placeholder such as "<key>") replaced by subst's value for it.
+func (f *fixture) seedStaged(s stagedSeed, subst map[string]string) {
 	if !s.exists {
 		return
+	}
+	if v, ok := subst[s.current]; ok {
+		s.current = v
+	}
+	if v, ok := subst[s.pending]; ok {
+		s.pending = v
 	}
 	st := emulator.SecretState{Description: seedDescription}
 	if s.current != "" {
@@ -167,9 +175,7 @@ func TestStage(t *testing.T) {
 			ctx := context.Background()
 			key, live, other := newKey(t), newKey(t), newKey(t)
 			subst := map[string]string{keyV: key, liveV: live, otherV: other, "": ""}
-			seed := tc.seed
-			seed.current, seed.pending = subst[seed.current], subst[seed.pending]
-			f.seedStaged(seed)
+			f.seedStaged(tc.seed, subst)
 			h, err := f.sink.Inspect(ctx, zone)
 			if err != nil {
 				t.Fatalf("Inspect: %v", err)
@@ -217,7 +223,7 @@ func TestStageTwice(t *testing.T) {
 			f := newFixture(t)
 			ctx := context.Background()
 			key, live := newKey(t), newKey(t)
-			f.seedStaged(stagedSeed{exists: exists, current: live})
+			f.seedStaged(stagedSeed{exists: exists, current: live}, nil)
 			rec := stageRecord(key)
 			for i := range 2 {
 				h, err := f.sink.Inspect(ctx, zone)
@@ -264,11 +270,7 @@ func TestPending(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			key := newKey(t)
-			seed := tc.seed
-			if seed.pending != "" {
-				seed.pending = key
-			}
-			f.seedStaged(seed)
+			f.seedStaged(tc.seed, map[string]string{"<key>": key})
 			if tc.fault != nil {
 				f.emu.Inject(*tc.fault)
 			}
@@ -396,9 +398,7 @@ func TestPromote(t *testing.T) {
 			ctx := context.Background()
 			key, old, other := newKey(t), newKey(t), newKey(t)
 			subst := map[string]string{keyV: key, oldV: old, otherV: other, "": ""}
-			seed := tc.seed
-			seed.current, seed.pending = subst[seed.current], subst[seed.pending]
-			f.seedStaged(seed)
+			f.seedStaged(tc.seed, subst)
 			for _, flt := range tc.faults {
 				f.emu.Inject(flt)
 			}
@@ -438,7 +438,7 @@ func TestStagedRotation(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	key, live := newKey(t), newKey(t)
-	f.seedStaged(stagedSeed{exists: true, current: live})
+	f.seedStaged(stagedSeed{exists: true, current: live}, nil)
 	h, err := f.sink.Inspect(ctx, zone)
 	if err != nil {
 		t.Fatal(err)

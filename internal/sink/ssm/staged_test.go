@@ -71,6 +71,10 @@ func TestStage(t *testing.T) {
 		liveV  = "<live>"  // replaced by the live key
 		otherV = "<other>" // replaced by another key
 	)
+	// live is a secret whose current version holds the live key; staging,
+	// the calls that stage a key in it.
+	live := stagedSeed{exists: true, current: liveV}
+	staging := map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": 1}
 	tests := []struct {
 		name   string
 		seed   stagedSeed
@@ -83,14 +87,14 @@ func TestStage(t *testing.T) {
 		wantPending   bool // the pending version holds the key afterwards
 		wantCurrent   string
 	}{
-		{name: "existing secret", seed: stagedSeed{exists: true, current: liveV},
-			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": 1},
+		{name: "existing secret", seed: live,
+			wantCalls:  staging,
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
 		{name: "missing secret is created holding the live key", seed: stagedSeed{},
 			wantCalls:  map[string]int{"CreateSecret": 1, "GetSecretValue": 1, "PutSecretValue": 1},
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
 		{name: "existing secret without the current version", seed: stagedSeed{exists: true, others: 1},
-			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": 1},
+			wantCalls:  staging,
 			wantRecord: true, wantPending: true},
 		{name: "pending version holds the key already", seed: stagedSeed{exists: true, current: liveV, pending: keyV},
 			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "GetSecretValue": 1},
@@ -99,26 +103,26 @@ func TestStage(t *testing.T) {
 			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "GetSecretValue": 1, "UpdateSecret": 1},
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
 		{name: "nine versions with the current one: room for the pending one", seed: stagedSeed{exists: true, current: liveV, others: 8},
-			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": 1},
+			wantCalls:  staging,
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
 		{name: "ten versions with the pending one: it is updated", seed: stagedSeed{exists: true, current: liveV, pending: otherV, others: 8},
 			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "GetSecretValue": 1, "UpdateSecret": 1},
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
 
 		// transient faults
-		{name: "ListSecretVersionIds throttled once", seed: stagedSeed{exists: true, current: liveV},
+		{name: "ListSecretVersionIds throttled once", seed: live,
 			faults:     []emulator.Fault{{Action: "ListSecretVersionIds", Code: "RequestLimitExceeded", Times: 1}},
-			wantCalls:  map[string]int{"ListSecretVersionIds": 2, "UpdateDescription": 1, "PutSecretValue": 1},
+			wantCalls:  with(staging, "ListSecretVersionIds", 2),
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
-		{name: "UpdateDescription answer lost", seed: stagedSeed{exists: true, current: liveV},
+		{name: "UpdateDescription answer lost", seed: live,
 			faults:     []emulator.Fault{{Action: "UpdateDescription", Phase: emulator.After, Code: "InternalError", Times: 1}},
-			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 2, "PutSecretValue": 1},
+			wantCalls:  with(staging, "UpdateDescription", 2),
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
-		{name: "PutSecretValue failing once", seed: stagedSeed{exists: true, current: liveV},
+		{name: "PutSecretValue failing once", seed: live,
 			faults:     []emulator.Fault{{Action: "PutSecretValue", Code: "InternalError", Times: 1}},
-			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": 2},
+			wantCalls:  with(staging, "PutSecretValue", 2),
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
-		{name: "PutSecretValue answer lost: the retry finds the version and updates it", seed: stagedSeed{exists: true, current: liveV},
+		{name: "PutSecretValue answer lost: the retry finds the version and updates it", seed: live,
 			faults:     []emulator.Fault{{Action: "PutSecretValue", Phase: emulator.After, Drop: true, Times: 1}},
 			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": 2, "UpdateSecret": 1},
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
@@ -132,12 +136,12 @@ func TestStage(t *testing.T) {
 			wantCalls: map[string]int{"CreateSecret": 2, "UpdateDescription": 1, "GetSecretValue": 1,
 				"PutSecretValue": 1},
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
-		{name: "PutSecretValue failing for good: one read tells it did not land", seed: stagedSeed{exists: true, current: liveV},
+		{name: "PutSecretValue failing for good: one read tells it did not land", seed: live,
 			faults: []emulator.Fault{{Action: "PutSecretValue", Code: "InternalError"}},
 			wantCalls: map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": fastRetry.Attempts,
 				"GetSecretValue": 1},
 			wantCode: "InternalError", wantRetryable: true, wantRecord: true, wantCurrent: liveV},
-		{name: "PutSecretValue answers all lost, but it landed", seed: stagedSeed{exists: true, current: liveV},
+		{name: "PutSecretValue answers all lost, but it landed", seed: live,
 			faults: []emulator.Fault{{Action: "PutSecretValue", Phase: emulator.After, Code: "InternalError", Times: 1},
 				{Action: "PutSecretValue", Code: "InternalError"}},
 			wantCalls: map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": fastRetry.Attempts,
@@ -145,19 +149,19 @@ func TestStage(t *testing.T) {
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
 
 		// final failures
-		{name: "the record first: PutSecretValue denied after it", seed: stagedSeed{exists: true, current: liveV},
+		{name: "the record first: PutSecretValue denied after it", seed: live,
 			faults:    []emulator.Fault{{Action: "PutSecretValue", Code: "UnauthorizedOperation"}},
-			wantCalls: map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": 1},
+			wantCalls: staging,
 			wantCode:  "UnauthorizedOperation", wantRecord: true, wantCurrent: liveV},
 		{name: "the record first: missing secret, PutSecretValue denied after it", seed: stagedSeed{},
 			faults:    []emulator.Fault{{Action: "PutSecretValue", Code: "UnauthorizedOperation"}},
 			wantCalls: map[string]int{"CreateSecret": 1, "GetSecretValue": 1, "PutSecretValue": 1},
 			wantCode:  "UnauthorizedOperation", wantRecord: true, wantCurrent: liveV},
-		{name: "UpdateDescription denied: no pending version", seed: stagedSeed{exists: true, current: liveV},
+		{name: "UpdateDescription denied: no pending version", seed: live,
 			faults:    []emulator.Fault{{Action: "UpdateDescription", Code: "UnauthorizedOperation"}},
 			wantCalls: map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1},
 			wantCode:  "UnauthorizedOperation", wantCurrent: liveV},
-		{name: "ListSecretVersionIds denied: nothing changes", seed: stagedSeed{exists: true, current: liveV},
+		{name: "ListSecretVersionIds denied: nothing changes", seed: live,
 			faults:    []emulator.Fault{{Action: "ListSecretVersionIds", Code: "UnauthorizedOperation"}},
 			wantCalls: map[string]int{"ListSecretVersionIds": 1},
 			wantCode:  "UnauthorizedOperation", wantCurrent: liveV},

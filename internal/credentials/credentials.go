@@ -1,6 +1,10 @@
-// Package credentials finds the Tencent Cloud credentials of one invocation.
+// Package credentials finds the Tencent Cloud credentials of one invocation:
+// from the value of an AWS secret (FromSecretValue, for
+// TENCENTCLOUD_CREDENTIALS_SECRET on Lambda), or else from the environment
+// and files (Resolve), then, with ROLE_ARN, through STS AssumeRole, whose
+// answers a RoleCache keeps for a warm instance.
 //
-// Order, first match wins:
+// Order of Resolve, first match wins:
 //
 //  1. TENCENTCLOUD_SECRETID, TENCENTCLOUD_SECRETKEY and TENCENTCLOUD_SESSIONTOKEN:
 //     the SCF execution role's temporary credentials (SCF sets them, and

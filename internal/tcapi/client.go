@@ -1,6 +1,8 @@
 // Package tcapi calls Tencent Cloud API 3.0 services (TEO, SSM, STS) through
 // the common SDK's generic client: TC3 signing, the error envelope, a per
-// action rate limit, timeouts and retries of transient failures.
+// action rate limit (Limits), timeouts and retries of transient failures,
+// and the one classification of failures (Error: retryable or final, the
+// CAM grant a refusal lacks, never a secret in a message).
 package tcapi
 
 import (

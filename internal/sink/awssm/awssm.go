@@ -5,7 +5,7 @@
 //
 // # Calls of a steady rotation
 //
-// Three calls per zone, one of each action:
+// Four calls per zone, one of each action, in three round trips:
 //
 //   - inspect: GetSecretValue (AWSCURRENT, the read consumers make) and
 //     DescribeSecret (the tags, and DeletedDate: a secret scheduled for

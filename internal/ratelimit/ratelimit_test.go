@@ -95,6 +95,18 @@ func newManualClock() *manualClock {
 	return &manualClock{fakeNow: fakeNow{now: epoch}, armed: make(chan time.Time, 64)}
 }
 
+// fullWindow returns a limiter of one request per second on a manual clock,
+// its one slot just taken: the next request waits a second.
+func fullWindow(t *testing.T) (*manualClock, *Limiter) {
+	t.Helper()
+	c := newManualClock()
+	l := attach(New(1, 0), c)
+	if err := take(l, context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return c, l
+}
+
 func (c *manualClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -367,12 +379,7 @@ func TestNoTime(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newManualClock()
-			l := New(1, 0)
-			attach(l, c)
-			if err := take(l, context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			c, l := fullWindow(t)
 			ahead := startWaiters(t, l, tt.queued)
 			if tt.queued > 0 {
 				<-c.armed
@@ -484,12 +491,7 @@ func TestThrottled(t *testing.T) {
 // TestWaitersTakeSuccessiveSlots: of several blocked waiters only one wakes
 // per slot.
 func TestWaitersTakeSuccessiveSlots(t *testing.T) {
-	c := newManualClock()
-	l := New(1, 0)
-	attach(l, c)
-	if err := take(l, context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	c, l := fullWindow(t)
 	const waiters = 4
 	done := startWaiters(t, l, waiters)
 	for i := 1; i <= waiters; i++ {
@@ -522,12 +524,7 @@ func TestCanceledWaiterFreesItsSlot(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newManualClock()
-			l := New(1, 0)
-			attach(l, c)
-			if err := take(l, context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			c, l := fullWindow(t)
 			var ctxs [2]context.Context
 			var cancels [2]context.CancelFunc
 			var done [2]chan error

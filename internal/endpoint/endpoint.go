@@ -5,6 +5,8 @@
 package endpoint
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -128,9 +130,17 @@ func ValidHostPort(hostport string) error {
 // Transport returns the HTTP transport every API client shares, so that
 // connections to the API hosts stay alive across clients and invocations.
 // It has no timers of its own: the attempt's context bounds connect, TLS
-// and answer, so that exactly one timer ends an attempt. Callers must not
-// change it; Clone it for a variant (another CA bundle).
-func Transport() *http.Transport { return transport }
+// and answer, so that exactly one timer ends an attempt.
+func Transport() http.RoundTripper { return transport }
+
+// TransportTrusting returns a new transport set up as Transport's that
+// trusts only the certificates in roots (AWS_CA_BUNDLE). It keeps its own
+// connections.
+func TransportTrusting(roots *x509.CertPool) *http.Transport {
+	t := transport.Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	return t
+}
 
 var transport = &http.Transport{
 	Proxy:               http.ProxyFromEnvironment,

@@ -2,7 +2,6 @@ package awssm
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net/http"
@@ -122,9 +121,7 @@ func caBundleClient(path string) (*http.Client, error) {
 		return nil, fmt.Errorf("%s holds no PEM certificate", path)
 	}
 	c := *sharedHTTPClient
-	t := endpoint.Transport().Clone()
-	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	c.Transport = t
+	c.Transport = endpoint.TransportTrusting(pool)
 	return &c, nil
 }
 

@@ -56,6 +56,12 @@ func take(l *Limiter, ctx context.Context) error {
 
 func newAutoClock() *autoClock { return &autoClock{fakeNow: fakeNow{now: epoch}} }
 
+// autoLimiter returns New(perSecond, margin) on a new autoClock.
+func autoLimiter(perSecond float64, margin time.Duration) (*autoClock, *Limiter) {
+	c := newAutoClock()
+	return c, attach(New(perSecond, margin), c)
+}
+
 func (c *autoClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -213,8 +219,7 @@ func TestWaitWindow(t *testing.T) {
 	for _, perSecond := range rates {
 		for seed := range uint64(5) {
 			t.Run(fmt.Sprintf("%v/s seed %d", perSecond, seed), func(t *testing.T) {
-				c := newAutoClock()
-				l := attach(New(perSecond, DefaultMargin), c)
+				c, l := autoLimiter(perSecond, DefaultMargin)
 				n := len(l.sends)
 				gaps := randomGaps(rand.New(rand.NewPCG(seed, 1)), 2000, l.width, n)
 				grants := sendAll(t, l, c, gaps)
@@ -240,8 +245,7 @@ func TestWaitWindow(t *testing.T) {
 func TestFirstSendsDoNotWait(t *testing.T) {
 	for _, perSecond := range rates {
 		t.Run(fmt.Sprint(perSecond, "/s"), func(t *testing.T) {
-			c := newAutoClock()
-			l := attach(New(perSecond, DefaultMargin), c)
+			c, l := autoLimiter(perSecond, DefaultMargin)
 			n := len(l.sends)
 			grants := sendAll(t, l, c, make([]time.Duration, n+1))
 			if w := c.Waited(); w != 1 {
@@ -259,8 +263,7 @@ func TestFirstSendsDoNotWait(t *testing.T) {
 func TestLongRunRate(t *testing.T) {
 	for _, perSecond := range rates {
 		t.Run(fmt.Sprint(perSecond, "/s"), func(t *testing.T) {
-			c := newAutoClock()
-			l := attach(New(perSecond, DefaultMargin), c)
+			c, l := autoLimiter(perSecond, DefaultMargin)
 			n := len(l.sends)
 			grants := sendAll(t, l, c, make([]time.Duration, 100*n+1))
 			achieved := float64(len(grants)-1) / grants[len(grants)-1].Sub(grants[0]).Seconds()
@@ -332,8 +335,7 @@ func TestClientAgainstServer(t *testing.T) {
 	for _, tt := range tests {
 		for seed := range uint64(5) {
 			t.Run(fmt.Sprintf("%v/s against %v/s margin %v seed %d", tt.client, tt.server, tt.margin, seed), func(t *testing.T) {
-				c := newAutoClock()
-				l := attach(New(tt.client, tt.margin), c)
+				c, l := autoLimiter(tt.client, tt.margin)
 				r := rand.New(rand.NewPCG(seed, 3))
 				grants := sendAll(t, l, c, randomGaps(r, 2000, l.width, len(l.sends)))
 				arrivals := make([]time.Time, len(grants))
@@ -468,8 +470,7 @@ func TestThrottled(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newAutoClock()
-			l := attach(New(tt.perSecond, DefaultMargin), c)
+			c, l := autoLimiter(tt.perSecond, DefaultMargin)
 			sendAll(t, l, c, []time.Duration{0})
 			c.Advance(10 * time.Millisecond)
 			throttledAt := c.Now()
@@ -593,8 +594,7 @@ func FuzzWindow(f *testing.F) {
 			gaps[i] = time.Duration(b) * time.Millisecond
 		}
 
-		c := newAutoClock()
-		client := attach(New(perSecond, DefaultMargin), c)
+		c, client := autoLimiter(perSecond, DefaultMargin)
 		checkWindow(t, sendAll(t, client, c, gaps), len(client.sends), client.width)
 
 		server := NewStrict(perSecond)

@@ -249,7 +249,7 @@ func (h *Handler) engine(ctx context.Context, cfg config.Config, getenv func(str
 	}
 	var sinks []sink.Sink
 	if cfg.SSM != nil {
-		s := ssm.New(*cfg.SSM, api(cfg.SSM.Endpoint, h.limitsFor(limitsKey{service: ssm.Service, rate: 20}, ssm.RateLimits)))
+		s := ssm.New(*cfg.SSM, api(cfg.SSM.Endpoint, h.limitsFor(limitsKey{service: ssm.Service, rate: 20}, ssm.RateLimits())))
 		s.Logger = log
 		sinks = append(sinks, s)
 	}

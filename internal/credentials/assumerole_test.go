@@ -53,9 +53,13 @@ func TestAssumeRole(t *testing.T) {
 	emu, ep := stsCloud(t)
 	base := permanent(emu)
 	for _, region := range []string{"ap-guangzhou", "" /* defaults: STS needs one */} {
-		cred, err := AssumeRole(context.Background(), &tcapi.Client{Endpoint: ep, Region: region}, base, testRole, "mpgw-keyrotator-test")
+		client := &tcapi.Client{Endpoint: ep, Region: region}
+		cred, err := AssumeRole(context.Background(), client, base, testRole, "mpgw-keyrotator-test")
 		if err != nil {
 			t.Fatalf("AssumeRole (region %q): %v", region, err)
+		}
+		if client.Service != "" || client.Region != region || client.Credential != nil {
+			t.Error("AssumeRole changed the client it was given")
 		}
 		if cred.GetToken() == "" || cred.GetSecretId() == "" || cred.GetSecretKey() == "" {
 			t.Fatal("incomplete temporary credentials")

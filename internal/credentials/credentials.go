@@ -1,6 +1,10 @@
-// Package credentials finds the Tencent Cloud credentials of one invocation.
+// Package credentials finds the Tencent Cloud credentials of one invocation:
+// from the value of an AWS secret (FromSecretValue, for
+// TENCENTCLOUD_CREDENTIALS_SECRET on Lambda), or else from the environment
+// and files (Resolve), then, with ROLE_ARN, through STS AssumeRole, whose
+// answers a RoleCache keeps for a warm instance.
 //
-// Order, first match wins:
+// Order of Resolve, first match wins:
 //
 //  1. TENCENTCLOUD_SECRETID, TENCENTCLOUD_SECRETKEY and TENCENTCLOUD_SESSIONTOKEN:
 //     the SCF execution role's temporary credentials (SCF sets them, and
@@ -175,9 +179,8 @@ func notConfigured(err error) bool {
 }
 
 // AssumeRole exchanges base for the temporary credentials of roleARN
-// through sts: a client whose Endpoint, Region, timeouts, retries and
-// transport the caller chose, not yet used; AssumeRole sets its service and
-// credential. A warm instance keeps the answer in a RoleCache instead of
+// through sts: client gives the endpoint, region, timeouts, retries and
+// transport (it is not changed; its service and credential are not used). A warm instance keeps the answer in a RoleCache instead of
 // calling this for every invocation.
 func AssumeRole(ctx context.Context, client *tcapi.Client, base Credential, roleARN, session string) (Credential, error) {
 	cred, _, err := assumeRole(ctx, client, base, roleARN, session, time.Now())
@@ -187,7 +190,8 @@ func AssumeRole(ctx context.Context, client *tcapi.Client, base Credential, role
 // assumeRole is AssumeRole, also returning when the credentials expire
 // (ExpiredTime in the answer; zero when STS did not say), judged at now.
 func assumeRole(ctx context.Context, client *tcapi.Client, base Credential, roleARN, session string, now time.Time) (Credential, time.Time, error) {
-	client.Service, client.Version, client.Credential = "sts", "2018-08-13", base
+	client = client.For("sts", "2018-08-13")
+	client.Credential = base
 	if client.Region == "" {
 		client.Region = "ap-guangzhou" // STS needs a region; any works for AssumeRole
 	}

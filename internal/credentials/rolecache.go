@@ -61,7 +61,7 @@ func (c *RoleCache) now() time.Time {
 
 // Get returns the credentials of roleARN assumed with base: the cached
 // ones while they have more than RefreshBefore left, else fresh ones from
-// AssumeRole through client (see AssumeRole for what it sets on client).
+// AssumeRole through client (see AssumeRole for what it takes from client).
 // Credentials whose expiry STS did not say are never cached.
 func (c *RoleCache) Get(ctx context.Context, client *tcapi.Client, base Credential, roleARN, session string) (Credential, error) {
 	e := c.entry(roleKey{tcapi.CredentialDigest(base), roleARN})

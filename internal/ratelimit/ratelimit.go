@@ -1,7 +1,7 @@
 // Package ratelimit holds requests to "at most N requests in any window of
 // length W", the shape of a server that counts requests in a sliding
-// window. The client side waits for a free slot (Acquire, or Wait); the server side (the
-// emulator) refuses a request over the limit (Allow). Both use the same
+// window. The client side waits for a free slot (Acquire); the server side
+// (the emulator) refuses a request over the limit (Allow). Both use the same
 // window: the times of the last N sends.
 package ratelimit
 
@@ -18,13 +18,13 @@ import (
 // server never puts N+1 requests into one server second.
 const DefaultMargin = 50 * time.Millisecond
 
-// ErrNoTime is returned by Wait when the next free slot comes after the
+// ErrNoTime is returned by Acquire when the next free slot comes after the
 // context's deadline or send-by time.
 var ErrNoTime = errors.New("no time left to send within the rate limit")
 
 type sendByKey struct{}
 
-// WithSendBy returns a context under which Wait refuses a slot later than t:
+// WithSendBy returns a context under which Acquire refuses a slot later than t:
 // for a request that is useless if sent after t even though the context
 // still has time (a Refresh whose key could no longer be delivered).
 func WithSendBy(ctx context.Context, t time.Time) context.Context {
@@ -40,10 +40,10 @@ func SendBy(ctx context.Context) (time.Time, bool) {
 // Limiter allows at most N sends in any window of length W. It is safe for
 // concurrent use.
 type Limiter struct {
-	// Now and After are its clock; nil means the real one. Tests set them
-	// before the first use.
-	Now   func() time.Time
-	After func(time.Duration) <-chan time.Time
+	// nowFunc and afterFunc are its clock; nil means the real one (tests
+	// set a fake one before the first use).
+	nowFunc   func() time.Time
+	afterFunc func(time.Duration) <-chan time.Time
 
 	width time.Duration
 
@@ -76,15 +76,15 @@ func New(perSecond float64, margin time.Duration) *Limiter {
 func NewStrict(perSecond float64) *Limiter { return New(perSecond, 0) }
 
 func (l *Limiter) now() time.Time {
-	if l.Now != nil {
-		return l.Now()
+	if l.nowFunc != nil {
+		return l.nowFunc()
 	}
 	return time.Now()
 }
 
 func (l *Limiter) after(d time.Duration) <-chan time.Time {
-	if l.After != nil {
-		return l.After(d)
+	if l.afterFunc != nil {
+		return l.afterFunc(d)
 	}
 	return time.After(d)
 }
@@ -106,20 +106,14 @@ func (l *Limiter) Allow(now time.Time) bool {
 	return true
 }
 
-// Wait blocks until a send is allowed, records it and returns nil. If the
-// slot would come after ctx's deadline or send-by time it returns an error
-// wrapping ErrNoTime at once, and takes no slot; if ctx ends while waiting
-// it returns ctx's error, and its place goes to the next waiter.
-func (l *Limiter) Wait(ctx context.Context) error {
-	_, err := l.Acquire(ctx)
-	return err
-}
-
-// Acquire is Wait that also returns done, to call once the request's answer
-// has come back: the send then counts from that moment. A request reaches
-// the server some time between its slot and its answer; counting it from
-// the answer keeps a request that was slow to leave (a busy machine) from
-// putting N+1 requests into one server window.
+// Acquire blocks until a send is allowed, records it and returns done, to
+// call once the request's answer has come back: the send then counts from
+// that moment. A request reaches the server some time between its slot and
+// its answer; counting it from the answer keeps a request that was slow to
+// leave (a busy machine) from putting N+1 requests into one server window.
+// If the slot would come after ctx's deadline or send-by time it returns an
+// error wrapping ErrNoTime at once, and takes no slot; if ctx ends while
+// waiting it returns ctx's error, and its place goes to the next waiter.
 func (l *Limiter) Acquire(ctx context.Context) (done func(), err error) {
 	slot, granted, err := l.wait(ctx)
 	if err != nil {
@@ -138,7 +132,7 @@ func (l *Limiter) answered(slot int, granted time.Time) {
 	}
 }
 
-// wait is Wait; it returns the ring slot and the time of the send recorded.
+// wait is Acquire; it returns the ring slot and the time of the send recorded.
 func (l *Limiter) wait(ctx context.Context) (slot int, at time.Time, err error) {
 	if err := ctx.Err(); err != nil {
 		return 0, time.Time{}, err

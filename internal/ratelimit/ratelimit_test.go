@@ -18,19 +18,48 @@ import (
 var epoch = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // autoClock jumps forward by whatever a waiter asks to wait: a single
-// goroutine's Wait returns at once, with the clock at the granted slot.
+// goroutine's Acquire returns at once, with the clock at the granted slot.
 type autoClock struct {
-	mu     sync.Mutex
-	now    time.Time
+	fakeNow
 	waited int // After calls
 }
 
-func newAutoClock() *autoClock { return &autoClock{now: epoch} }
+// fakeNow is what both fake clocks share: the time they read, and
+// attaching them to a limiter.
+type fakeNow struct {
+	mu  sync.Mutex
+	now time.Time
+}
 
-func (c *autoClock) Now() time.Time {
+func (c *fakeNow) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
+}
+
+// attach makes c l's clock, before l's first use.
+func attach(l *Limiter, c interface {
+	Now() time.Time
+	After(time.Duration) <-chan time.Time
+}) *Limiter {
+	l.nowFunc, l.afterFunc = c.Now, c.After
+	return l
+}
+
+// take is one request's pass through l as a client makes it: Acquire,
+// and done at once (the answer comes back without delay).
+func take(l *Limiter, ctx context.Context) error {
+	done, err := l.Acquire(ctx)
+	done()
+	return err
+}
+
+func newAutoClock() *autoClock { return &autoClock{fakeNow: fakeNow{now: epoch}} }
+
+// autoLimiter returns New(perSecond, margin) on a new autoClock.
+func autoLimiter(perSecond float64, margin time.Duration) (*autoClock, *Limiter) {
+	c := newAutoClock()
+	return c, attach(New(perSecond, margin), c)
 }
 
 func (c *autoClock) After(d time.Duration) <-chan time.Time {
@@ -55,16 +84,10 @@ func (c *autoClock) Waited() int {
 	return c.waited
 }
 
-func (c *autoClock) attach(l *Limiter) *Limiter {
-	l.Now, l.After = c.Now, c.After
-	return l
-}
-
 // manualClock moves only when the test advances it; armed receives one
 // value per timer a waiter starts.
 type manualClock struct {
-	mu     sync.Mutex
-	now    time.Time
+	fakeNow
 	timers []manualTimer
 	armed  chan time.Time // the timer's due time
 }
@@ -74,12 +97,20 @@ type manualTimer struct {
 	fire chan time.Time
 }
 
-func newManualClock() *manualClock { return &manualClock{now: epoch, armed: make(chan time.Time, 64)} }
+func newManualClock() *manualClock {
+	return &manualClock{fakeNow: fakeNow{now: epoch}, armed: make(chan time.Time, 64)}
+}
 
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
+// fullWindow returns a limiter of one request per second on a manual clock,
+// its one slot just taken: the next request waits a second.
+func fullWindow(t *testing.T) (*manualClock, *Limiter) {
+	t.Helper()
+	c := newManualClock()
+	l := attach(New(1, 0), c)
+	if err := take(l, context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return c, l
 }
 
 func (c *manualClock) After(d time.Duration) <-chan time.Time {
@@ -110,7 +141,7 @@ func sendAll(t testing.TB, l *Limiter, c *autoClock, gaps []time.Duration) []tim
 	grants := make([]time.Time, 0, len(gaps))
 	for i, gap := range gaps {
 		c.Advance(gap)
-		if err := l.Wait(context.Background()); err != nil {
+		if err := take(l, context.Background()); err != nil {
 			t.Fatalf("send %d: %v", i+1, err)
 		}
 		grants = append(grants, c.Now())
@@ -188,8 +219,7 @@ func TestWaitWindow(t *testing.T) {
 	for _, perSecond := range rates {
 		for seed := range uint64(5) {
 			t.Run(fmt.Sprintf("%v/s seed %d", perSecond, seed), func(t *testing.T) {
-				c := newAutoClock()
-				l := c.attach(New(perSecond, DefaultMargin))
+				c, l := autoLimiter(perSecond, DefaultMargin)
 				n := len(l.sends)
 				gaps := randomGaps(rand.New(rand.NewPCG(seed, 1)), 2000, l.width, n)
 				grants := sendAll(t, l, c, gaps)
@@ -215,8 +245,7 @@ func TestWaitWindow(t *testing.T) {
 func TestFirstSendsDoNotWait(t *testing.T) {
 	for _, perSecond := range rates {
 		t.Run(fmt.Sprint(perSecond, "/s"), func(t *testing.T) {
-			c := newAutoClock()
-			l := c.attach(New(perSecond, DefaultMargin))
+			c, l := autoLimiter(perSecond, DefaultMargin)
 			n := len(l.sends)
 			grants := sendAll(t, l, c, make([]time.Duration, n+1))
 			if w := c.Waited(); w != 1 {
@@ -234,8 +263,7 @@ func TestFirstSendsDoNotWait(t *testing.T) {
 func TestLongRunRate(t *testing.T) {
 	for _, perSecond := range rates {
 		t.Run(fmt.Sprint(perSecond, "/s"), func(t *testing.T) {
-			c := newAutoClock()
-			l := c.attach(New(perSecond, DefaultMargin))
+			c, l := autoLimiter(perSecond, DefaultMargin)
 			n := len(l.sends)
 			grants := sendAll(t, l, c, make([]time.Duration, 100*n+1))
 			achieved := float64(len(grants)-1) / grants[len(grants)-1].Sub(grants[0]).Seconds()
@@ -307,8 +335,7 @@ func TestClientAgainstServer(t *testing.T) {
 	for _, tt := range tests {
 		for seed := range uint64(5) {
 			t.Run(fmt.Sprintf("%v/s against %v/s margin %v seed %d", tt.client, tt.server, tt.margin, seed), func(t *testing.T) {
-				c := newAutoClock()
-				l := c.attach(New(tt.client, tt.margin))
+				c, l := autoLimiter(tt.client, tt.margin)
 				r := rand.New(rand.NewPCG(seed, 3))
 				grants := sendAll(t, l, c, randomGaps(r, 2000, l.width, len(l.sends)))
 				arrivals := make([]time.Time, len(grants))
@@ -354,18 +381,13 @@ func TestNoTime(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newManualClock()
-			l := New(1, 0)
-			l.Now, l.After = c.Now, c.After
-			if err := l.Wait(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			c, l := fullWindow(t)
 			ahead := startWaiters(t, l, tt.queued)
 			if tt.queued > 0 {
 				<-c.armed
 			}
 			done := make(chan error, 1)
-			go func() { done <- l.Wait(tt.ctx) }()
+			go func() { done <- take(l, tt.ctx) }()
 			if !tt.wantErr {
 				for range tt.queued {
 					c.Advance(time.Second)
@@ -378,16 +400,16 @@ func TestNoTime(t *testing.T) {
 				}
 				c.Advance(time.Second)
 				if err := <-done; err != nil {
-					t.Fatalf("Wait = %v", err)
+					t.Fatalf("Acquire = %v", err)
 				}
 				return
 			}
 			err := <-done
 			if !errors.Is(err, ErrNoTime) {
-				t.Fatalf("Wait = %v, want ErrNoTime", err)
+				t.Fatalf("Acquire = %v, want ErrNoTime", err)
 			}
 			if len(c.armed) > 0 {
-				t.Error("a refused Wait started a timer")
+				t.Error("a refused Acquire started a timer")
 			}
 			l.mu.Lock()
 			queued := len(l.queue)
@@ -403,8 +425,8 @@ func TestNoTime(t *testing.T) {
 				}
 			}
 			c.Advance(time.Duration(tt.queued) * time.Second)
-			if err := l.Wait(WithSendBy(context.Background(), c.Now())); err != nil {
-				t.Errorf("Wait after the refused slot = %v", err)
+			if err := take(l, WithSendBy(context.Background(), c.Now())); err != nil {
+				t.Errorf("Acquire after the refused slot = %v", err)
 			}
 		})
 	}
@@ -415,7 +437,7 @@ func startWaiters(t *testing.T, l *Limiter, count int) <-chan error {
 	t.Helper()
 	done := make(chan error, count)
 	for range count {
-		go func() { done <- l.Wait(context.Background()) }()
+		go func() { done <- take(l, context.Background()) }()
 	}
 	waitQueued(l, count)
 	return done
@@ -448,8 +470,7 @@ func TestThrottled(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newAutoClock()
-			l := c.attach(New(tt.perSecond, DefaultMargin))
+			c, l := autoLimiter(tt.perSecond, DefaultMargin)
 			sendAll(t, l, c, []time.Duration{0})
 			c.Advance(10 * time.Millisecond)
 			throttledAt := c.Now()
@@ -471,12 +492,7 @@ func TestThrottled(t *testing.T) {
 // TestWaitersTakeSuccessiveSlots: of several blocked waiters only one wakes
 // per slot.
 func TestWaitersTakeSuccessiveSlots(t *testing.T) {
-	c := newManualClock()
-	l := New(1, 0)
-	l.Now, l.After = c.Now, c.After
-	if err := l.Wait(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	c, l := fullWindow(t)
 	const waiters = 4
 	done := startWaiters(t, l, waiters)
 	for i := 1; i <= waiters; i++ {
@@ -509,12 +525,7 @@ func TestCanceledWaiterFreesItsSlot(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newManualClock()
-			l := New(1, 0)
-			l.Now, l.After = c.Now, c.After
-			if err := l.Wait(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			c, l := fullWindow(t)
 			var ctxs [2]context.Context
 			var cancels [2]context.CancelFunc
 			var done [2]chan error
@@ -522,7 +533,7 @@ func TestCanceledWaiterFreesItsSlot(t *testing.T) {
 				ctxs[i], cancels[i] = context.WithCancel(context.Background())
 				defer cancels[i]()
 				done[i] = make(chan error, 1)
-				go func() { done[i] <- l.Wait(ctxs[i]) }()
+				go func() { done[i] <- take(l, ctxs[i]) }()
 				waitQueued(l, i+1)
 			}
 			<-c.armed
@@ -551,11 +562,11 @@ func TestWaitCanceledContext(t *testing.T) {
 	l := New(1, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := l.Wait(ctx); !errors.Is(err, context.Canceled) {
-		t.Errorf("Wait = %v", err)
+	if err := take(l, ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Acquire = %v", err)
 	}
 	if !l.Allow(time.Now()) {
-		t.Error("a canceled Wait took the slot")
+		t.Error("a canceled Acquire took the slot")
 	}
 }
 
@@ -583,8 +594,7 @@ func FuzzWindow(f *testing.F) {
 			gaps[i] = time.Duration(b) * time.Millisecond
 		}
 
-		c := newAutoClock()
-		client := c.attach(New(perSecond, DefaultMargin))
+		c, client := autoLimiter(perSecond, DefaultMargin)
 		checkWindow(t, sendAll(t, client, c, gaps), len(client.sends), client.width)
 
 		server := NewStrict(perSecond)
@@ -607,7 +617,7 @@ func TestAcquireCountsFromTheAnswer(t *testing.T) {
 	start := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
 	now := start
 	l := New(2, 0) // 2 sends per second
-	l.Now = func() time.Time { return now }
+	l.nowFunc = func() time.Time { return now }
 	ctx := context.Background()
 	slow, err := l.Acquire(ctx)
 	if err != nil {

@@ -1,8 +1,8 @@
 // Package sink defines where a rotated key goes. Each sink lives in its own
-// folder below this one (ssm, webhook) and implements Sink; sinks whose copy
-// can be read back and that durably record a rotation beside the key
-// implement Store; sinks that can tell people about failures implement
-// Notifier.
+// folder below this one (ssm, awssm, webhook) and implements Sink; sinks
+// whose copy can be read back and that durably record a rotation beside the
+// key implement Store; sinks that can tell people about failures implement
+// Notifier. Inspect and ConfirmWrite are the steps the stores share.
 package sink
 
 import (

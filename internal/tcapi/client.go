@@ -1,6 +1,8 @@
 // Package tcapi calls Tencent Cloud API 3.0 services (TEO, SSM, STS) through
 // the common SDK's generic client: TC3 signing, the error envelope, a per
-// action rate limit, timeouts and retries of transient failures.
+// action rate limit (Limits), timeouts and retries of transient failures,
+// and the one classification of failures (Error: retryable or final, the
+// CAM grant a refusal lacks, never a secret in a message).
 package tcapi
 
 import (
@@ -10,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -19,7 +20,7 @@ import (
 	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
 
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/endpoint"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 )
 
@@ -28,25 +29,40 @@ import (
 // is better retried.
 const DefaultTimeout = 5 * time.Second
 
-// DefaultRetry retries transient failures of idempotent calls.
-var DefaultRetry = retry.Policy{Attempts: 4, Initial: 200 * time.Millisecond, Max: 2 * time.Second}
+// defaultRetry retries transient failures of idempotent calls: a Client
+// whose Retry is zero.
+func defaultRetry() retry.Policy {
+	return retry.Policy{Attempts: 4, Initial: 200 * time.Millisecond, Max: 2 * time.Second}
+}
 
 // Client calls one service. Create one per invocation: the credential is
 // fixed for its lifetime (role credentials expire while an instance is warm).
 type Client struct {
 	Service    string // signing service name: "teo", "ssm", "sts"
 	Version    string // API version, e.g. "2022-09-01"
-	Endpoint   config.Endpoint
+	Endpoint   endpoint.Endpoint
 	Region     string                 // X-TC-Region; "" omits the header
 	Credential common.CredentialIface // required
 	Limits     *Limits                // nil: no client-side rate limit
 	Timeout    time.Duration          // per attempt; 0 = DefaultTimeout
-	Retry      retry.Policy           // for Call; zero value = DefaultRetry
+	Retry      retry.Policy           // for Call; zero value = defaultRetry()
 	Transport  http.RoundTripper      // nil = a shared transport
 	Logger     *slog.Logger           // nil = no logs
 
 	once sync.Once
 	sdk  *common.Client
+}
+
+// For returns a new client with c's settings for service at version: the
+// callers that own a service (teo, ssm, sts) take the client they are given
+// this way, so that it stays as its owner made it. The new client shares
+// c's rate limits, transport and cached SDK clients, never its own state.
+func (c *Client) For(service, version string) *Client {
+	return &Client{
+		Service: service, Version: version,
+		Endpoint: c.Endpoint, Region: c.Region, Credential: c.Credential, Limits: c.Limits,
+		Timeout: c.Timeout, Retry: c.Retry, Transport: c.Transport, Logger: c.Logger,
+	}
 }
 
 // Call sends action with params and decodes the Response object into out,
@@ -114,7 +130,7 @@ func (s *rateSlot) answered() {
 func (c *Client) policy() retry.Policy {
 	policy := c.Retry
 	if policy.Attempts == 0 {
-		policy = DefaultRetry
+		policy = defaultRetry()
 	}
 	policy.AttemptTimeout = c.timeout()
 	return policy
@@ -200,7 +216,7 @@ func (c *Client) newSDK() *common.Client {
 	cpf.Language = "en-US"
 	transport := c.Transport
 	if transport == nil {
-		transport = sharedTransport
+		transport = endpoint.Transport()
 	}
 	return common.NewCommonClient(c.Credential, c.Region, cpf).WithHttpTransport(statusRecorder{transport})
 }
@@ -284,15 +300,4 @@ func (s statusRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 		*p = resp.StatusCode
 	}
 	return resp, err
-}
-
-// sharedTransport keeps connections to the API hosts alive across clients.
-// It has no timers of its own: the attempt's context bounds connect, TLS
-// and answer, so that exactly one timer ends an attempt.
-var sharedTransport = &http.Transport{
-	Proxy:               http.ProxyFromEnvironment,
-	DialContext:         (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
-	IdleConnTimeout:     30 * time.Second,
-	MaxIdleConnsPerHost: 16,
-	ForceAttemptHTTP2:   true,
 }

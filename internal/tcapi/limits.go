@@ -25,18 +25,11 @@ func NewLimits(perSecond float64, perAction map[string]float64) *Limits {
 	return &Limits{perSecond: perSecond, actions: perAction, limiters: map[string]*ratelimit.Limiter{}}
 }
 
-// Wait blocks until action may be sent, or ctx ends. When the slot would
-// come after ctx's deadline or ratelimit.SendBy time, it returns an error
-// wrapping ratelimit.ErrNoTime at once. A nil *Limits never waits.
-func (l *Limits) Wait(ctx context.Context, action string) error {
-	if l == nil {
-		return nil
-	}
-	return l.limiter(action).Wait(ctx)
-}
-
-// Acquire is Wait that also returns done, to call when the answer has come
-// back (see ratelimit.Limiter.Acquire). A nil *Limits never waits.
+// Acquire blocks until action may be sent, or ctx ends, and returns done,
+// to call when the answer has come back (see ratelimit.Limiter.Acquire).
+// When the slot would come after ctx's deadline or ratelimit.SendBy time,
+// it returns an error wrapping ratelimit.ErrNoTime at once. A nil *Limits
+// never waits.
 func (l *Limits) Acquire(ctx context.Context, action string) (done func(), err error) {
 	if l == nil {
 		return func() {}, nil

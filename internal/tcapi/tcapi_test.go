@@ -4,16 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
 
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/endpoint"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/ratelimit"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 )
@@ -24,7 +26,7 @@ const (
 	actionRefresh  = "RefreshMultiPathGatewaySecretKey"
 )
 
-// fastRetry is DefaultRetry's number of attempts without the waiting.
+// fastRetry is defaultRetry's number of attempts without the waiting.
 var fastRetry = retry.Policy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond}
 
 type keyAnswer struct{ SecretKey string }
@@ -39,7 +41,7 @@ func newCloud(t *testing.T) (*emulator.Emulator, *Client) {
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { emu.Close() })
-	ep, err := config.ParseEndpoint(srv.URL)
+	ep, err := endpoint.Parse(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,11 +368,19 @@ func TestErrorFormat(t *testing.T) {
 	}
 }
 
+// acquire takes a slot of action as Call does, the answer coming back at
+// once.
+func acquire(l *Limits, ctx context.Context, action string) error {
+	done, err := l.Acquire(ctx, action)
+	done()
+	return err
+}
+
 func TestLimits(t *testing.T) {
 	ctx := context.Background()
 	t.Run("nil never waits", func(t *testing.T) {
 		var l *Limits
-		if err := l.Wait(ctx, "teo.A"); err != nil {
+		if err := acquire(l, ctx, "teo.A"); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -379,7 +389,7 @@ func TestLimits(t *testing.T) {
 		// One request per second: the first of each action passes at once.
 		for _, a := range []string{"teo.A", "teo.B", "ssm.A"} {
 			short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
-			err := l.Wait(short, a)
+			err := acquire(l, short, a)
 			cancel()
 			if err != nil {
 				t.Errorf("%s: first request waited: %v", a, err)
@@ -388,7 +398,7 @@ func TestLimits(t *testing.T) {
 		// The second of the same action would wait about a second.
 		short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
 		defer cancel()
-		if err := l.Wait(short, "teo.A"); err == nil {
+		if err := acquire(l, short, "teo.A"); err == nil {
 			t.Error("a second request in the same second did not wait")
 		}
 	})
@@ -398,38 +408,38 @@ func TestLimits(t *testing.T) {
 	t.Run("per action rate", func(t *testing.T) {
 		l := NewLimits(0.01, map[string]float64{"ssm.GetSecretValue": 1000})
 		for i := range 1000 {
-			if err := l.Wait(inFifty(), "ssm.GetSecretValue"); err != nil {
+			if err := acquire(l, inFifty(), "ssm.GetSecretValue"); err != nil {
 				t.Fatalf("request %d at the per-action rate: %v", i+1, err)
 			}
 		}
-		if err := l.Wait(inFifty(), "ssm.DescribeSecret"); err != nil {
+		if err := acquire(l, inFifty(), "ssm.DescribeSecret"); err != nil {
 			t.Fatal(err)
 		}
-		if err := l.Wait(inFifty(), "ssm.DescribeSecret"); !errors.Is(err, ratelimit.ErrNoTime) {
+		if err := acquire(l, inFifty(), "ssm.DescribeSecret"); !errors.Is(err, ratelimit.ErrNoTime) {
 			t.Errorf("second request at the default rate: %v, want ErrNoTime", err)
 		}
 	})
 	t.Run("Throttled slows only its action", func(t *testing.T) {
 		l := NewLimits(0.01, nil)
 		l.Throttled("teo.A")
-		if err := l.Wait(inFifty(), "teo.A"); !errors.Is(err, ratelimit.ErrNoTime) {
+		if err := acquire(l, inFifty(), "teo.A"); !errors.Is(err, ratelimit.ErrNoTime) {
 			t.Errorf("throttled action: %v, want ErrNoTime", err)
 		}
-		if err := l.Wait(inFifty(), "teo.B"); err != nil {
+		if err := acquire(l, inFifty(), "teo.B"); err != nil {
 			t.Errorf("other action: %v", err)
 		}
 		var none *Limits
 		none.Throttled("teo.A")
 	})
-	t.Run("Wait honours ctx", func(t *testing.T) {
+	t.Run("Acquire honours ctx", func(t *testing.T) {
 		l := NewLimits(0.001, nil)
-		if err := l.Wait(ctx, "teo.A"); err != nil {
+		if err := acquire(l, ctx, "teo.A"); err != nil {
 			t.Fatal(err)
 		}
 		canceled, cancel := context.WithCancel(ctx)
 		cancel()
-		if err := l.Wait(canceled, "teo.A"); err == nil {
-			t.Error("Wait on a canceled context returned nil")
+		if err := acquire(l, canceled, "teo.A"); err == nil {
+			t.Error("Acquire on a canceled context returned nil")
 		}
 	})
 	t.Run("a client waiting for its limit sends nothing past the deadline", func(t *testing.T) {
@@ -450,11 +460,38 @@ func TestLimits(t *testing.T) {
 	})
 }
 
+// TestForCopiesSettings: For keeps every setting but the service and the
+// version, and leaves its receiver as it was.
+func TestForCopiesSettings(t *testing.T) {
+	base := &Client{
+		Service: "teo", Version: "2022-09-01", Endpoint: endpoint.Endpoint{Scheme: "https", Host: "api.example.com"},
+		Region: "ap-guangzhou", Credential: common.NewCredential("AKIDfor", "key"), Limits: NewLimits(1, nil),
+		Timeout: time.Second, Retry: fastRetry, Transport: http.DefaultTransport, Logger: slog.New(slog.DiscardHandler),
+	}
+	got := base.For("ssm", "2019-09-23")
+	if base.Service != "teo" || base.Version != "2022-09-01" {
+		t.Errorf("For changed its receiver: %s %s", base.Service, base.Version)
+	}
+	if got.Service != "ssm" || got.Version != "2019-09-23" {
+		t.Errorf("For = %s %s", got.Service, got.Version)
+	}
+	want, have := reflect.ValueOf(base).Elem(), reflect.ValueOf(got).Elem()
+	for i := range want.NumField() {
+		f := want.Type().Field(i)
+		if !f.IsExported() || f.Name == "Service" || f.Name == "Version" {
+			continue
+		}
+		if !reflect.DeepEqual(want.Field(i).Interface(), have.Field(i).Interface()) {
+			t.Errorf("For did not copy %s", f.Name)
+		}
+	}
+}
+
 // TestSDKClientsReused: invocations of a warm instance with the same
 // endpoint, region and credential reuse one SDK client; a renewed
 // credential gets its own.
 func TestSDKClientsReused(t *testing.T) {
-	ep := config.Endpoint{Scheme: "https", Host: "teo.example.com"}
+	ep := endpoint.Endpoint{Scheme: "https", Host: "teo.example.com"}
 	newClient := func(secretKey string) *Client {
 		return &Client{Service: "teo", Endpoint: ep, Credential: common.NewTokenCredential("AKIDreuse", secretKey, "token")}
 	}

@@ -76,7 +76,7 @@ func TestProductionTimeoutSurvivesSlowAnswer(t *testing.T) {
 		t.Run(run, func(t *testing.T) {
 			t.Parallel()
 			emu, c := newCloud(t)
-			c.Timeout, c.Retry = 0, retry.Policy{} // DefaultTimeout, DefaultRetry
+			c.Timeout, c.Retry = 0, retry.Policy{} // DefaultTimeout, defaultRetry()
 			c = withSSM(t, emu, c)
 			emu.Inject(emulator.Fault{Action: "UpdateSecret", Delay: 6 * time.Second, Times: 1})
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

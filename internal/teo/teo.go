@@ -30,10 +30,10 @@ type Client struct {
 	API *tcapi.Client // Service/Version set to TEO's
 }
 
-// New returns a client on api, which must be configured for TEO.
+// New returns a client calling TEO with api's endpoint, credential, limits
+// and timing (api itself is not changed).
 func New(api *tcapi.Client) *Client {
-	api.Service, api.Version = Service, Version
-	return &Client{API: api}
+	return &Client{API: api.For(Service, Version)}
 }
 
 type zoneParams struct {

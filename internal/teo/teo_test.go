@@ -82,3 +82,15 @@ func TestKeyAPIs(t *testing.T) {
 		t.Errorf("Refresh of an unknown zone: %v", err)
 	}
 }
+
+// TestNewLeavesItsInput: New takes api's settings, not api itself.
+func TestNewLeavesItsInput(t *testing.T) {
+	api := &tcapi.Client{Region: "ap-guangzhou"}
+	c := teo.New(api)
+	if api.Service != "" || api.Version != "" {
+		t.Errorf("New changed its input: %q %q", api.Service, api.Version)
+	}
+	if c.API == api || c.API.Service != teo.Service || c.API.Version != teo.Version || c.API.Region != "ap-guangzhou" {
+		t.Errorf("client API = %+v", c.API)
+	}
+}

@@ -2,20 +2,17 @@ package awssm
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/endpoint"
 )
 
 // Environment variables NewAPI reads, the ones the SDK's standard chain
@@ -83,7 +80,7 @@ func NewAPI(getenv func(string) string, httpClient aws.HTTPClient) (*secretsmana
 		if value == "" {
 			continue
 		}
-		ep, err := config.ParseEndpoint(value)
+		ep, err := endpoint.Parse(value)
 		if err != nil {
 			return nil, fmt.Errorf("aws: %s: %w", name, err)
 		}
@@ -124,9 +121,7 @@ func caBundleClient(path string) (*http.Client, error) {
 		return nil, fmt.Errorf("%s holds no PEM certificate", path)
 	}
 	c := *sharedHTTPClient
-	t := sharedTransport.Clone()
-	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	c.Transport = t
+	c.Transport = endpoint.TransportTrusting(pool)
 	return &c, nil
 }
 
@@ -136,14 +131,6 @@ func caBundleClient(path string) (*http.Client, error) {
 // dialer and a 10 s TLS timeout of its own).
 // It does not follow redirects, as aws.HTTPClient asks.
 var sharedHTTPClient = &http.Client{
-	Transport:     sharedTransport,
+	Transport:     endpoint.Transport(),
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-}
-
-var sharedTransport = &http.Transport{
-	Proxy:               http.ProxyFromEnvironment,
-	DialContext:         (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
-	IdleConnTimeout:     30 * time.Second,
-	MaxIdleConnsPerHost: 16,
-	ForceAttemptHTTP2:   true,
 }

@@ -5,7 +5,7 @@
 //
 // # Calls of a steady rotation
 //
-// Three calls per zone, one of each action:
+// Four calls per zone, one of each action, in three round trips:
 //
 //   - inspect: GetSecretValue (AWSCURRENT, the read consumers make) and
 //     DescribeSecret (the tags, and DeletedDate: a secret scheduled for
@@ -75,7 +75,6 @@
 package awssm
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -83,7 +82,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -133,15 +131,17 @@ const (
 	codeExists   = "ResourceExistsException"
 )
 
-// DefaultRetry is the policy of a Sink whose Retry is zero: transient
+// defaultRetry is the policy of a Sink whose Retry is zero: transient
 // failures of one call are sent again, each attempt bounded by 5 s.
-var DefaultRetry = retry.Policy{Attempts: 4, Initial: 200 * time.Millisecond, Max: 2 * time.Second, AttemptTimeout: 5 * time.Second}
+func defaultRetry() retry.Policy {
+	return retry.Policy{Attempts: 4, Initial: 200 * time.Millisecond, Max: 2 * time.Second, AttemptTimeout: 5 * time.Second}
+}
 
 // Sink writes each zone's key to its secret.
 type Sink struct {
 	API      *secretsmanager.Client
 	SecretID string       // name or ARN, may hold {zone} (config.ZonePlaceholder)
-	Retry    retry.Policy // zero = DefaultRetry
+	Retry    retry.Policy // zero = defaultRetry()
 	Logger   *slog.Logger // nil = no logs
 }
 
@@ -164,7 +164,7 @@ func (s *Sink) secretID(zone string) string {
 
 func (s *Sink) policy() retry.Policy {
 	if s.Retry == (retry.Policy{}) {
-		return DefaultRetry
+		return defaultRetry()
 	}
 	return s.Retry
 }
@@ -219,6 +219,14 @@ func (s *Sink) getStage(ctx context.Context, id, stage string) (key secret.Key, 
 	return secret.New(aws.ToString(out.SecretString)), aws.ToString(out.VersionId), true, nil
 }
 
+// reader is getStage of stage as a sink.Read.
+func (s *Sink) reader(ctx context.Context, id, stage string) sink.Read {
+	return func() (secret.Key, bool, error) {
+		key, _, found, err := s.getStage(ctx, id, stage)
+		return key, found, err
+	}
+}
+
 // describe returns the secret's metadata; found is false when it does not
 // exist.
 func (s *Sink) describe(ctx context.Context, id string) (*secretsmanager.DescribeSecretOutput, bool, error) {
@@ -245,40 +253,23 @@ func scheduledForDeletion(id string, at time.Time) error {
 }
 
 // Inspect implements sink.Store: GetSecretValue (AWSCURRENT) and
-// DescribeSecret, sent together.
+// DescribeSecret, sent together; a secret scheduled for deletion fails with
+// its remedy before GetSecretValue's own error (InvalidRequestException).
 func (s *Sink) Inspect(ctx context.Context, zone string) (sink.Holding, error) {
 	id := s.secretID(zone)
-	var (
-		key    secret.Key
-		hasKey bool
-		getErr error
-		wg     sync.WaitGroup
-	)
-	wg.Go(func() { key, _, hasKey, getErr = s.get(ctx, id) })
-	meta, exists, descErr := s.describe(ctx, id)
-	wg.Wait()
-	var h sink.Holding
-	if descErr == nil && exists && meta.DeletedDate != nil {
-		// Before GetSecretValue's own error (InvalidRequestException), which
-		// has no remedy.
-		return h, scheduledForDeletion(id, *meta.DeletedDate)
-	}
-	if err := cmp.Or(getErr, descErr); err != nil {
-		return h, err
-	}
-	if !exists {
-		return h, nil // Begin creates it
-	}
-	h.Exists = true
-	if value, ok := tagValue(meta.Tags, RecordTag); ok {
-		if rec, err := sink.ParseRecord(value); err == nil {
-			h.Record = &rec // no record, or one edited by hand: trust none
+	h, _, err := sink.Inspect(s.reader(ctx, id, StageCurrent), func() (sink.Metadata, error) {
+		meta, exists, err := s.describe(ctx, id)
+		if !exists {
+			return sink.Metadata{}, err
 		}
-	}
-	if hasKey {
-		h.Key = key
-	}
-	return h, nil
+		m := sink.Metadata{Exists: true}
+		m.Record, _ = tagValue(meta.Tags, RecordTag)
+		if meta.DeletedDate != nil {
+			m.Unusable = scheduledForDeletion(id, *meta.DeletedDate)
+		}
+		return m, err
+	})
+	return h, err
 }
 
 func tagValue(tags []types.Tag, key string) (string, bool) {
@@ -435,15 +426,7 @@ func (s *Sink) deliver(ctx context.Context, id string, d sink.Delivery) (sink.Ou
 		}
 		base = versionID
 	}
-	err := s.write(ctx, id, d, base)
-	if err != nil && retry.IsRetryable(err) && ctx.Err() == nil {
-		// Every answer was lost, but the write may have landed all the
-		// same: one read tells.
-		if current, _, found, gerr := s.get(ctx, id); gerr == nil && found && current.Equal(d.Key) {
-			return sink.OK, nil
-		}
-	}
-	return sink.OK, err
+	return sink.OK, sink.ConfirmWrite(ctx, s.write(ctx, id, d, base), d.Key, s.reader(ctx, id, StageCurrent))
 }
 
 // write makes d.Key AWSCURRENT: PutSecretValue, and CreateSecret when the

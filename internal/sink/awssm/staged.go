@@ -58,13 +58,7 @@ func (s *Sink) stage(ctx context.Context, id, zone string, h sink.Holding, rec s
 		})
 		return err
 	})
-	if err != nil && retry.IsRetryable(err) && ctx.Err() == nil {
-		// Every answer was lost, but the write may have landed: one read tells.
-		if held, _, found, gerr := s.getStage(ctx, id, StagePending); gerr == nil && found && held.Equal(key) {
-			return nil
-		}
-	}
-	return err
+	return sink.ConfirmWrite(ctx, err, key, s.reader(ctx, id, StagePending))
 }
 
 // Pending implements sink.Stager: GetSecretValue (AWSPENDING).
@@ -164,12 +158,7 @@ func (s *Sink) promoteOnce(ctx context.Context, id, zone string, key secret.Key,
 		// another): it becomes AWSCURRENT as Deliver would write it.
 		changed = true
 		d := sink.Delivery{ZoneID: zone, Key: key, Action: "promote", RotationID: rec.RotationID}
-		err := s.write(ctx, id, d, currentID)
-		if err != nil && retry.IsRetryable(err) && ctx.Err() == nil {
-			if held, _, found, gerr := s.get(ctx, id); gerr == nil && found && held.Equal(key) {
-				err = nil
-			}
-		}
+		err := sink.ConfirmWrite(ctx, s.write(ctx, id, d, currentID), key, s.reader(ctx, id, StageCurrent))
 		if err != nil {
 			return changed, err
 		}

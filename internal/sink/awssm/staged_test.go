@@ -3,6 +3,7 @@ package awssm_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -233,6 +234,13 @@ func TestPending(t *testing.T) {
 	}
 }
 
+// with returns a copy of calls with action's count set to n.
+func with(calls map[string]int, action string, n int) map[string]int {
+	c := maps.Clone(calls)
+	c[action] = n
+	return c
+}
+
 // TestPromote: AWSCURRENT on the staged version, AWSPREVIOUS on the old
 // one, no AWSPENDING anywhere, the record Done.
 func TestPromote(t *testing.T) {
@@ -246,6 +254,9 @@ func TestPromote(t *testing.T) {
 		noCurrent                  // key AWSPENDING, nothing AWSCURRENT
 		secretLost                 // no secret at all
 	)
+	// promotion is the calls that promote a staged key: both labels read,
+	// both moved, the record tagged.
+	promotion := map[string]int{"GetSecretValue": 2, "UpdateSecretVersionStage": 2, "TagResource": 1}
 	tests := []struct {
 		name          string
 		setup         setup
@@ -258,7 +269,7 @@ func TestPromote(t *testing.T) {
 		wantPrevious  bool // the old key is AWSPREVIOUS
 	}{
 		{name: "staged key promoted", setup: staged,
-			wantCalls:   map[string]int{"GetSecretValue": 2, "UpdateSecretVersionStage": 2, "TagResource": 1},
+			wantCalls:   promotion,
 			wantOutcome: sink.OK, wantPrevious: true},
 		{name: "already promoted: unchanged, the record still written", setup: promoted,
 			wantCalls:   map[string]int{"GetSecretValue": 2, "TagResource": 1},
@@ -273,7 +284,7 @@ func TestPromote(t *testing.T) {
 			wantCalls:   map[string]int{"GetSecretValue": 2, "PutSecretValue": 1, "UpdateSecretVersionStage": 1, "TagResource": 1},
 			wantOutcome: sink.OK, wantPrevious: true},
 		{name: "no AWSCURRENT: moved without RemoveFromVersionId", setup: noCurrent,
-			wantCalls:   map[string]int{"GetSecretValue": 2, "UpdateSecretVersionStage": 2, "TagResource": 1},
+			wantCalls:   promotion,
 			wantOutcome: sink.OK},
 		{name: "secret lost: created holding the key", setup: secretLost,
 			wantCalls:   map[string]int{"GetSecretValue": 2, "PutSecretValue": 1, "CreateSecret": 1, "TagResource": 1},
@@ -282,15 +293,15 @@ func TestPromote(t *testing.T) {
 		// transient faults
 		{name: "GetSecretValue throttled once", setup: staged,
 			faults:      []emulator.Fault{{Action: sm + "GetSecretValue", Code: "ThrottlingException", Times: 1}},
-			wantCalls:   map[string]int{"GetSecretValue": 3, "UpdateSecretVersionStage": 2, "TagResource": 1},
+			wantCalls:   with(promotion, "GetSecretValue", 3),
 			wantOutcome: sink.OK, wantPrevious: true},
 		{name: "UpdateSecretVersionStage failing once", setup: staged,
 			faults:      []emulator.Fault{{Action: sm + "UpdateSecretVersionStage", Code: "InternalServiceError", Times: 1}},
-			wantCalls:   map[string]int{"GetSecretValue": 2, "UpdateSecretVersionStage": 3, "TagResource": 1},
+			wantCalls:   with(promotion, "UpdateSecretVersionStage", 3),
 			wantOutcome: sink.OK, wantPrevious: true},
 		{name: "AWSCURRENT move answer lost: the labels are read again", setup: staged,
 			faults:      []emulator.Fault{{Action: sm + "UpdateSecretVersionStage", Phase: emulator.After, Drop: true, Times: 1}},
-			wantCalls:   map[string]int{"GetSecretValue": 4, "UpdateSecretVersionStage": 3, "TagResource": 1},
+			wantCalls:   with(with(promotion, "GetSecretValue", 4), "UpdateSecretVersionStage", 3),
 			wantOutcome: sink.OK, wantPrevious: true},
 		{name: "AWSPENDING removal answer lost: the labels are read again", setup: movedNotClean,
 			faults:      []emulator.Fault{{Action: sm + "UpdateSecretVersionStage", Phase: emulator.After, Code: "InternalServiceError", Times: 1}},
@@ -302,7 +313,7 @@ func TestPromote(t *testing.T) {
 			wantOutcome: sink.OK, wantPrevious: true},
 		{name: "TagResource answer lost", setup: staged,
 			faults:      []emulator.Fault{{Action: sm + "TagResource", Phase: emulator.After, Code: "InternalServiceError", Times: 1}},
-			wantCalls:   map[string]int{"GetSecretValue": 2, "UpdateSecretVersionStage": 2, "TagResource": 2},
+			wantCalls:   with(promotion, "TagResource", 2),
 			wantOutcome: sink.OK, wantPrevious: true},
 
 		// final failures
@@ -316,7 +327,7 @@ func TestPromote(t *testing.T) {
 			wantAction: "UpdateSecretVersionStage", wantCode: "InternalServiceError", wantRetryable: true},
 		{name: "TagResource denied", setup: staged,
 			faults:     []emulator.Fault{{Action: sm + "TagResource", Code: "AccessDeniedException"}},
-			wantCalls:  map[string]int{"GetSecretValue": 2, "UpdateSecretVersionStage": 2, "TagResource": 1},
+			wantCalls:  promotion,
 			wantAction: "TagResource", wantCode: "AccessDeniedException", wantPrevious: true},
 		{name: "GetSecretValue denied", setup: staged,
 			faults:     []emulator.Fault{{Action: sm + "GetSecretValue", Code: "AccessDeniedException"}},

@@ -34,10 +34,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/tcapi"
@@ -61,17 +59,19 @@ const (
 	ActionDeleteVersion     = "DeleteSecretVersion" // staged mode only
 )
 
-// RateLimits are SSM's documented requests per second per action, for
-// tcapi.NewLimits.
-var RateLimits = map[string]float64{
-	Service + "." + ActionGet:               300,
-	Service + "." + ActionDescribe:          40,
-	Service + "." + ActionCreate:            100,
-	Service + "." + ActionPut:               100,
-	Service + "." + ActionUpdate:            50,
-	Service + "." + ActionListVersions:      40,
-	Service + "." + ActionUpdateDescription: 20,
-	Service + "." + ActionDeleteVersion:     50,
+// RateLimits returns SSM's documented requests per second per action, for
+// tcapi.NewLimits (a fresh map on each call).
+func RateLimits() map[string]float64 {
+	return map[string]float64{
+		Service + "." + ActionGet:               300,
+		Service + "." + ActionDescribe:          40,
+		Service + "." + ActionCreate:            100,
+		Service + "." + ActionPut:               100,
+		Service + "." + ActionUpdate:            50,
+		Service + "." + ActionListVersions:      40,
+		Service + "." + ActionUpdateDescription: 20,
+		Service + "." + ActionDeleteVersion:     50,
+	}
 }
 
 // maxVersions is SSM's limit of versions per custom secret.
@@ -92,10 +92,11 @@ var (
 	_ sink.Stager = (*Sink)(nil)
 )
 
-// New returns the sink for cfg over api (Service, Version and Region are set
-// from cfg).
+// New returns the sink for cfg, calling SSM in cfg.Region with api's
+// endpoint, credential, limits and timing (api itself is not changed).
 func New(cfg config.SSM, api *tcapi.Client) *Sink {
-	api.Service, api.Version, api.Region = Service, Version, cfg.Region
+	api = api.For(Service, Version)
+	api.Region = cfg.Region
 	return &Sink{API: api, SecretName: cfg.SecretName, VersionID: cfg.VersionID, PendingVersionID: cfg.PendingVersionID}
 }
 
@@ -174,6 +175,11 @@ func (s *Sink) get(ctx context.Context, name string) (secret.Key, bool, error) {
 	return s.getVersion(ctx, name, s.VersionID)
 }
 
+// reader is getVersion of vid as a sink.Read.
+func (s *Sink) reader(ctx context.Context, name, vid string) sink.Read {
+	return func() (secret.Key, bool, error) { return s.getVersion(ctx, name, vid) }
+}
+
 // getVersion returns the value of version vid, as get does.
 func (s *Sink) getVersion(ctx context.Context, name, vid string) (secret.Key, bool, error) {
 	var out struct{ SecretString string }
@@ -222,32 +228,18 @@ func (s *Sink) read(ctx context.Context, name string) (secret.Key, presence, err
 // version is still missing, ListSecretVersionIds to prove there is room.
 func (s *Sink) Inspect(ctx context.Context, zone string) (sink.Holding, error) {
 	name := s.secretName(zone)
-	var (
-		key    secret.Key
-		hasKey bool
-		getErr error
-		wg     sync.WaitGroup
-	)
-	wg.Go(func() { key, hasKey, getErr = s.get(ctx, name) })
-	meta, exists, descErr := s.describe(ctx, name)
-	wg.Wait()
-	var holding sink.Holding
-	if descErr == nil && exists && meta.Status != "Enabled" {
-		// Before GetSecretValue's own error, which has no remedy.
-		return holding, s.fail(name, unusable(name, meta.Status))
-	}
-	if err := cmp.Or(getErr, descErr); err != nil {
+	holding, hasKey, err := sink.Inspect(s.reader(ctx, name, s.VersionID), func() (sink.Metadata, error) {
+		meta, exists, err := s.describe(ctx, name)
+		m := sink.Metadata{Exists: exists, Record: meta.Description}
+		if exists && meta.Status != "Enabled" {
+			m.Unusable = unusable(name, meta.Status)
+		}
+		return m, err
+	})
+	if err != nil {
 		return holding, s.fail(name, err)
 	}
-	if !exists {
-		return holding, nil // Begin creates it
-	}
-	holding.Exists = true
-	if rec, err := sink.ParseRecord(meta.Description); err == nil {
-		holding.Record = &rec // no record, or one edited by hand: trust none
-	}
-	if hasKey {
-		holding.Key = key
+	if !holding.Exists || hasKey {
 		return holding, nil
 	}
 	var out struct{ Versions []struct{ VersionId string } }
@@ -316,14 +308,7 @@ func (s *Sink) deliver(ctx context.Context, name string, d sink.Delivery) (sink.
 		where = w
 	}
 	err := s.write(ctx, name, d.ZoneID, d.Key, where)
-	if err != nil && retry.IsRetryable(err) && ctx.Err() == nil {
-		// Every answer was lost, but the write may have landed all the
-		// same: one read tells.
-		if current, found, gerr := s.get(ctx, name); gerr == nil && found && current.Equal(d.Key) {
-			return sink.OK, nil
-		}
-	}
-	return sink.OK, err
+	return sink.OK, sink.ConfirmWrite(ctx, err, d.Key, s.reader(ctx, name, s.VersionID))
 }
 
 // write puts key in the version, starting from where the version is

@@ -70,14 +70,17 @@ func newFixture(t *testing.T) *fixture {
 	api := &tcapi.Client{
 		Endpoint:   ep,
 		Credential: common.NewTokenCredential(role.SecretID, role.SecretKey, role.Token),
-		Limits:     tcapi.NewLimits(20, ssm.RateLimits),
+		Limits:     tcapi.NewLimits(20, ssm.RateLimits()),
 		Timeout:    5 * time.Second, Retry: fastRetry, Logger: logger,
 	}
 	s := ssm.New(config.SSM{SecretName: template, VersionID: versionID, PendingVersionID: pendingID, Region: region, Endpoint: ep}, api)
-	if api.Service != "ssm" || api.Version != "2019-09-23" || api.Region != region {
-		t.Fatalf("New set the client to %s %s %s", api.Service, api.Version, api.Region)
+	if api.Service != "" || api.Version != "" || api.Region != "" {
+		t.Fatalf("New changed the client it was given to %s %s %s", api.Service, api.Version, api.Region)
 	}
-	if s.API != api || s.SecretName != template || s.VersionID != versionID || s.PendingVersionID != pendingID {
+	if s.API.Service != "ssm" || s.API.Version != "2019-09-23" || s.API.Region != region || s.API.Logger != logger {
+		t.Fatalf("New set the client to %s %s %s", s.API.Service, s.API.Version, s.API.Region)
+	}
+	if s.SecretName != template || s.VersionID != versionID || s.PendingVersionID != pendingID {
 		t.Fatalf("New = %+v", s)
 	}
 	s.Logger = logger
@@ -132,13 +135,16 @@ func (f *fixture) allCalls(t *testing.T, want map[string]int) {
 }
 
 // value is what consumers read from the configured version ("" if none).
-func (f *fixture) value() (string, bool) {
+func (f *fixture) value() (string, bool) { return f.versionValue(versionID) }
+
+// versionValue is the value of version vid ("" and false if none).
+func (f *fixture) versionValue(vid string) (string, bool) {
 	s, ok := f.emu.Secret(region, name)
 	if !ok {
 		return "", false
 	}
 	for _, v := range s.Versions {
-		if v.ID == versionID {
+		if v.ID == vid {
 			return v.Value, true
 		}
 	}
@@ -741,7 +747,9 @@ func TestDeliver(t *testing.T) {
 }
 
 // TestDeliverFaults: transient failures before or after the work still end
-// with the key in place; persistent failures end Failed with the code.
+// with the key in place; persistent failures end Failed with the code. A
+// secret consumers cannot read is never written by a delivery that reads
+// first; a fresh one to a secret scheduled for deletion fails for good.
 func TestDeliverFaults(t *testing.T) {
 	internal := func(action string, phase emulator.Phase) emulator.Fault {
 		return emulator.Fault{Action: action, Phase: phase, Code: "InternalError", Times: 1}
@@ -750,8 +758,9 @@ func TestDeliverFaults(t *testing.T) {
 		name      string
 		seed      seed
 		fresh     bool
-		fault     emulator.Fault
-		wantCalls map[string]int // only these are checked
+		fault     emulator.Fault // none when zero
+		wantCalls map[string]int // only these are checked, unless allCalls
+		allCalls  bool           // wantCalls lists every action made
 
 		want          sink.Outcome
 		wantCode      string
@@ -833,6 +842,17 @@ func TestDeliverFaults(t *testing.T) {
 			fault: emulator.Fault{Action: "UpdateSecret", Drop: true},
 			want:  sink.Failed, wantCode: "ClientError.NetworkError", wantRetryable: true, wantOld: true,
 			wantCalls: map[string]int{"UpdateSecret": fastRetry.Attempts}},
+
+		// secrets consumers cannot read
+		{name: "disabled secret, read first", seed: disabled,
+			want: sink.Failed, wantCode: "ResourceUnavailable.ResourceDisabled", wantOld: true,
+			wantCalls: map[string]int{"GetSecretValue": 1}, allCalls: true},
+		{name: "secret pending deletion, read first", seed: pendingDelete,
+			want: sink.Failed, wantCode: "ResourceUnavailable.ResourcePendingDeleted", wantOld: true,
+			wantCalls: map[string]int{"GetSecretValue": 1}, allCalls: true},
+		{name: "secret pending deletion, fresh key", seed: pendingDelete, fresh: true,
+			want: sink.Failed, wantCode: "OperationDenied", wantOld: true,
+			wantCalls: map[string]int{"UpdateSecret": 1}, allCalls: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -840,13 +860,19 @@ func TestDeliverFaults(t *testing.T) {
 			f := newFixture(t)
 			key, old := newKey(t), newKey(t)
 			f.seed(tc.seed, key, old)
-			f.emu.Inject(tc.fault)
+			if tc.fault != (emulator.Fault{}) {
+				f.emu.Inject(tc.fault)
+			}
 			got, err := f.sink.Deliver(context.Background(), delivery(key, tc.fresh))
 			f.err(err)
 			if got != tc.want {
 				t.Fatalf("Deliver = %s, %v; want %s", got, err, tc.want)
 			}
-			f.calls(t, tc.wantCalls)
+			if tc.allCalls {
+				f.allCalls(t, tc.wantCalls)
+			} else {
+				f.calls(t, tc.wantCalls)
+			}
 			v, _ := f.value()
 			if tc.want != sink.Failed {
 				if err != nil {
@@ -863,41 +889,6 @@ func TestDeliverFaults(t *testing.T) {
 				if !strings.Contains(f.logs.String(), `"code":"`+tc.wantCode+`"`) {
 					t.Error("the failure is not logged with its code")
 				}
-			}
-			f.noLeak(t, key, old)
-		})
-	}
-}
-
-// TestDeliverUnusableSecret: a secret consumers cannot read is never
-// written by a delivery that reads first; a fresh one to a secret scheduled
-// for deletion fails for good.
-func TestDeliverUnusableSecret(t *testing.T) {
-	tests := []struct {
-		seed      seed
-		fresh     bool
-		wantCode  string
-		wantCalls map[string]int
-	}{
-		{disabled, false, "ResourceUnavailable.ResourceDisabled", map[string]int{"GetSecretValue": 1}},
-		{pendingDelete, false, "ResourceUnavailable.ResourcePendingDeleted", map[string]int{"GetSecretValue": 1}},
-		{pendingDelete, true, "OperationDenied", map[string]int{"UpdateSecret": 1}},
-	}
-	for _, tc := range tests {
-		t.Run(fmt.Sprintf("%s, fresh %v", tc.seed, tc.fresh), func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
-			key, old := newKey(t), newKey(t)
-			f.seed(tc.seed, key, old)
-			got, err := f.sink.Deliver(context.Background(), delivery(key, tc.fresh))
-			f.err(err)
-			if got != sink.Failed {
-				t.Errorf("Deliver = %s, %v", got, err)
-			}
-			checkError(t, err, tc.wantCode, false)
-			f.allCalls(t, tc.wantCalls)
-			if v, _ := f.value(); v != old {
-				t.Error("the value of an unusable secret was changed")
 			}
 			f.noLeak(t, key, old)
 		})
@@ -934,7 +925,7 @@ func (f *fixture) err2(o sink.Outcome, err error) (sink.Outcome, error) { return
 func TestRateLimits(t *testing.T) {
 	for _, action := range []string{ssm.ActionGet, ssm.ActionDescribe, ssm.ActionCreate, ssm.ActionPut,
 		ssm.ActionUpdate, ssm.ActionListVersions, ssm.ActionUpdateDescription, ssm.ActionDeleteVersion} {
-		if r, ok := ssm.RateLimits[ssm.Service+"."+action]; !ok || r <= 0 {
+		if r, ok := ssm.RateLimits()[ssm.Service+"."+action]; !ok || r <= 0 {
 			t.Errorf("no rate limit for %s", action)
 		}
 	}
@@ -943,12 +934,12 @@ func TestRateLimits(t *testing.T) {
 		"PutSecretValue": 100, "UpdateSecret": 50, "ListSecretVersionIds": 40, "UpdateDescription": 20,
 		"DeleteSecretVersion": 50}
 	for action, want := range documented {
-		if got := ssm.RateLimits["ssm."+action]; got != want {
+		if got := ssm.RateLimits()["ssm."+action]; got != want {
 			t.Errorf("%s: %v per second, documented %v", action, got, want)
 		}
 	}
-	if len(ssm.RateLimits) != len(documented) {
-		t.Errorf("%d rate limits for %d actions used", len(ssm.RateLimits), len(documented))
+	if len(ssm.RateLimits()) != len(documented) {
+		t.Errorf("%d rate limits for %d actions used", len(ssm.RateLimits()), len(documented))
 	}
 }
 

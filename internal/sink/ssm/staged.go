@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"slices"
 
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/tcapi"
@@ -73,13 +72,7 @@ func (s *Sink) stage(ctx context.Context, name, zone string, h sink.Holding, rec
 		}
 	}
 	err = s.writeVersion(ctx, name, zone, pending, key, where)
-	if err != nil && retry.IsRetryable(err) && ctx.Err() == nil {
-		// Every answer was lost, but the write may have landed: one read tells.
-		if held, found, gerr := s.getVersion(ctx, name, pending); gerr == nil && found && held.Equal(key) {
-			return nil
-		}
-	}
-	return err
+	return sink.ConfirmWrite(ctx, err, key, s.reader(ctx, name, pending))
 }
 
 // room lists the secret's versions and fails, before anything changes,
@@ -154,12 +147,7 @@ func (s *Sink) promote(ctx context.Context, name, zone string, key secret.Key, r
 		return sink.Failed, err
 	}
 	if where != present || !current.Equal(key) {
-		err := s.write(ctx, name, zone, key, where)
-		if err != nil && retry.IsRetryable(err) && ctx.Err() == nil {
-			if held, found, gerr := s.get(ctx, name); gerr == nil && found && held.Equal(key) {
-				err = nil
-			}
-		}
+		err := sink.ConfirmWrite(ctx, s.write(ctx, name, zone, key, where), key, s.reader(ctx, name, s.VersionID))
 		if err != nil {
 			return sink.Failed, err
 		}

@@ -3,26 +3,13 @@ package ssm_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"testing"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
 )
-
-// versionValue is the value of version vid ("" and false if none).
-func (f *fixture) versionValue(vid string) (string, bool) {
-	s, ok := f.emu.Secret(region, name)
-	if !ok {
-		return "", false
-	}
-	for _, v := range s.Versions {
-		if v.ID == vid {
-			return v.Value, true
-		}
-	}
-	return "", false
-}
 
 // storedRecord is the record in the secret's description (nil if none).
 func (f *fixture) storedRecord() *sink.Record {
@@ -45,9 +32,17 @@ type stagedSeed struct {
 	others  int    // further versions
 }
 
-func (f *fixture) seedStaged(s stagedSeed) {
+// seedStaged puts s in the emulator, a value that is a key of subst (a
+// placeholder such as "<key>") replaced by subst's value for it.
+func (f *fixture) seedStaged(s stagedSeed, subst map[string]string) {
 	if !s.exists {
 		return
+	}
+	if v, ok := subst[s.current]; ok {
+		s.current = v
+	}
+	if v, ok := subst[s.pending]; ok {
+		s.pending = v
 	}
 	st := emulator.SecretState{Description: seedDescription}
 	if s.current != "" {
@@ -76,6 +71,10 @@ func TestStage(t *testing.T) {
 		liveV  = "<live>"  // replaced by the live key
 		otherV = "<other>" // replaced by another key
 	)
+	// live is a secret whose current version holds the live key; staging,
+	// the calls that stage a key in it.
+	live := stagedSeed{exists: true, current: liveV}
+	staging := map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": 1}
 	tests := []struct {
 		name   string
 		seed   stagedSeed
@@ -88,14 +87,14 @@ func TestStage(t *testing.T) {
 		wantPending   bool // the pending version holds the key afterwards
 		wantCurrent   string
 	}{
-		{name: "existing secret", seed: stagedSeed{exists: true, current: liveV},
-			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": 1},
+		{name: "existing secret", seed: live,
+			wantCalls:  staging,
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
 		{name: "missing secret is created holding the live key", seed: stagedSeed{},
 			wantCalls:  map[string]int{"CreateSecret": 1, "GetSecretValue": 1, "PutSecretValue": 1},
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
 		{name: "existing secret without the current version", seed: stagedSeed{exists: true, others: 1},
-			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": 1},
+			wantCalls:  staging,
 			wantRecord: true, wantPending: true},
 		{name: "pending version holds the key already", seed: stagedSeed{exists: true, current: liveV, pending: keyV},
 			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "GetSecretValue": 1},
@@ -104,26 +103,26 @@ func TestStage(t *testing.T) {
 			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "GetSecretValue": 1, "UpdateSecret": 1},
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
 		{name: "nine versions with the current one: room for the pending one", seed: stagedSeed{exists: true, current: liveV, others: 8},
-			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": 1},
+			wantCalls:  staging,
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
 		{name: "ten versions with the pending one: it is updated", seed: stagedSeed{exists: true, current: liveV, pending: otherV, others: 8},
 			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "GetSecretValue": 1, "UpdateSecret": 1},
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
 
 		// transient faults
-		{name: "ListSecretVersionIds throttled once", seed: stagedSeed{exists: true, current: liveV},
+		{name: "ListSecretVersionIds throttled once", seed: live,
 			faults:     []emulator.Fault{{Action: "ListSecretVersionIds", Code: "RequestLimitExceeded", Times: 1}},
-			wantCalls:  map[string]int{"ListSecretVersionIds": 2, "UpdateDescription": 1, "PutSecretValue": 1},
+			wantCalls:  with(staging, "ListSecretVersionIds", 2),
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
-		{name: "UpdateDescription answer lost", seed: stagedSeed{exists: true, current: liveV},
+		{name: "UpdateDescription answer lost", seed: live,
 			faults:     []emulator.Fault{{Action: "UpdateDescription", Phase: emulator.After, Code: "InternalError", Times: 1}},
-			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 2, "PutSecretValue": 1},
+			wantCalls:  with(staging, "UpdateDescription", 2),
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
-		{name: "PutSecretValue failing once", seed: stagedSeed{exists: true, current: liveV},
+		{name: "PutSecretValue failing once", seed: live,
 			faults:     []emulator.Fault{{Action: "PutSecretValue", Code: "InternalError", Times: 1}},
-			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": 2},
+			wantCalls:  with(staging, "PutSecretValue", 2),
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
-		{name: "PutSecretValue answer lost: the retry finds the version and updates it", seed: stagedSeed{exists: true, current: liveV},
+		{name: "PutSecretValue answer lost: the retry finds the version and updates it", seed: live,
 			faults:     []emulator.Fault{{Action: "PutSecretValue", Phase: emulator.After, Drop: true, Times: 1}},
 			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": 2, "UpdateSecret": 1},
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
@@ -137,12 +136,12 @@ func TestStage(t *testing.T) {
 			wantCalls: map[string]int{"CreateSecret": 2, "UpdateDescription": 1, "GetSecretValue": 1,
 				"PutSecretValue": 1},
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
-		{name: "PutSecretValue failing for good: one read tells it did not land", seed: stagedSeed{exists: true, current: liveV},
+		{name: "PutSecretValue failing for good: one read tells it did not land", seed: live,
 			faults: []emulator.Fault{{Action: "PutSecretValue", Code: "InternalError"}},
 			wantCalls: map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": fastRetry.Attempts,
 				"GetSecretValue": 1},
 			wantCode: "InternalError", wantRetryable: true, wantRecord: true, wantCurrent: liveV},
-		{name: "PutSecretValue answers all lost, but it landed", seed: stagedSeed{exists: true, current: liveV},
+		{name: "PutSecretValue answers all lost, but it landed", seed: live,
 			faults: []emulator.Fault{{Action: "PutSecretValue", Phase: emulator.After, Code: "InternalError", Times: 1},
 				{Action: "PutSecretValue", Code: "InternalError"}},
 			wantCalls: map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": fastRetry.Attempts,
@@ -150,19 +149,19 @@ func TestStage(t *testing.T) {
 			wantRecord: true, wantPending: true, wantCurrent: liveV},
 
 		// final failures
-		{name: "the record first: PutSecretValue denied after it", seed: stagedSeed{exists: true, current: liveV},
+		{name: "the record first: PutSecretValue denied after it", seed: live,
 			faults:    []emulator.Fault{{Action: "PutSecretValue", Code: "UnauthorizedOperation"}},
-			wantCalls: map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": 1},
+			wantCalls: staging,
 			wantCode:  "UnauthorizedOperation", wantRecord: true, wantCurrent: liveV},
 		{name: "the record first: missing secret, PutSecretValue denied after it", seed: stagedSeed{},
 			faults:    []emulator.Fault{{Action: "PutSecretValue", Code: "UnauthorizedOperation"}},
 			wantCalls: map[string]int{"CreateSecret": 1, "GetSecretValue": 1, "PutSecretValue": 1},
 			wantCode:  "UnauthorizedOperation", wantRecord: true, wantCurrent: liveV},
-		{name: "UpdateDescription denied: no pending version", seed: stagedSeed{exists: true, current: liveV},
+		{name: "UpdateDescription denied: no pending version", seed: live,
 			faults:    []emulator.Fault{{Action: "UpdateDescription", Code: "UnauthorizedOperation"}},
 			wantCalls: map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1},
 			wantCode:  "UnauthorizedOperation", wantCurrent: liveV},
-		{name: "ListSecretVersionIds denied: nothing changes", seed: stagedSeed{exists: true, current: liveV},
+		{name: "ListSecretVersionIds denied: nothing changes", seed: live,
 			faults:    []emulator.Fault{{Action: "ListSecretVersionIds", Code: "UnauthorizedOperation"}},
 			wantCalls: map[string]int{"ListSecretVersionIds": 1},
 			wantCode:  "UnauthorizedOperation", wantCurrent: liveV},
@@ -180,9 +179,7 @@ func TestStage(t *testing.T) {
 			ctx := context.Background()
 			key, live, other := newKey(t), newKey(t), newKey(t)
 			subst := map[string]string{keyV: key, liveV: live, otherV: other, "": ""}
-			seed := tc.seed
-			seed.current, seed.pending = subst[seed.current], subst[seed.pending]
-			f.seedStaged(seed)
+			f.seedStaged(tc.seed, subst)
 			h, err := f.sink.Inspect(ctx, zone)
 			if err != nil {
 				t.Fatalf("Inspect: %v", err)
@@ -230,7 +227,7 @@ func TestStageTwice(t *testing.T) {
 			f := newFixture(t)
 			ctx := context.Background()
 			key, live := newKey(t), newKey(t)
-			f.seedStaged(stagedSeed{exists: exists, current: live})
+			f.seedStaged(stagedSeed{exists: exists, current: live}, nil)
 			rec := stageRecord(key)
 			for i := range 2 {
 				h, err := f.sink.Inspect(ctx, zone)
@@ -277,11 +274,7 @@ func TestPending(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			key := newKey(t)
-			seed := tc.seed
-			if seed.pending != "" {
-				seed.pending = key
-			}
-			f.seedStaged(seed)
+			f.seedStaged(tc.seed, map[string]string{"<key>": key})
 			if tc.fault != nil {
 				f.emu.Inject(*tc.fault)
 			}
@@ -302,12 +295,23 @@ func TestPending(t *testing.T) {
 
 // TestPromote: the current version gets the key, the pending version goes,
 // the record says Done, with the calls of each path.
+// with returns a copy of calls with action's count set to n.
+func with(calls map[string]int, action string, n int) map[string]int {
+	c := maps.Clone(calls)
+	c[action] = n
+	return c
+}
+
 func TestPromote(t *testing.T) {
 	const (
 		keyV   = "<key>"
 		oldV   = "<old>"
 		otherV = "<other>"
 	)
+	// staged is a secret whose pending version holds the key, its current
+	// one the old key; promoted, the calls that promote it.
+	staged := stagedSeed{exists: true, current: oldV, pending: keyV}
+	promoted := map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1}
 	tests := []struct {
 		name   string
 		seed   stagedSeed
@@ -319,8 +323,8 @@ func TestPromote(t *testing.T) {
 		wantRetryable bool
 		wantPending   bool // a pending version is left
 	}{
-		{name: "staged key promoted", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
-			wantCalls:   map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1},
+		{name: "staged key promoted", seed: staged,
+			wantCalls:   promoted,
 			wantOutcome: sink.OK},
 		{name: "already promoted: unchanged, the record still written", seed: stagedSeed{exists: true, current: keyV},
 			wantCalls:   map[string]int{"GetSecretValue": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1},
@@ -329,10 +333,10 @@ func TestPromote(t *testing.T) {
 			wantCalls:   map[string]int{"GetSecretValue": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1},
 			wantOutcome: sink.OK},
 		{name: "pending version lost", seed: stagedSeed{exists: true, current: oldV},
-			wantCalls:   map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1},
+			wantCalls:   promoted,
 			wantOutcome: sink.OK},
 		{name: "pending version holds another key", seed: stagedSeed{exists: true, current: oldV, pending: otherV},
-			wantCalls:   map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1},
+			wantCalls:   promoted,
 			wantOutcome: sink.OK},
 		{name: "current version missing: put", seed: stagedSeed{exists: true, pending: keyV, others: 1},
 			wantCalls: map[string]int{"GetSecretValue": 1, "DescribeSecret": 1, "PutSecretValue": 1, "DeleteSecretVersion": 1,
@@ -344,50 +348,49 @@ func TestPromote(t *testing.T) {
 			wantOutcome: sink.OK},
 
 		// transient faults
-		{name: "GetSecretValue throttled once", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
+		{name: "GetSecretValue throttled once", seed: staged,
 			faults:      []emulator.Fault{{Action: "GetSecretValue", Code: "RequestLimitExceeded", Times: 1}},
-			wantCalls:   map[string]int{"GetSecretValue": 2, "UpdateSecret": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1},
+			wantCalls:   with(promoted, "GetSecretValue", 2),
 			wantOutcome: sink.OK},
-		{name: "UpdateSecret failing once", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
+		{name: "UpdateSecret failing once", seed: staged,
 			faults:      []emulator.Fault{{Action: "UpdateSecret", Code: "InternalError", Times: 1}},
-			wantCalls:   map[string]int{"GetSecretValue": 1, "UpdateSecret": 2, "DeleteSecretVersion": 1, "UpdateDescription": 1},
+			wantCalls:   with(promoted, "UpdateSecret", 2),
 			wantOutcome: sink.OK},
-		{name: "UpdateSecret answer lost", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
+		{name: "UpdateSecret answer lost", seed: staged,
 			faults:      []emulator.Fault{{Action: "UpdateSecret", Phase: emulator.After, Drop: true, Times: 1}},
-			wantCalls:   map[string]int{"GetSecretValue": 1, "UpdateSecret": 2, "DeleteSecretVersion": 1, "UpdateDescription": 1},
+			wantCalls:   with(promoted, "UpdateSecret", 2),
 			wantOutcome: sink.OK},
-		{name: "UpdateSecret answers all lost, but it landed", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
-			faults: []emulator.Fault{{Action: "UpdateSecret", Phase: emulator.After, Code: "InternalError"}},
-			wantCalls: map[string]int{"GetSecretValue": 2, "UpdateSecret": fastRetry.Attempts, "DeleteSecretVersion": 1,
-				"UpdateDescription": 1},
+		{name: "UpdateSecret answers all lost, but it landed", seed: staged,
+			faults:      []emulator.Fault{{Action: "UpdateSecret", Phase: emulator.After, Code: "InternalError"}},
+			wantCalls:   with(with(promoted, "GetSecretValue", 2), "UpdateSecret", fastRetry.Attempts),
 			wantOutcome: sink.OK},
-		{name: "DeleteSecretVersion failing once", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
+		{name: "DeleteSecretVersion failing once", seed: staged,
 			faults:      []emulator.Fault{{Action: "DeleteSecretVersion", Code: "InternalError", Times: 1}},
-			wantCalls:   map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 2, "UpdateDescription": 1},
+			wantCalls:   with(promoted, "DeleteSecretVersion", 2),
 			wantOutcome: sink.OK},
-		{name: "DeleteSecretVersion answer lost: the retry finds it gone", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
+		{name: "DeleteSecretVersion answer lost: the retry finds it gone", seed: staged,
 			faults:      []emulator.Fault{{Action: "DeleteSecretVersion", Phase: emulator.After, Code: "InternalError", Times: 1}},
-			wantCalls:   map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 2, "UpdateDescription": 1},
+			wantCalls:   with(promoted, "DeleteSecretVersion", 2),
 			wantOutcome: sink.OK},
-		{name: "UpdateDescription answer lost", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
+		{name: "UpdateDescription answer lost", seed: staged,
 			faults:      []emulator.Fault{{Action: "UpdateDescription", Phase: emulator.After, Code: "InternalError", Times: 1}},
-			wantCalls:   map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 1, "UpdateDescription": 2},
+			wantCalls:   with(promoted, "UpdateDescription", 2),
 			wantOutcome: sink.OK},
 
 		// final failures
-		{name: "UpdateSecret denied: the pending version stays", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
+		{name: "UpdateSecret denied: the pending version stays", seed: staged,
 			faults:    []emulator.Fault{{Action: "UpdateSecret", Code: "UnauthorizedOperation"}},
 			wantCalls: map[string]int{"GetSecretValue": 1, "UpdateSecret": 1},
 			wantCode:  "UnauthorizedOperation", wantPending: true},
-		{name: "DeleteSecretVersion denied", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
+		{name: "DeleteSecretVersion denied", seed: staged,
 			faults:    []emulator.Fault{{Action: "DeleteSecretVersion", Code: "UnauthorizedOperation"}},
 			wantCalls: map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 1},
 			wantCode:  "UnauthorizedOperation", wantPending: true},
-		{name: "UpdateDescription denied", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
+		{name: "UpdateDescription denied", seed: staged,
 			faults:    []emulator.Fault{{Action: "UpdateDescription", Code: "UnauthorizedOperation"}},
-			wantCalls: map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1},
+			wantCalls: promoted,
 			wantCode:  "UnauthorizedOperation"},
-		{name: "GetSecretValue failing for good", seed: stagedSeed{exists: true, current: oldV, pending: keyV},
+		{name: "GetSecretValue failing for good", seed: staged,
 			faults:    []emulator.Fault{{Action: "GetSecretValue", Code: "InternalError"}},
 			wantCalls: map[string]int{"GetSecretValue": fastRetry.Attempts},
 			wantCode:  "InternalError", wantRetryable: true, wantPending: true},
@@ -399,9 +402,7 @@ func TestPromote(t *testing.T) {
 			ctx := context.Background()
 			key, old, other := newKey(t), newKey(t), newKey(t)
 			subst := map[string]string{keyV: key, oldV: old, otherV: other, "": ""}
-			seed := tc.seed
-			seed.current, seed.pending = subst[seed.current], subst[seed.pending]
-			f.seedStaged(seed)
+			f.seedStaged(tc.seed, subst)
 			for _, flt := range tc.faults {
 				f.emu.Inject(flt)
 			}
@@ -441,7 +442,7 @@ func TestStagedRotation(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	key, live := newKey(t), newKey(t)
-	f.seedStaged(stagedSeed{exists: true, current: live})
+	f.seedStaged(stagedSeed{exists: true, current: live}, nil)
 	h, err := f.sink.Inspect(ctx, zone)
 	if err != nil {
 		t.Fatal(err)

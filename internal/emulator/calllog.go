@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 )
@@ -180,22 +179,4 @@ func faultCode(f Fault) (string, bool) {
 		return f.Code, true
 	}
 	return "", false
-}
-
-// errorCode is the code writeError (Tencent Cloud) or writeAWSError (AWS)
-// answers err with; "" for nil.
-func errorCode(action string, err error) string {
-	if err == nil {
-		return ""
-	}
-	if strings.HasPrefix(action, awsTargetPrefix) {
-		if ae, ok := errors.AsType[*awsError](err); ok {
-			return ae.Type
-		}
-		return "InternalServiceError"
-	}
-	if ae, ok := errors.AsType[*apiError](err); ok {
-		return ae.Code
-	}
-	return "InternalError"
 }

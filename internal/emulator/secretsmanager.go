@@ -133,8 +133,8 @@ func awsEndpoints() []*endpoint {
 	reads := ratelimit.NewStrict(10000)
 	writes := ratelimit.NewStrict(50)
 	tagging := ratelimit.NewStrict(50)
-	ep := func(action string, perSecond float64, l *ratelimit.Limiter, h func(*Emulator, awsCall) (any, error)) *endpoint {
-		return &endpoint{service: awsService, action: awsTargetPrefix + action, perSecond: perSecond, window: l, awsHandle: h}
+	ep := func(action string, perSecond float64, l *ratelimit.Limiter, h func(*Emulator, call) (result, error)) *endpoint {
+		return &endpoint{service: awsService, action: awsTargetPrefix + action, perSecond: perSecond, window: l, handle: h}
 	}
 	return []*endpoint{
 		ep("CreateSecret", 50, ratelimit.NewStrict(50), (*Emulator).smCreateSecret),
@@ -150,12 +150,12 @@ func awsEndpoints() []*endpoint {
 
 // --- request members ---
 
-func invalidParameter(format string, args ...any) *awsError {
-	return awsErrorf("InvalidParameterException", format, args...)
+func invalidParameter(format string, args ...any) *apiError {
+	return apiErrorf("InvalidParameterException", format, args...)
 }
 
-func serializationError(name string) *awsError {
-	return awsErrorf("SerializationException", "The member %s has the wrong JSON type.", name)
+func serializationError(name string) *apiError {
+	return apiErrorf("SerializationException", "The member %s has the wrong JSON type.", name)
 }
 
 // awsString returns a string member (names are case sensitive, as on the
@@ -264,8 +264,8 @@ func awsSecretString(p params) (string, bool, error) {
 // --- lookups and staging ---
 
 var (
-	errSecretNotFound = awsErrorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
-	errMarkedDeleted  = awsErrorf("InvalidRequestException", "You can't perform this operation on the secret because it was marked for deletion.")
+	errSecretNotFound = apiErrorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+	errMarkedDeleted  = apiErrorf("InvalidRequestException", "You can't perform this operation on the secret because it was marked for deletion.")
 )
 
 // findAWSSecretLocked resolves a SecretId: a name, a full ARN or an ARN
@@ -288,7 +288,7 @@ func (e *Emulator) findAWSSecretLocked(region, id string) (*AWSSecretState, erro
 	return nil, errSecretNotFound
 }
 
-func (e *Emulator) secretForCall(c awsCall, write bool) (*AWSSecretState, error) {
+func (e *Emulator) secretForCall(c call, write bool) (*AWSSecretState, error) {
 	id, err := awsRequired(c.params, "SecretId")
 	if err != nil {
 		return nil, err
@@ -356,7 +356,7 @@ func awsTagList(tags map[string]string) []map[string]string {
 
 // --- actions ---
 
-func (e *Emulator) smCreateSecret(c awsCall) (any, error) {
+func (e *Emulator) smCreateSecret(c call) (result, error) {
 	name, err := awsRequired(c.params, "Name")
 	if err != nil {
 		return nil, err
@@ -392,14 +392,14 @@ func (e *Emulator) smCreateSecret(c awsCall) (any, error) {
 	key := awsSecretKey{c.region, name}
 	if s, ok := e.awsSecrets[key]; ok {
 		if !s.DeletedDate.IsZero() {
-			return nil, awsErrorf("InvalidRequestException", "You can't create this secret because a secret with this name is already scheduled for deletion.")
+			return nil, apiErrorf("InvalidRequestException", "You can't create this secret because a secret with this name is already scheduled for deletion.")
 		}
 		// The same request again (same token, same value) is a success.
 		if i := s.versionIndex(token); hasValue && i >= 0 && s.Versions[i].Value == value {
 			c.rec.wrote(strings.Join(s.Versions[i].Stages, ","), value)
 			return map[string]any{"ARN": s.ARN, "Name": s.Name, "VersionId": token}, nil
 		}
-		return nil, awsErrorf("ResourceExistsException", "The operation failed because the secret %s already exists.", name)
+		return nil, apiErrorf("ResourceExistsException", "The operation failed because the secret %s already exists.", name)
 	}
 	s := &AWSSecretState{
 		Region: c.region, Name: name, ARN: awsARN(c.region, name), Description: desc,
@@ -418,7 +418,7 @@ func (e *Emulator) smCreateSecret(c awsCall) (any, error) {
 	return res, nil
 }
 
-func (e *Emulator) smPutSecretValue(c awsCall) (any, error) {
+func (e *Emulator) smPutSecretValue(c call) (result, error) {
 	value, hasValue, err := awsSecretString(c.params)
 	if err != nil {
 		return nil, err
@@ -455,7 +455,7 @@ func (e *Emulator) smPutSecretValue(c awsCall) (any, error) {
 	}
 	if i := s.versionIndex(token); i >= 0 {
 		if s.Versions[i].Value != value {
-			return nil, awsErrorf("ResourceExistsException", "You can't modify an existing version, you can only create a new version.")
+			return nil, apiErrorf("ResourceExistsException", "You can't modify an existing version, you can only create a new version.")
 		}
 		v := s.Versions[i]
 		c.rec.wrote(strings.Join(v.Stages, ","), v.Value)
@@ -473,7 +473,7 @@ func (e *Emulator) smPutSecretValue(c awsCall) (any, error) {
 	return map[string]any{"ARN": s.ARN, "Name": s.Name, "VersionId": v.ID, "VersionStages": slices.Clone(v.Stages)}, nil
 }
 
-func (e *Emulator) smGetSecretValue(c awsCall) (any, error) {
+func (e *Emulator) smGetSecretValue(c call) (result, error) {
 	versionID, hasID, err := awsString(c.params, "VersionId")
 	if err != nil {
 		return nil, err
@@ -499,12 +499,12 @@ func (e *Emulator) smGetSecretValue(c awsCall) (any, error) {
 	case hasID:
 		i = s.versionIndex(versionID)
 		if i < 0 || (hasStage && !slices.Contains(s.Versions[i].Stages, stage)) {
-			return nil, awsErrorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: %s", versionID)
+			return nil, apiErrorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: %s", versionID)
 		}
 	default:
 		i = s.stageIndex(stage)
 		if i < 0 {
-			return nil, awsErrorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: %s", stage)
+			return nil, apiErrorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: %s", stage)
 		}
 	}
 	v := s.Versions[i]
@@ -514,7 +514,7 @@ func (e *Emulator) smGetSecretValue(c awsCall) (any, error) {
 	}, nil
 }
 
-func (e *Emulator) smDescribeSecret(c awsCall) (any, error) {
+func (e *Emulator) smDescribeSecret(c call) (result, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s, err := e.secretForCall(c, false)
@@ -546,7 +546,7 @@ func (e *Emulator) smDescribeSecret(c awsCall) (any, error) {
 	return res, nil
 }
 
-func (e *Emulator) smListSecretVersionIds(c awsCall) (any, error) {
+func (e *Emulator) smListSecretVersionIds(c call) (result, error) {
 	deprecated, err := awsBool(c.params, "IncludeDeprecated")
 	if err != nil {
 		return nil, err
@@ -571,7 +571,7 @@ func (e *Emulator) smListSecretVersionIds(c awsCall) (any, error) {
 	return map[string]any{"ARN": s.ARN, "Name": s.Name, "Versions": versions}, nil
 }
 
-func (e *Emulator) smTagResource(c awsCall) (any, error) {
+func (e *Emulator) smTagResource(c call) (result, error) {
 	tags, err := awsTags(c.params)
 	if err != nil {
 		return nil, err
@@ -600,7 +600,7 @@ func (e *Emulator) smTagResource(c awsCall) (any, error) {
 	return nil, nil
 }
 
-func (e *Emulator) smUntagResource(c awsCall) (any, error) {
+func (e *Emulator) smUntagResource(c call) (result, error) {
 	keys, ok, err := awsStrings(c.params, "TagKeys")
 	if err != nil {
 		return nil, err
@@ -627,7 +627,7 @@ func (e *Emulator) smUntagResource(c awsCall) (any, error) {
 // Moving AWSCURRENT makes the version that had it AWSPREVIOUS. The emulator
 // refuses to detach AWSCURRENT without moving it, which would leave the
 // secret without a current value.
-func (e *Emulator) smUpdateSecretVersionStage(c awsCall) (any, error) {
+func (e *Emulator) smUpdateSecretVersionStage(c call) (result, error) {
 	stage, err := awsRequired(c.params, "VersionStage")
 	if err != nil {
 		return nil, err
@@ -671,7 +671,7 @@ func (e *Emulator) smUpdateSecretVersionStage(c awsCall) (any, error) {
 	}
 	to := s.versionIndex(moveTo)
 	if to < 0 {
-		return nil, awsErrorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret version: %s", moveTo)
+		return nil, apiErrorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret version: %s", moveTo)
 	}
 	if holder >= 0 && holder != to && !hasRemove {
 		return nil, invalidParameter("The parameter RemoveFromVersionId can't be empty. Staging label %s is currently attached to version %s, so you must explicitly reference that version in RemoveFromVersionId.",

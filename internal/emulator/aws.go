@@ -56,18 +56,7 @@ func (e *Emulator) AWSCredential() AWSCredential { return e.awsCred }
 
 // AddAWSCredential registers an AWS access key (replacing one with the same
 // AccessKeyID).
-func (e *Emulator) AddAWSCredential(c AWSCredential) {
-	e.mu.Lock()
-	e.awsCreds[c.AccessKeyID] = c
-	e.mu.Unlock()
-}
-
-func (e *Emulator) awsCredential(accessKeyID string) (AWSCredential, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c, ok := e.awsCreds[accessKeyID]
-	return c, ok
-}
+func (e *Emulator) AddAWSCredential(c AWSCredential) { store(e, e.awsCreds, c.AccessKeyID, c) }
 
 // newAWSCredential returns a temporary key in the shape of STS ones: an
 // "ASIA" access key id of 20 characters, a 40-character secret key and an
@@ -264,26 +253,23 @@ func (e *Emulator) authenticateAWS(r *http.Request, body []byte) (string, error)
 	if err != nil {
 		return "", err
 	}
-	amzDate := r.Header.Get("X-Amz-Date")
-	if amzDate == "" {
-		return "", apiErrorf("IncompleteSignatureException", "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
-	}
-	signed, err := time.Parse(amzDateFormat, amzDate)
+	amzDate, signed, err := signingTime(r, "X-Amz-Date", func(s string) (time.Time, error) { return time.Parse(amzDateFormat, s) },
+		apiErrorf("IncompleteSignatureException", "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."),
+		apiErrorf("IncompleteSignatureException", "X-Amz-Date must be in the ISO-8601 basic format YYYYMMDD'T'HHMMSS'Z'."))
 	if err != nil {
-		return "", apiErrorf("IncompleteSignatureException", "X-Amz-Date must be in the ISO-8601 basic format YYYYMMDD'T'HHMMSS'Z'.")
+		return "", err
 	}
-	cred, ok := e.awsCredential(a.accessKeyID)
+	cred, ok := load(e, e.awsCreds, a.accessKeyID)
 	if !ok {
 		return "", apiErrorf("UnrecognizedClientException", "The security token included in the request is invalid.")
 	}
 	now := e.now()
 	token := r.Header.Get("X-Amz-Security-Token")
 	if cred.SessionToken != "" || token != "" {
-		if subtle.ConstantTimeCompare([]byte(cred.SessionToken), []byte(token)) != 1 {
-			return "", apiErrorf("UnrecognizedClientException", "The security token included in the request is invalid.")
-		}
-		if !cred.Expires.IsZero() && !now.Before(cred.Expires) {
-			return "", apiErrorf("ExpiredTokenException", "The security token included in the request is expired")
+		if err := checkSessionToken(cred.SessionToken, token, cred.Expires, now,
+			apiErrorf("UnrecognizedClientException", "The security token included in the request is invalid."),
+			apiErrorf("ExpiredTokenException", "The security token included in the request is expired")); err != nil {
+			return "", err
 		}
 	}
 	if a.service != awsService {

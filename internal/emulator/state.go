@@ -51,17 +51,21 @@ func (e *Emulator) RoleCredential() Credential { return e.role }
 // AddCredential registers a key pair (replacing one with the same SecretId).
 // With a Token it is a temporary credential: requests must carry the token,
 // and after Expires (if set) it is refused with AuthFailure.TokenFailure.
-func (e *Emulator) AddCredential(c Credential) {
-	e.mu.Lock()
-	e.creds[c.SecretID] = c
-	e.mu.Unlock()
-}
+func (e *Emulator) AddCredential(c Credential) { store(e, e.creds, c.SecretID, c) }
 
-func (e *Emulator) credential(secretID string) (Credential, bool) {
+// load reads m[k], one of the emulator's tables, under the lock.
+func load[K comparable, V any](e *Emulator, m map[K]V, k K) (V, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	c, ok := e.creds[secretID]
-	return c, ok
+	v, ok := m[k]
+	return v, ok
+}
+
+// store sets m[k], one of the emulator's tables, under the lock.
+func store[K comparable, V any](e *Emulator, m map[K]V, k K, v V) {
+	e.mu.Lock()
+	m[k] = v
+	e.mu.Unlock()
 }
 
 // AddZone makes a zone exist with a fresh key, replacing any key it had.
@@ -73,20 +77,14 @@ func (e *Emulator) AddZoneWithoutKey(zone string) { e.SetKey(zone, "") }
 // Key returns the current key of a zone; false if the zone does not exist or
 // has no key.
 func (e *Emulator) Key(zone string) (string, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	key := e.zones[zone]
+	key, _ := load(e, e.zones, zone)
 	return key, key != ""
 }
 
 // SetKey replaces a zone's key behind the API's back, as a change in the
 // console would; the zone is created if needed. The key is not validated,
 // so tests can plant malformed keys; "" leaves the zone without a key.
-func (e *Emulator) SetKey(zone, key string) {
-	e.mu.Lock()
-	e.zones[zone] = key
-	e.mu.Unlock()
-}
+func (e *Emulator) SetKey(zone, key string) { store(e, e.zones, zone, key) }
 
 // Secret returns a copy of a secret.
 func (e *Emulator) Secret(region, name string) (SecretState, bool) {
@@ -179,12 +177,11 @@ func (e *Emulator) Signers() map[string]int {
 // Credential returns the key pair registered under secretID (the
 // permanent one, the execution role's, one AssumeRole issued, or one
 // added), so that tests can look for its key and token in outputs.
-func (e *Emulator) Credential(secretID string) (Credential, bool) { return e.credential(secretID) }
+func (e *Emulator) Credential(secretID string) (Credential, bool) { return load(e, e.creds, secretID) }
 
 func (e *Emulator) counter(counter map[string]int, action string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return counter[action]
+	n, _ := load(e, counter, action)
+	return n
 }
 
 // Throttled counts the calls the rate limiter refused with

@@ -67,7 +67,7 @@ type Emulator struct {
 	mu        sync.Mutex
 	creds     map[string]Credential // by SecretId
 	zones     map[string]string     // zone → key; "" when the zone has no key
-	secrets   map[secretID]*SecretState
+	secrets   map[secretKey]*SecretState
 	faults    []*activeFault // in injection order; the first match wins
 	calls     map[string]int
 	performed map[string]int
@@ -76,7 +76,7 @@ type Emulator struct {
 	callLog   []*LoggedCall
 
 	awsCreds   map[string]AWSCredential // by AccessKeyID
-	awsSecrets map[awsSecretKey]*AWSSecretState
+	awsSecrets map[secretKey]*AWSSecretState
 }
 
 // New returns an emulator with a fresh permanent key pair and a fresh
@@ -106,13 +106,13 @@ func New(opts Options) *Emulator {
 		closed:     make(chan struct{}),
 		creds:      map[string]Credential{},
 		zones:      map[string]string{},
-		secrets:    map[secretID]*SecretState{},
+		secrets:    map[secretKey]*SecretState{},
 		calls:      map[string]int{},
 		performed:  map[string]int{},
 		signedBy:   map[string]int{},
 		awsSigner:  v4.NewSigner(),
 		awsCreds:   map[string]AWSCredential{},
-		awsSecrets: map[awsSecretKey]*AWSSecretState{},
+		awsSecrets: map[secretKey]*AWSSecretState{},
 	}
 	if len(opts.Roles) > 0 {
 		e.roles = make(map[string]bool, len(opts.Roles))

@@ -53,8 +53,6 @@ type AWSSecretState struct {
 	LastChanged time.Time
 }
 
-type awsSecretKey struct{ region, name string }
-
 func (s *AWSSecretState) clone() AWSSecretState {
 	c := *s
 	c.Tags = maps.Clone(s.Tags)
@@ -73,25 +71,14 @@ func awsARN(region, name string) string {
 func (e *Emulator) AWSSecret(region, name string) (AWSSecretState, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s, ok := e.awsSecrets[awsSecretKey{region, name}]
-	if !ok {
-		return AWSSecretState{}, false
-	}
-	return s.clone(), true
+	return secretCopy(e.awsSecrets, secretKey{region, name})
 }
 
 // AWSSecrets returns copies of all AWS secrets, by region and name.
 func (e *Emulator) AWSSecrets() []AWSSecretState {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]AWSSecretState, 0, len(e.awsSecrets))
-	for _, s := range e.awsSecrets {
-		out = append(out, s.clone())
-	}
-	slices.SortFunc(out, func(a, b AWSSecretState) int {
-		return cmp.Or(strings.Compare(a.Region, b.Region), strings.Compare(a.Name, b.Name))
-	})
-	return out
+	return secretCopies(e.awsSecrets)
 }
 
 // PutAWSSecret seeds (or replaces) an AWS secret without going through the
@@ -101,26 +88,16 @@ func (e *Emulator) AWSSecrets() []AWSSecretState {
 func (e *Emulator) PutAWSSecret(s AWSSecretState) {
 	now := e.now()
 	c := s.clone()
-	if c.Region == "" {
-		c.Region = awsDefaultRegion
-	}
+	c.Region = cmp.Or(c.Region, awsDefaultRegion)
 	if c.ARN == "" {
 		c.ARN = awsARN(c.Region, c.Name)
 	}
-	if c.Created.IsZero() {
-		c.Created = now
-	}
-	if c.LastChanged.IsZero() {
-		c.LastChanged = c.Created
-	}
+	orTime(&c.Created, now)
+	orTime(&c.LastChanged, c.Created)
 	for i := range c.Versions {
-		if c.Versions[i].Created.IsZero() {
-			c.Versions[i].Created = now
-		}
+		orTime(&c.Versions[i].Created, now)
 	}
-	e.mu.Lock()
-	e.awsSecrets[awsSecretKey{c.Region, c.Name}] = &c
-	e.mu.Unlock()
+	store(e, e.awsSecrets, secretKey{c.Region, c.Name}, &c)
 }
 
 // awsEndpoints lists the AWS actions with their documented quotas. Several
@@ -257,7 +234,7 @@ var (
 // without the random suffix, in the region of the request.
 func (e *Emulator) findAWSSecretLocked(region, id string) (*AWSSecretState, error) {
 	if !strings.HasPrefix(id, "arn:") {
-		if s, ok := e.awsSecrets[awsSecretKey{region, id}]; ok {
+		if s, ok := e.awsSecrets[secretKey{region, id}]; ok {
 			return s, nil
 		}
 		return nil, errSecretNotFound
@@ -369,7 +346,7 @@ func (e *Emulator) smCreateSecret(c call) (result, error) {
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	key := awsSecretKey{c.region, name}
+	key := secretKey{c.region, name}
 	if s, ok := e.awsSecrets[key]; ok {
 		if !s.DeletedDate.IsZero() {
 			return nil, apiErrorf("InvalidRequestException", "You can't create this secret because a secret with this name is already scheduled for deletion.")

@@ -3,8 +3,10 @@ package emulator
 import (
 	"cmp"
 	"encoding/base64"
+	"maps"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -30,13 +32,50 @@ var (
 	versionIDPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 )
 
-// secretID keys secrets: names are unique per region.
-type secretID struct{ region, name string }
+// secretKey keys the SSM and the AWS secrets: names are unique per region.
+type secretKey struct{ region, name string }
+
+func (k secretKey) compare(o secretKey) int {
+	return cmp.Or(strings.Compare(k.region, o.region), strings.Compare(k.name, o.name))
+}
+
+// secretCopy returns a copy of m[k]; the caller holds the lock.
+func secretCopy[S any, P interface {
+	*S
+	clone() S
+}](m map[secretKey]P, k secretKey) (S, bool) {
+	s, ok := m[k]
+	if !ok {
+		var zero S
+		return zero, false
+	}
+	return s.clone(), true
+}
+
+// secretCopies returns copies of all secrets of m, by region and name; the
+// caller holds the lock.
+func secretCopies[S any, P interface {
+	*S
+	clone() S
+}](m map[secretKey]P) []S {
+	out := make([]S, 0, len(m))
+	for _, k := range slices.SortedFunc(maps.Keys(m), secretKey.compare) {
+		out = append(out, m[k].clone())
+	}
+	return out
+}
+
+// orTime sets a zero *t to def.
+func orTime(t *time.Time, def time.Time) {
+	if t.IsZero() {
+		*t = def
+	}
+}
 
 // secretsLocked returns the secret table after carrying out the scheduled
 // deletions that are due on the emulator clock. Every access goes through
 // it, so the API and the inspection methods always agree.
-func (e *Emulator) secretsLocked() map[secretID]*SecretState {
+func (e *Emulator) secretsLocked() map[secretKey]*SecretState {
 	now := e.now()
 	for id, s := range e.secrets {
 		if s.Status == StatusPendingDelete && !now.Before(s.DeleteTime) {
@@ -49,7 +88,7 @@ func (e *Emulator) secretsLocked() map[secretID]*SecretState {
 // lookupSecretLocked finds a secret for an action other than
 // GetSecretValue (which has its own not-found code).
 func (e *Emulator) lookupSecretLocked(region, name string) (*SecretState, error) {
-	s, ok := e.secretsLocked()[secretID{region, name}]
+	s, ok := e.secretsLocked()[secretKey{region, name}]
 	if !ok {
 		return nil, apiErrorf("ResourceNotFound", "The secret `%s` does not exist in region `%s`.", name, region)
 	}
@@ -158,7 +197,7 @@ func (e *Emulator) ssmCreateSecret(c call) (result, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	secrets := e.secretsLocked()
-	if _, exists := secrets[secretID{c.region, name}]; exists {
+	if _, exists := secrets[secretKey{c.region, name}]; exists {
 		return nil, apiErrorf("ResourceInUse.SecretExists", "The secret `%s` already exists in region `%s`.", name, c.region)
 	}
 	inRegion := 0
@@ -170,7 +209,7 @@ func (e *Emulator) ssmCreateSecret(c call) (result, error) {
 	if inRegion >= maxSecretsPerRegion {
 		return nil, apiErrorf("LimitExceeded", "The region `%s` already holds the maximum of %d secrets.", c.region, maxSecretsPerRegion)
 	}
-	secrets[secretID{c.region, name}] = &SecretState{
+	secrets[secretKey{c.region, name}] = &SecretState{
 		Region:      c.region,
 		Name:        name,
 		Description: desc,
@@ -256,7 +295,7 @@ func (e *Emulator) ssmGetSecretValue(c call) (result, error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s, ok := e.secretsLocked()[secretID{c.region, name}]
+	s, ok := e.secretsLocked()[secretKey{c.region, name}]
 	if !ok {
 		return nil, apiErrorf("ResourceNotFound.SecretNotExist", "The secret `%s` does not exist in region `%s`.", name, c.region)
 	}
@@ -403,7 +442,7 @@ func (e *Emulator) ssmDeleteSecret(c call) (result, error) {
 		}
 		deleteAt := c.now.Add(time.Duration(days) * 24 * time.Hour)
 		if days == 0 {
-			delete(e.secrets, secretID{c.region, name})
+			delete(e.secrets, secretKey{c.region, name})
 		} else {
 			s.Status, s.DeleteTime = StatusPendingDelete, deleteAt
 		}

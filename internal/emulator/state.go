@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -90,25 +89,14 @@ func (e *Emulator) SetKey(zone, key string) { store(e, e.zones, zone, key) }
 func (e *Emulator) Secret(region, name string) (SecretState, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s, ok := e.secretsLocked()[secretID{region, name}]
-	if !ok {
-		return SecretState{}, false
-	}
-	return s.clone(), true
+	return secretCopy(e.secretsLocked(), secretKey{region, name})
 }
 
 // Secrets returns copies of all secrets, by region and name.
 func (e *Emulator) Secrets() []SecretState {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]SecretState, 0, len(e.secrets))
-	for _, s := range e.secretsLocked() {
-		out = append(out, s.clone())
-	}
-	slices.SortFunc(out, func(a, b SecretState) int {
-		return cmp.Or(strings.Compare(a.Region, b.Region), strings.Compare(a.Name, b.Name))
-	})
-	return out
+	return secretCopies(e.secretsLocked())
 }
 
 // SetSecretStatus changes a secret's status directly. PendingDelete schedules
@@ -116,7 +104,7 @@ func (e *Emulator) Secrets() []SecretState {
 func (e *Emulator) SetSecretStatus(region, name, status string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s, ok := e.secretsLocked()[secretID{region, name}]
+	s, ok := e.secretsLocked()[secretKey{region, name}]
 	if !ok {
 		return fmt.Errorf("emulator: no secret %q in region %q", name, region)
 	}
@@ -137,23 +125,15 @@ func (e *Emulator) SetSecretStatus(region, name, status string) error {
 func (e *Emulator) PutSecret(s SecretState) {
 	now := e.now()
 	c := s.clone()
-	if c.Status == "" {
-		c.Status = StatusEnabled
-	}
-	if c.Created.IsZero() {
-		c.Created = now
-	}
-	if c.Status == StatusPendingDelete && c.DeleteTime.IsZero() {
-		c.DeleteTime = now.Add(defaultPendingDeleteWindow)
+	c.Status = cmp.Or(c.Status, StatusEnabled)
+	orTime(&c.Created, now)
+	if c.Status == StatusPendingDelete {
+		orTime(&c.DeleteTime, now.Add(defaultPendingDeleteWindow))
 	}
 	for i := range c.Versions {
-		if c.Versions[i].Created.IsZero() {
-			c.Versions[i].Created = now
-		}
+		orTime(&c.Versions[i].Created, now)
 	}
-	e.mu.Lock()
-	e.secrets[secretID{c.Region, c.Name}] = &c
-	e.mu.Unlock()
+	store(e, e.secrets, secretKey{c.Region, c.Name}, &c)
 }
 
 // Calls counts the authenticated requests for an action, including those

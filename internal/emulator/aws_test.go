@@ -409,7 +409,7 @@ func TestAWSNoSecretsInAnswersOrLogs(t *testing.T) {
 	}
 	stateBody, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	var state struct{ AWSSecrets []awsSecretView }
+	var state struct{ AWSSecrets []secretView[awsVersionView] }
 	if err := json.Unmarshal(stateBody, &state); err != nil || len(state.AWSSecrets) != 1 || state.AWSSecrets[0].Versions[0].Fingerprint == "" {
 		t.Fatalf("state = %s (%v)", stateBody, err)
 	}

@@ -113,9 +113,7 @@ func TestAWSErrorsAreTyped(t *testing.T) {
 	f := newFixture(t, Options{})
 	sm := f.sm()
 	ctx := context.Background()
-	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("s"), SecretString: aws.String("x"), ClientRequestToken: token("a")}); err != nil {
-		t.Fatal(err)
-	}
+	createSecret(t, sm, "s", "x", "a")
 	f.emu.PutAWSSecret(AWSSecretState{Region: awsTestRegion, Name: "gone", DeletedDate: time.Now(),
 		Versions: []AWSVersion{{ID: *token("g"), Value: "x", Stages: []string{StageCurrent}}}})
 
@@ -123,42 +121,35 @@ func TestAWSErrorsAreTyped(t *testing.T) {
 	exists := new(*types.ResourceExistsException)
 	invalidReq := new(*types.InvalidRequestException)
 	invalidParam := new(*types.InvalidParameterException)
+	errOf := func(_ any, err error) error { return err }
 	tests := []struct {
 		name   string
 		call   func() error
 		target any
 	}{
 		{"unknown secret", func() error {
-			_, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("nope")})
-			return err
+			return errOf(sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("nope")}))
 		}, notFound},
 		{"unknown stage", func() error {
-			_, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("s"), VersionStage: aws.String(StagePending)})
-			return err
+			return errOf(sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("s"), VersionStage: aws.String(StagePending)}))
 		}, notFound},
 		{"duplicate name", func() error {
-			_, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("s"), SecretString: aws.String("y"), ClientRequestToken: token("b")})
-			return err
+			return errOf(sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("s"), SecretString: aws.String("y"), ClientRequestToken: token("b")}))
 		}, exists},
 		{"same token other value", func() error {
-			_, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("other"), ClientRequestToken: token("a")})
-			return err
+			return errOf(sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("other"), ClientRequestToken: token("a")}))
 		}, exists},
 		{"read of a secret scheduled for deletion", func() error {
-			_, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("gone")})
-			return err
+			return errOf(sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("gone")}))
 		}, invalidReq},
 		{"write to a secret scheduled for deletion", func() error {
-			_, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("gone"), SecretString: aws.String("y"), ClientRequestToken: token("c")})
-			return err
+			return errOf(sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("gone"), SecretString: aws.String("y"), ClientRequestToken: token("c")}))
 		}, invalidReq},
 		{"short token", func() error {
-			_, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("y"), ClientRequestToken: aws.String("short")})
-			return err
+			return errOf(sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("y"), ClientRequestToken: aws.String("short")}))
 		}, invalidParam},
 		{"bad name", func() error {
-			_, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("no spaces"), SecretString: aws.String("y")})
-			return err
+			return errOf(sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("no spaces"), SecretString: aws.String("y")}))
 		}, invalidParam},
 	}
 	for _, tt := range tests {

@@ -40,7 +40,7 @@ var awsRegionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 // AWSCredential is an AWS access key. The one the emulator makes at New is
 // temporary: it has a SessionToken, which requests must carry as
 // X-Amz-Security-Token, and expires after Options.CredentialTTL (then
-// ExpiredTokenException). A credential added without a SessionToken is a
+// ExpiredTokenException). A credential without a SessionToken is a
 // permanent key; a zero Expires never expires.
 type AWSCredential struct {
 	AccessKeyID     string
@@ -54,9 +54,9 @@ type AWSCredential struct {
 // AWS_SESSION_TOKEN.
 func (e *Emulator) AWSCredential() AWSCredential { return e.awsCred }
 
-// AddAWSCredential registers an AWS access key (replacing one with the same
+// addAWSCredential registers an AWS access key (replacing one with the same
 // AccessKeyID).
-func (e *Emulator) AddAWSCredential(c AWSCredential) { store(e, e.awsCreds, c.AccessKeyID, c) }
+func (e *Emulator) addAWSCredential(c AWSCredential) { store(e, e.awsCreds, c.AccessKeyID, c) }
 
 // newAWSCredential returns a temporary key in the shape of STS ones: an
 // "ASIA" access key id of 20 characters, a 40-character secret key and an

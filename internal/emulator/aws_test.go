@@ -31,8 +31,8 @@ func (f *fixture) smWithTransport(cred AWSCredential, change func(r *http.Reques
 func TestAWSSignatureFailures(t *testing.T) {
 	f := newFixture(t, Options{})
 	good := f.emu.AWSCredential()
-	f.emu.AddAWSCredential(AWSCredential{AccessKeyID: "AKIAPERMANENT0000001", SecretAccessKey: "permanent-secret"})
-	f.emu.AddAWSCredential(AWSCredential{AccessKeyID: "ASIAEXPIRED000000001", SecretAccessKey: "expired-secret",
+	f.emu.addAWSCredential(AWSCredential{AccessKeyID: "AKIAPERMANENT0000001", SecretAccessKey: "permanent-secret"})
+	f.emu.addAWSCredential(AWSCredential{AccessKeyID: "ASIAEXPIRED000000001", SecretAccessKey: "expired-secret",
 		SessionToken: "expired-token", Expires: f.clock.Now().Add(-time.Second)})
 	with := func(mod func(*AWSCredential)) AWSCredential { c := good; mod(&c); return c }
 

@@ -91,7 +91,7 @@ func (e *Emulator) handleState(w http.ResponseWriter, _ *http.Request) {
 	e.mu.Unlock()
 
 	secrets := []secretView[versionView]{}
-	for _, s := range e.Secrets() {
+	for _, s := range e.allSecrets() {
 		v := secretView[versionView]{
 			Region: s.Region, Name: s.Name, Description: s.Description, Status: s.Status,
 			Tags: s.Tags, Created: s.Created, DeleteTime: s.DeleteTime,
@@ -103,7 +103,7 @@ func (e *Emulator) handleState(w http.ResponseWriter, _ *http.Request) {
 		secrets = append(secrets, v)
 	}
 	awsSecrets := []secretView[awsVersionView]{}
-	for _, s := range e.AWSSecrets() {
+	for _, s := range e.allAWSSecrets() {
 		v := secretView[awsVersionView]{
 			Region: s.Region, Name: s.Name, ARN: s.ARN, Description: s.Description, Tags: s.Tags,
 			Created: s.Created, DeletedDate: s.DeletedDate, Versions: make([]awsVersionView, len(s.Versions)),

@@ -158,7 +158,7 @@
 // VersionId or AWS staging labels it wrote. An entry is appended when the
 // work is done or refused and before the answer is written, so calls a
 // client makes one after the other appear in that order. ResetCounters
-// empties it. LiveKeysStoredFirst (and CheckLiveKeysStoredFirst on a given
+// empties it. LiveKeysStoredFirst (and checkLiveKeysStoredFirst on a given
 // log) checks the staged rotation's ordering property: every key a TEO
 // Create, Modify or Refresh made live was written to an SSM or AWS secret by
 // an earlier performed call. The log holds fingerprints only, never a key.

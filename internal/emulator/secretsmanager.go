@@ -74,8 +74,8 @@ func (e *Emulator) AWSSecret(region, name string) (AWSSecretState, bool) {
 	return secretCopy(e.awsSecrets, secretKey{region, name})
 }
 
-// AWSSecrets returns copies of all AWS secrets, by region and name.
-func (e *Emulator) AWSSecrets() []AWSSecretState {
+// allAWSSecrets returns copies of all AWS secrets, by region and name.
+func (e *Emulator) allAWSSecrets() []AWSSecretState {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return secretCopies(e.awsSecrets)

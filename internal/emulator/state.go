@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// defaultPendingDeleteWindow is the deletion delay SetSecretStatus gives a
+// defaultPendingDeleteWindow is the deletion delay setSecretStatus gives a
 // secret it puts into PendingDelete.
 const defaultPendingDeleteWindow = 7 * 24 * time.Hour
 
@@ -92,16 +92,16 @@ func (e *Emulator) Secret(region, name string) (SecretState, bool) {
 	return secretCopy(e.secretsLocked(), secretKey{region, name})
 }
 
-// Secrets returns copies of all secrets, by region and name.
-func (e *Emulator) Secrets() []SecretState {
+// allSecrets returns copies of all SSM secrets, by region and name.
+func (e *Emulator) allSecrets() []SecretState {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return secretCopies(e.secretsLocked())
 }
 
-// SetSecretStatus changes a secret's status directly. PendingDelete schedules
+// setSecretStatus changes a secret's status directly. PendingDelete schedules
 // the deletion 7 days ahead on the emulator clock.
-func (e *Emulator) SetSecretStatus(region, name, status string) error {
+func (e *Emulator) setSecretStatus(region, name, status string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s, ok := e.secretsLocked()[secretKey{region, name}]

@@ -232,7 +232,7 @@ func TestConcurrentRefreshAndRead(t *testing.T) {
 		wg.Go(func() {
 			for range rounds {
 				f.emu.Key(zone)
-				f.emu.Secrets()
+				f.emu.allSecrets()
 				f.emu.Performed("RefreshMultiPathGatewaySecretKey")
 			}
 		})

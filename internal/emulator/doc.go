@@ -24,12 +24,12 @@
 //
 // # Tencent Cloud API 3.0
 //
-// The emulator speaks the real wire protocol — POST /, JSON body, X-TC-* headers,
-// TC3-HMAC-SHA256 signatures, the {"Response":{...}} envelope with HTTP 200 —
-// so the unmodified Tencent Cloud Go SDK (or tccli, or curl with a signer)
-// can be pointed at it by overriding the endpoint. Because the SDK then sends
-// every service to the same host:port, the service is taken from the
-// credential scope of the Authorization header, not from the host.
+// The emulator speaks the real wire protocol — POST /, JSON body, X-TC-*
+// headers, TC3-HMAC-SHA256 signatures, the {"Response":{...}} envelope with
+// HTTP 200 — so the unmodified Tencent Cloud Go SDK (or tccli, or curl with
+// a signer) can be pointed at it by overriding the endpoint. Because the
+// SDK then sends every service to the same host:port, the service is taken
+// from the credential scope of the Authorization header, not from the host.
 //
 // # Processing order
 //

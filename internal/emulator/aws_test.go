@@ -117,9 +117,7 @@ func TestAWSFaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, Options{})
-			sm := f.sm()
-			createSecret(t, sm, "s", "v1", "a")
+			f, sm := newSecretFixture(t, "v1", "a")
 			f.emu.ResetCounters()
 			tt.fault.Times = 1
 			f.emu.Inject(tt.fault)
@@ -156,10 +154,8 @@ func TestAWSFaults(t *testing.T) {
 // TestAWSRateLimit: the 51st write in one second on a frozen clock is
 // throttled, counted, and the window frees up a second later.
 func TestAWSRateLimit(t *testing.T) {
-	f := newFixture(t, Options{})
-	sm := f.sm()
+	f, sm := newSecretFixture(t, "v0", "init")
 	ctx := context.Background()
-	createSecret(t, sm, "s", "v0", "init")
 	f.clock.Advance(time.Second)
 	for i := range 50 {
 		if _, err := sm.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String("s"), Tags: []types.Tag{{Key: aws.String("n"), Value: aws.String("x")}}}); err != nil {

@@ -256,6 +256,17 @@ func token(s string) *string {
 	return aws.String(s)
 }
 
+// newSecretFixture is a fixture holding the AWS secret "s" with value
+// (ClientRequestToken token(tok)), and a client with the emulator's AWS
+// credential.
+func newSecretFixture(t *testing.T, value, tok string) (*fixture, *secretsmanager.Client) {
+	t.Helper()
+	f := newFixture(t, Options{})
+	sm := f.sm()
+	createSecret(t, sm, "s", value, tok)
+	return f, sm
+}
+
 func createSecret(t *testing.T, sm *secretsmanager.Client, name, value, tok string) {
 	t.Helper()
 	if _, err := sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{

@@ -110,10 +110,8 @@ func TestAWSSecretLifecycle(t *testing.T) {
 
 // TestAWSErrorsAreTyped checks the errors the SDK maps to its types.
 func TestAWSErrorsAreTyped(t *testing.T) {
-	f := newFixture(t, Options{})
-	sm := f.sm()
+	f, sm := newSecretFixture(t, "x", "a")
 	ctx := context.Background()
-	createSecret(t, sm, "s", "x", "a")
 	f.emu.PutAWSSecret(AWSSecretState{Region: awsTestRegion, Name: "gone", DeletedDate: time.Now(),
 		Versions: []AWSVersion{{ID: *token("g"), Value: "x", Stages: []string{StageCurrent}}}})
 
@@ -167,10 +165,8 @@ func TestAWSErrorsAreTyped(t *testing.T) {
 // promoted with UpdateSecretVersionStage, which enforces
 // RemoveFromVersionId.
 func TestAWSStagingLabels(t *testing.T) {
-	f := newFixture(t, Options{})
-	sm := f.sm()
+	f, sm := newSecretFixture(t, "v1", "a")
 	ctx := context.Background()
-	createSecret(t, sm, "s", "v1", "a")
 
 	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("v2"), ClientRequestToken: token("b")}); err != nil {
 		t.Fatal(err)
@@ -239,10 +235,8 @@ func TestAWSStagingLabels(t *testing.T) {
 // is a success without a new version, with another value a
 // ResourceExistsException; CreateSecret repeated with its token succeeds.
 func TestAWSClientRequestTokenIdempotency(t *testing.T) {
-	f := newFixture(t, Options{})
-	sm := f.sm()
+	f, sm := newSecretFixture(t, "v1", "a")
 	ctx := context.Background()
-	createSecret(t, sm, "s", "v1", "a")
 	createSecret(t, sm, "s", "v1", "a") // the same CreateSecret again
 
 	put := &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("v2"), ClientRequestToken: token("b")}

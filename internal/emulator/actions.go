@@ -21,13 +21,14 @@ var services = map[string]service{
 // call is what an action handler gets: the validated request.
 type call struct {
 	now    time.Time // emulator clock, read once per request
-	region string
+	region string    // X-TC-Region, or the AWS credential scope's
 	params params
 	rec    *callRecord // what the call log records of it; may be nil
 }
 
-// endpoint is one action with its own rate limiter. Action names are unique
-// across the three services, so endpoints are looked up by action alone.
+// endpoint is one action with its rate limiter. Action names are unique
+// across the services (the AWS ones are "secretsmanager.<Action>"), so
+// endpoints are looked up by action alone.
 type endpoint struct {
 	service   string
 	action    string
@@ -36,9 +37,6 @@ type endpoint struct {
 	// emulator has no accounts, all its credentials belong to one.
 	window *ratelimit.Limiter
 	handle func(*Emulator, call) (result, error)
-	// awsHandle is set instead of handle for the AWS actions
-	// ("secretsmanager.<Action>").
-	awsHandle func(*Emulator, awsCall) (any, error)
 }
 
 // newEndpoints lists every emulated action with its documented rate limit
@@ -77,15 +75,4 @@ func newEndpoints(teoRate float64) map[string]*endpoint {
 		endpoints[ep.action] = ep
 	}
 	return endpoints
-}
-
-// allow admits a call at the emulator time now if fewer than the
-// documented number were admitted in the second before it.
-func (ep *endpoint) allow(now time.Time) error {
-	if ep.window == nil || ep.window.Allow(now) {
-		return nil
-	}
-	return apiErrorf("RequestLimitExceeded",
-		"Your request rate for `%s` exceeds the frequency limit of %g requests per second. Please reduce the frequency of calls.",
-		ep.action, ep.perSecond)
 }

@@ -137,20 +137,17 @@ func (e *Emulator) authenticate(r *http.Request, body []byte) (string, error) {
 	if err != nil {
 		return "", apiErrorf("AuthFailure.InvalidAuthorization", "The Authorization header is not valid: %v.", err)
 	}
-	timestamp := r.Header.Get("X-TC-Timestamp")
-	if timestamp == "" {
-		return "", missingParameter("Timestamp")
-	}
-	ts, err := strconv.ParseInt(timestamp, 10, 64)
+	timestamp, signed, err := signingTime(r, "X-TC-Timestamp", parseUnixSeconds, missingParameter("Timestamp"),
+		apiErrorf("InvalidParameter", "The parameter `Timestamp` must be an integer number of Unix seconds."))
 	if err != nil {
-		return "", apiErrorf("InvalidParameter", "The parameter `Timestamp` must be an integer number of Unix seconds.")
+		return "", err
 	}
-	cred, ok := e.credential(auth.secretID)
+	ts := signed.Unix()
+	cred, ok := load(e, e.creds, auth.secretID)
 	if !ok {
 		return "", apiErrorf("AuthFailure.SecretIdNotFound", "The SecretId is not found, please ensure that your SecretId is correct.")
 	}
 	now := e.now()
-	signed := time.Unix(ts, 0)
 	if skew := now.Sub(signed); skew > maxClockSkew || skew < -maxClockSkew {
 		return "", apiErrorf("AuthFailure.SignatureExpire",
 			"Signature expired. Timestamp: %d, server time: %d; the difference must not exceed %d seconds.",
@@ -171,15 +168,47 @@ func (e *Emulator) authenticate(r *http.Request, body []byte) (string, error) {
 	}
 
 	if cred.Token != "" {
-		if subtle.ConstantTimeCompare([]byte(cred.Token), []byte(r.Header.Get("X-TC-Token"))) != 1 {
-			return "", apiErrorf("AuthFailure.TokenFailure", "The session token is missing or invalid.")
-		}
-		if !cred.Expires.IsZero() && !now.Before(cred.Expires) {
-			return "", apiErrorf("AuthFailure.TokenFailure", "The session token has expired.")
+		if err := checkSessionToken(cred.Token, r.Header.Get("X-TC-Token"), cred.Expires, now,
+			apiErrorf("AuthFailure.TokenFailure", "The session token is missing or invalid."),
+			apiErrorf("AuthFailure.TokenFailure", "The session token has expired.")); err != nil {
+			return "", err
 		}
 	}
 	e.count(e.signedBy, auth.secretID)
 	return auth.service, nil
+}
+
+// signingTime reads the header that dates a signature, and its time;
+// missing and malformed are the answers when it is absent or does not parse.
+func signingTime(r *http.Request, name string, parse func(string) (time.Time, error), missing, malformed error) (string, time.Time, error) {
+	v := r.Header.Get(name)
+	if v == "" {
+		return "", time.Time{}, missing
+	}
+	t, err := parse(v)
+	if err != nil {
+		return "", time.Time{}, malformed
+	}
+	return v, t, nil
+}
+
+func parseUnixSeconds(s string) (time.Time, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	return time.Unix(n, 0), err
+}
+
+// checkSessionToken compares the session token a request sent with the
+// credential's, in constant time, and then the credential's expiry (zero
+// never expires) with now; wrong and expired are the answers to each
+// failure.
+func checkSessionToken(want, got string, expires, now time.Time, wrong, expired error) error {
+	if subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
+		return wrong
+	}
+	if !expires.IsZero() && !now.Before(expires) {
+		return expired
+	}
+	return nil
 }
 
 // canonicalRequest builds the TC3 canonical request of a POST: the query is

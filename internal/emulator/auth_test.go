@@ -149,19 +149,39 @@ func TestVectorThroughHandler(t *testing.T) {
 // TestAuthWithSDK sends real SDK-signed requests that the emulator must
 // accept or reject.
 func TestAuthWithSDK(t *testing.T) {
+	// The fixture has zones zone-a and zone-b and a role credential that
+	// lives 1 minute.
+	permanent, role := (*Emulator).PermanentCredential, (*Emulator).RoleCredential
+	// signedBy is a client signing with cred after edit changed it.
+	signedBy := func(cred func(*Emulator) Credential, edit func(*Credential)) func(*fixture) *common.Client {
+		return func(f *fixture) *common.Client {
+			c := cred(f.emu)
+			edit(&c)
+			return f.client(c, "")
+		}
+	}
+	unchanged := func(*Credential) {}
+	// later is a client signing with cred after the emulator clock moved by d.
+	later := func(d time.Duration, cred func(*Emulator) Credential) func(*fixture) *common.Client {
+		return func(f *fixture) *common.Client {
+			f.clock.Advance(d)
+			return f.client(cred(f.emu), "")
+		}
+	}
+	// altered is a client with the permanent key whose requests change
+	// after signing.
+	altered := func(change func(r *http.Request, b []byte) []byte) func(*fixture) *common.Client {
+		return func(f *fixture) *common.Client {
+			return f.client(f.emu.PermanentCredential(), "").WithHttpTransport(alter(change))
+		}
+	}
 	tests := []struct {
-		name string
-		// client builds the client under test; the fixture has zones
-		// zone-a and zone-b and a role credential that lives 1 minute.
-		client func(f *fixture) *common.Client
+		name   string
+		client func(f *fixture) *common.Client // the client under test
 		want   string
 	}{
-		{name: "permanent key", client: func(f *fixture) *common.Client {
-			return f.client(f.emu.PermanentCredential(), "")
-		}},
-		{name: "role credential with token", client: func(f *fixture) *common.Client {
-			return f.client(f.emu.RoleCredential(), "")
-		}},
+		{name: "permanent key", client: signedBy(permanent, unchanged)},
+		{name: "role credential with token", client: signedBy(role, unchanged)},
 		{name: "added credential", client: func(f *fixture) *common.Client {
 			c := Credential{SecretID: "AKIDadded", SecretKey: "added-secret-key"}
 			f.emu.AddCredential(c)
@@ -173,55 +193,28 @@ func TestAuthWithSDK(t *testing.T) {
 		{name: "region sent to TEO is ignored", client: func(f *fixture) *common.Client {
 			return f.client(f.emu.PermanentCredential(), testRegion)
 		}},
-		{name: "tampered body", client: func(f *fixture) *common.Client {
-			return f.client(f.emu.PermanentCredential(), "").WithHttpTransport(alter(func(_ *http.Request, b []byte) []byte {
-				return bytes.Replace(b, []byte("zone-a"), []byte("zone-b"), 1)
-			}))
-		}, want: "AuthFailure.SignatureFailure"},
-		{name: "changed signed header", client: func(f *fixture) *common.Client {
-			return f.client(f.emu.PermanentCredential(), "").WithHttpTransport(alter(func(r *http.Request, b []byte) []byte {
-				r.Header.Set("Content-Type", "text/plain")
-				return b
-			}))
-		}, want: "AuthFailure.SignatureFailure"},
-		{name: "wrong secret key", client: func(f *fixture) *common.Client {
-			c := f.emu.PermanentCredential()
-			c.SecretKey = "not-the-secret-key"
-			return f.client(c, "")
-		}, want: "AuthFailure.SignatureFailure"},
-		{name: "unknown SecretId", client: func(f *fixture) *common.Client {
-			c := f.emu.PermanentCredential()
-			c.SecretID = "AKIDunknown"
-			return f.client(c, "")
-		}, want: "AuthFailure.SecretIdNotFound"},
-		{name: "temporary credential without token", client: func(f *fixture) *common.Client {
-			c := f.emu.RoleCredential()
-			c.Token = ""
-			return f.client(c, "")
-		}, want: "AuthFailure.TokenFailure"},
-		{name: "temporary credential with wrong token", client: func(f *fixture) *common.Client {
-			c := f.emu.RoleCredential()
-			c.Token = "wrong-token"
-			return f.client(c, "")
-		}, want: "AuthFailure.TokenFailure"},
-		{name: "expired token", client: func(f *fixture) *common.Client {
-			f.clock.Advance(61 * time.Second)
-			return f.client(f.emu.RoleCredential(), "")
-		}, want: "AuthFailure.TokenFailure"},
-		{name: "emulator clock 10 minutes ahead", client: func(f *fixture) *common.Client {
-			f.clock.Advance(10 * time.Minute)
-			return f.client(f.emu.PermanentCredential(), "")
-		}, want: "AuthFailure.SignatureExpire"},
-		{name: "emulator clock 10 minutes behind", client: func(f *fixture) *common.Client {
-			f.clock.Advance(-10 * time.Minute)
-			return f.client(f.emu.PermanentCredential(), "")
-		}, want: "AuthFailure.SignatureExpire"},
-		{name: "garbage Authorization", client: func(f *fixture) *common.Client {
-			return f.client(f.emu.PermanentCredential(), "").WithHttpTransport(alter(func(r *http.Request, b []byte) []byte {
-				r.Header.Set("Authorization", "TC3-HMAC-SHA256 garbage")
-				return b
-			}))
-		}, want: "AuthFailure.InvalidAuthorization"},
+		{name: "tampered body", client: altered(func(_ *http.Request, b []byte) []byte {
+			return bytes.Replace(b, []byte("zone-a"), []byte("zone-b"), 1)
+		}), want: "AuthFailure.SignatureFailure"},
+		{name: "changed signed header", client: altered(func(r *http.Request, b []byte) []byte {
+			r.Header.Set("Content-Type", "text/plain")
+			return b
+		}), want: "AuthFailure.SignatureFailure"},
+		{name: "wrong secret key", client: signedBy(permanent, func(c *Credential) { c.SecretKey = "not-the-secret-key" }),
+			want: "AuthFailure.SignatureFailure"},
+		{name: "unknown SecretId", client: signedBy(permanent, func(c *Credential) { c.SecretID = "AKIDunknown" }),
+			want: "AuthFailure.SecretIdNotFound"},
+		{name: "temporary credential without token", client: signedBy(role, func(c *Credential) { c.Token = "" }),
+			want: "AuthFailure.TokenFailure"},
+		{name: "temporary credential with wrong token", client: signedBy(role, func(c *Credential) { c.Token = "wrong-token" }),
+			want: "AuthFailure.TokenFailure"},
+		{name: "expired token", client: later(61*time.Second, role), want: "AuthFailure.TokenFailure"},
+		{name: "emulator clock 10 minutes ahead", client: later(10*time.Minute, permanent), want: "AuthFailure.SignatureExpire"},
+		{name: "emulator clock 10 minutes behind", client: later(-10*time.Minute, permanent), want: "AuthFailure.SignatureExpire"},
+		{name: "garbage Authorization", client: altered(func(r *http.Request, b []byte) []byte {
+			r.Header.Set("Authorization", "TC3-HMAC-SHA256 garbage")
+			return b
+		}), want: "AuthFailure.InvalidAuthorization"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -41,7 +40,7 @@ var awsRegionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 // AWSCredential is an AWS access key. The one the emulator makes at New is
 // temporary: it has a SessionToken, which requests must carry as
 // X-Amz-Security-Token, and expires after Options.CredentialTTL (then
-// ExpiredTokenException). A credential added without a SessionToken is a
+// ExpiredTokenException). A credential without a SessionToken is a
 // permanent key; a zero Expires never expires.
 type AWSCredential struct {
 	AccessKeyID     string
@@ -55,20 +54,9 @@ type AWSCredential struct {
 // AWS_SESSION_TOKEN.
 func (e *Emulator) AWSCredential() AWSCredential { return e.awsCred }
 
-// AddAWSCredential registers an AWS access key (replacing one with the same
+// addAWSCredential registers an AWS access key (replacing one with the same
 // AccessKeyID).
-func (e *Emulator) AddAWSCredential(c AWSCredential) {
-	e.mu.Lock()
-	e.awsCreds[c.AccessKeyID] = c
-	e.mu.Unlock()
-}
-
-func (e *Emulator) awsCredential(accessKeyID string) (AWSCredential, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c, ok := e.awsCreds[accessKeyID]
-	return c, ok
-}
+func (e *Emulator) addAWSCredential(c AWSCredential) { store(e, e.awsCreds, c.AccessKeyID, c) }
 
 // newAWSCredential returns a temporary key in the shape of STS ones: an
 // "ASIA" access key id of 20 characters, a 40-character secret key and an
@@ -80,20 +68,6 @@ func newAWSCredential(expires time.Time) AWSCredential {
 		SessionToken:    randomAlphanumeric(356),
 		Expires:         expires,
 	}
-}
-
-// awsError is an AWS JSON error answer.
-type awsError struct {
-	Type    string
-	Message string
-}
-
-func (e *awsError) Error() string { return e.Type + ": " + e.Message }
-
-// awsErrorf builds an awsError. Callers must never format a key, secret
-// value, token or signature into the message.
-func awsErrorf(typ, format string, args ...any) *awsError {
-	return &awsError{Type: typ, Message: fmt.Sprintf(format, args...)}
 }
 
 // awsModelledErrors are the error shapes of the Secrets Manager model; their
@@ -125,114 +99,62 @@ func awsStatus(typ string) int {
 	return http.StatusBadRequest
 }
 
-// writeAWSError answers err as AWS JSON 1.1 does and returns the type it
-// used: the X-Amzn-ErrorType header and {"__type", "Message"} body that the
-// SDK's awsjson protocol decodes into its typed errors.
-func writeAWSError(w http.ResponseWriter, requestID string, err error) string {
-	var ae *awsError
-	if !errors.As(err, &ae) {
-		ae = &awsError{Type: "InternalServiceError", Message: "An error occurred on the server side."}
-	}
+// writeAWSError answers ae as AWS JSON 1.1 does: the X-Amzn-ErrorType
+// header and {"__type", "Message"} body that the SDK's awsjson protocol
+// decodes into its typed errors.
+func writeAWSError(w http.ResponseWriter, requestID string, ae *apiError) {
 	msgKey := "message"
-	if awsModelledErrors[ae.Type] {
+	if awsModelledErrors[ae.Code] {
 		msgKey = "Message"
 	}
 	h := w.Header()
 	h.Set("Content-Type", awsJSONContentType)
-	h.Set("X-Amzn-Errortype", ae.Type)
+	h.Set("X-Amzn-Errortype", ae.Code)
 	h.Set("X-Amzn-Requestid", requestID)
-	w.WriteHeader(awsStatus(ae.Type))
-	_ = json.NewEncoder(w).Encode(map[string]string{"__type": ae.Type, msgKey: ae.Message})
-	return ae.Type
+	w.WriteHeader(awsStatus(ae.Code))
+	_ = json.NewEncoder(w).Encode(map[string]string{"__type": ae.Code, msgKey: ae.Message})
 }
 
-func writeAWSResult(w http.ResponseWriter, requestID string, v any) {
-	if v == nil {
-		v = struct{}{}
+func writeAWSResult(w http.ResponseWriter, requestID string, res result) {
+	if res == nil {
+		res = result{}
 	}
 	h := w.Header()
 	h.Set("Content-Type", awsJSONContentType)
 	h.Set("X-Amzn-Requestid", requestID)
 	w.WriteHeader(http.StatusOK)
-	_ = json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(res)
 }
 
-// awsCall is what an AWS action handler gets.
-type awsCall struct {
-	now    time.Time // emulator clock, read once per request
-	region string    // from the credential scope
-	params params
-	rec    *callRecord // what the call log records of it; may be nil
-}
-
-// serveAWS runs the processing order of an AWS request.
-func (e *Emulator) serveAWS(w http.ResponseWriter, r *http.Request, requestID string) outcome {
-	out := outcome{action: r.Header.Get("X-Amz-Target")}
-	fail := func(err error) outcome {
-		out.code = writeAWSError(w, requestID, err)
-		return out
-	}
-	if r.Method != http.MethodPost {
-		return fail(awsErrorf("UnknownOperationException", "Only POST requests are supported."))
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
-		return fail(awsErrorf("RequestEntityTooLarge", "The request body exceeds %d bytes.", maxBodyBytes))
-	} else if err != nil {
-		return fail(awsErrorf("SerializationException", "The request body could not be read."))
-	}
-
-	region, err := e.authenticateAWS(r, body)
-	if err != nil {
-		return fail(err)
-	}
-	ep := e.endpoints[out.action]
-	if ep == nil || ep.awsHandle == nil {
-		return fail(awsErrorf("UnknownOperationException", "The operation is not supported."))
-	}
-	e.count(e.calls, ep.action)
-
-	var p params
-	if err := json.Unmarshal(body, &p); err != nil || p == nil {
-		e.logCall(ep.action, "", false, nil, "SerializationException")
-		return fail(awsErrorf("SerializationException", "The request body must be a JSON object."))
-	}
-	out.target = awsTarget(p)
-
-	f, faulted := e.takeFault(ep.action, out.target)
-	if faulted && f.Phase == Before {
-		out.fault = f.Phase.String()
-		var entry *LoggedCall
-		if code, answers := faultCode(f); answers {
-			entry = e.logCall(ep.action, out.target, false, nil, code)
+// awsProtocol is AWS JSON 1.1 with SigV4 signatures; the action is the
+// X-Amz-Target ("secretsmanager.<Action>").
+var awsProtocol = protocol{
+	logMessage:   "aws api call",
+	actionHeader: "X-Amz-Target",
+	notPost:      apiErrorf("UnknownOperationException", "Only POST requests are supported."),
+	tooBig:       apiErrorf("RequestEntityTooLarge", "The request body exceeds %d bytes.", maxBodyBytes),
+	unreadable:   apiErrorf("SerializationException", "The request body could not be read."),
+	internal:     apiErrorf("InternalServiceError", "An error occurred on the server side."),
+	authenticate: (*Emulator).authenticateAWS,
+	resolve: func(e *Emulator, _ *http.Request, _, action string) (*endpoint, error) {
+		ep := e.endpoints[action]
+		if ep == nil || ep.service != awsService {
+			return nil, apiErrorf("UnknownOperationException", "The operation is not supported.")
 		}
-		if code, done := e.applyFault(w, r, requestID, f); done {
-			e.setLogCode(entry, code) // "canceled" if the client left during a delay
-			out.code = code
-			return out
+		return ep, nil
+	},
+	parse: func(body []byte) (params, error) {
+		var p params
+		if err := json.Unmarshal(body, &p); err != nil || p == nil {
+			return nil, apiErrorf("SerializationException", "The request body must be a JSON object.")
 		}
-	}
-
-	rec := &callRecord{}
-	res, err := e.performAWS(ep, region, p, rec)
-	entry := e.logCall(ep.action, out.target, err == nil, rec, errorCode(ep.action, err))
-
-	if faulted && f.Phase == After {
-		out.fault = f.Phase.String()
-		if code, answers := faultCode(f); answers {
-			e.setLogCode(entry, code)
-		}
-		if code, done := e.applyFault(w, r, requestID, f); done {
-			e.setLogCode(entry, code)
-			out.code = code
-			return out
-		}
-	}
-	if err != nil {
-		return fail(err)
-	}
-	writeAWSResult(w, requestID, res)
-	return out
+		return p, nil
+	},
+	target:      awsTarget,
+	throttled:   func(*endpoint) error { return apiErrorf("ThrottlingException", "Rate exceeded") },
+	region:      func(_ *endpoint, _ *http.Request, region string) (string, error) { return region, nil },
+	writeResult: writeAWSResult,
+	writeError:  writeAWSError,
 }
 
 // awsTarget is what a Fault.Target is compared with: the SecretId (or the
@@ -245,24 +167,6 @@ func awsTarget(p params) string {
 		}
 	}
 	return ""
-}
-
-// performAWS runs the rate limiter and the action, and counts the action
-// as performed if it succeeded.
-func (e *Emulator) performAWS(ep *endpoint, region string, p params, rec *callRecord) (any, error) {
-	c := awsCall{now: e.now(), region: region, params: p, rec: rec}
-	if ep.window != nil && !ep.window.Allow(c.now) {
-		e.mu.Lock()
-		e.throttled++
-		e.mu.Unlock()
-		return nil, awsErrorf("ThrottlingException", "Rate exceeded")
-	}
-	res, err := ep.awsHandle(e, c)
-	if err != nil {
-		return nil, err
-	}
-	e.count(e.performed, ep.action)
-	return res, nil
 }
 
 // sigV4Auth is a parsed AWS4-HMAC-SHA256 Authorization header.
@@ -281,7 +185,7 @@ type sigV4Auth struct {
 func parseSigV4(header string) (sigV4Auth, error) {
 	var a sigV4Auth
 	incomplete := func(msg string) (sigV4Auth, error) {
-		return sigV4Auth{}, awsErrorf("IncompleteSignatureException", "%s", msg)
+		return sigV4Auth{}, apiErrorf("IncompleteSignatureException", "%s", msg)
 	}
 	rest, ok := strings.CutPrefix(header, sigV4Algorithm+" ")
 	if !ok {
@@ -343,60 +247,57 @@ func parseSigV4(header string) (sigV4Auth, error) {
 func (e *Emulator) authenticateAWS(r *http.Request, body []byte) (string, error) {
 	header := r.Header.Get("Authorization")
 	if header == "" {
-		return "", awsErrorf("MissingAuthenticationTokenException", "Missing Authentication Token")
+		return "", apiErrorf("MissingAuthenticationTokenException", "Missing Authentication Token")
 	}
 	a, err := parseSigV4(header)
 	if err != nil {
 		return "", err
 	}
-	amzDate := r.Header.Get("X-Amz-Date")
-	if amzDate == "" {
-		return "", awsErrorf("IncompleteSignatureException", "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
-	}
-	signed, err := time.Parse(amzDateFormat, amzDate)
+	amzDate, signed, err := signingTime(r, "X-Amz-Date", func(s string) (time.Time, error) { return time.Parse(amzDateFormat, s) },
+		apiErrorf("IncompleteSignatureException", "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."),
+		apiErrorf("IncompleteSignatureException", "X-Amz-Date must be in the ISO-8601 basic format YYYYMMDD'T'HHMMSS'Z'."))
 	if err != nil {
-		return "", awsErrorf("IncompleteSignatureException", "X-Amz-Date must be in the ISO-8601 basic format YYYYMMDD'T'HHMMSS'Z'.")
+		return "", err
 	}
-	cred, ok := e.awsCredential(a.accessKeyID)
+	cred, ok := load(e, e.awsCreds, a.accessKeyID)
 	if !ok {
-		return "", awsErrorf("UnrecognizedClientException", "The security token included in the request is invalid.")
+		return "", apiErrorf("UnrecognizedClientException", "The security token included in the request is invalid.")
 	}
 	now := e.now()
 	token := r.Header.Get("X-Amz-Security-Token")
 	if cred.SessionToken != "" || token != "" {
-		if subtle.ConstantTimeCompare([]byte(cred.SessionToken), []byte(token)) != 1 {
-			return "", awsErrorf("UnrecognizedClientException", "The security token included in the request is invalid.")
-		}
-		if !cred.Expires.IsZero() && !now.Before(cred.Expires) {
-			return "", awsErrorf("ExpiredTokenException", "The security token included in the request is expired")
+		if err := checkSessionToken(cred.SessionToken, token, cred.Expires, now,
+			apiErrorf("UnrecognizedClientException", "The security token included in the request is invalid."),
+			apiErrorf("ExpiredTokenException", "The security token included in the request is expired")); err != nil {
+			return "", err
 		}
 	}
 	if a.service != awsService {
-		return "", awsErrorf("InvalidSignatureException", "Credential should be scoped to correct service: '%s'.", awsService)
+		return "", apiErrorf("InvalidSignatureException", "Credential should be scoped to correct service: '%s'.", awsService)
 	}
 	if !awsRegionPattern.MatchString(a.region) {
-		return "", awsErrorf("InvalidSignatureException", "Credential should be scoped to a valid region.")
+		return "", apiErrorf("InvalidSignatureException", "Credential should be scoped to a valid region.")
 	}
 	if day := signed.Format(amzDayFormat); day != a.date {
-		return "", awsErrorf("InvalidSignatureException",
+		return "", apiErrorf("InvalidSignatureException",
 			"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", a.date, day, amzDate)
 	}
 	if now.Sub(signed) > maxClockSkew {
-		return "", awsErrorf("InvalidSignatureException", "Signature expired: %s is now earlier than %s (%s - 5 min.)",
+		return "", apiErrorf("InvalidSignatureException", "Signature expired: %s is now earlier than %s (%s - 5 min.)",
 			amzDate, now.Add(-maxClockSkew).UTC().Format(amzDateFormat), now.UTC().Format(amzDateFormat))
 	}
 	if signed.Sub(now) > maxClockSkew {
-		return "", awsErrorf("InvalidSignatureException", "Signature not yet current: %s is still later than %s (%s + 5 min.)",
+		return "", apiErrorf("InvalidSignatureException", "Signature not yet current: %s is still later than %s (%s + 5 min.)",
 			amzDate, now.Add(maxClockSkew).UTC().Format(amzDateFormat), now.UTC().Format(amzDateFormat))
 	}
 	payloadHash := sha256Hex(body)
 	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && h != payloadHash {
-		return "", awsErrorf("InvalidSignatureException", "The provided 'x-amz-content-sha256' header does not match what was computed.")
+		return "", apiErrorf("InvalidSignatureException", "The provided 'x-amz-content-sha256' header does not match what was computed.")
 	}
 
 	want, err := e.resignAWS(r, a, cred, payloadHash, signed)
 	if err != nil || subtle.ConstantTimeCompare([]byte(want), []byte(a.signature)) != 1 {
-		return "", awsErrorf("InvalidSignatureException",
+		return "", apiErrorf("InvalidSignatureException",
 			"The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	}
 	return a.region, nil

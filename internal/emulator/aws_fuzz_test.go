@@ -56,8 +56,8 @@ func FuzzParseSigV4(f *testing.F) {
 	f.Fuzz(func(t *testing.T, header string) {
 		a, err := parseSigV4(header)
 		if err != nil {
-			var ae *awsError
-			if !errors.As(err, &ae) || ae.Type != "IncompleteSignatureException" {
+			var ae *apiError
+			if !errors.As(err, &ae) || ae.Code != "IncompleteSignatureException" {
 				t.Fatalf("error %T %v", err, err)
 			}
 			// Made of fixed sentences only, so nothing of the header is echoed.

@@ -3,12 +3,10 @@ package emulator
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,178 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 )
-
-func createSecret(t *testing.T, sm *secretsmanager.Client, name, value, tok string) {
-	t.Helper()
-	if _, err := sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
-		Name: aws.String(name), SecretString: aws.String(value), ClientRequestToken: token(tok),
-	}); err != nil {
-		t.Fatalf("CreateSecret: %v", err)
-	}
-}
-
-func stagesOf(t *testing.T, e *Emulator, name string) map[string][]string {
-	t.Helper()
-	s, ok := e.AWSSecret(awsTestRegion, name)
-	if !ok {
-		t.Fatalf("no secret %s", name)
-	}
-	out := map[string][]string{}
-	for _, v := range s.Versions {
-		st := slices.Clone(v.Stages)
-		slices.Sort(st)
-		out[strings.TrimRight(v.ID, "0")] = st
-	}
-	return out
-}
-
-// TestAWSStagingLabels walks the staging labels of a rotation: put moves
-// AWSCURRENT and makes the old one AWSPREVIOUS; an AWSPENDING put is
-// promoted with UpdateSecretVersionStage, which enforces
-// RemoveFromVersionId.
-func TestAWSStagingLabels(t *testing.T) {
-	f := newFixture(t, Options{})
-	sm := f.sm()
-	ctx := context.Background()
-	createSecret(t, sm, "s", "v1", "a")
-
-	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("v2"), ClientRequestToken: token("b")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("v3"), ClientRequestToken: token("c")}); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string][]string{"a": {}, "b": {StagePrevious}, "c": {StageCurrent}}
-	if got := stagesOf(t, f.emu, "s"); !equalStages(got, want) {
-		t.Fatalf("after two puts: %v, want %v", got, want)
-	}
-
-	pend, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("v4"),
-		ClientRequestToken: token("d"), VersionStages: []string{StagePending}})
-	if err != nil || !slices.Equal(pend.VersionStages, []string{StagePending}) {
-		t.Fatalf("pending put: %v %v", pend, err)
-	}
-	if got, _ := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("s")}); aws.ToString(got.SecretString) != "v3" {
-		t.Fatalf("AWSPENDING must not change AWSCURRENT")
-	}
-	if got, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("s"), VersionStage: aws.String(StagePending)}); err != nil || aws.ToString(got.SecretString) != "v4" {
-		t.Fatalf("GetSecretValue(AWSPENDING) = %v, %v", got, err)
-	}
-
-	// Moving AWSCURRENT without naming its holder is refused.
-	_, err = sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("s"),
-		VersionStage: aws.String(StageCurrent), MoveToVersionId: token("d")})
-	var ipe *types.InvalidParameterException
-	if !errors.As(err, &ipe) {
-		t.Fatalf("move without RemoveFromVersionId: %v", err)
-	}
-	// Naming the wrong holder is refused too.
-	_, err = sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("s"),
-		VersionStage: aws.String(StageCurrent), MoveToVersionId: token("d"), RemoveFromVersionId: token("b")})
-	if !errors.As(err, &ipe) {
-		t.Fatalf("move with the wrong RemoveFromVersionId: %v", err)
-	}
-	if _, err := sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("s"),
-		VersionStage: aws.String(StageCurrent), MoveToVersionId: token("d"), RemoveFromVersionId: token("c")}); err != nil {
-		t.Fatalf("promote: %v", err)
-	}
-	if _, err := sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("s"),
-		VersionStage: aws.String(StagePending), RemoveFromVersionId: token("d")}); err != nil {
-		t.Fatalf("remove AWSPENDING: %v", err)
-	}
-	want = map[string][]string{"a": {}, "b": {}, "c": {StagePrevious}, "d": {StageCurrent}}
-	if got := stagesOf(t, f.emu, "s"); !equalStages(got, want) {
-		t.Fatalf("after promotion: %v, want %v", got, want)
-	}
-	if _, err := sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("s"),
-		VersionStage: aws.String(StageCurrent), MoveToVersionId: token("nope")}); awsCode(err) != "ResourceNotFoundException" {
-		t.Fatalf("move to an unknown version: %v", err)
-	}
-
-	all, err := sm.ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String("s"), IncludeDeprecated: aws.Bool(true)})
-	if err != nil || len(all.Versions) != 4 {
-		t.Fatalf("ListSecretVersionIds(IncludeDeprecated) = %v, %v", all, err)
-	}
-	labelled, err := sm.ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String("s")})
-	if err != nil || len(labelled.Versions) != 2 {
-		t.Fatalf("ListSecretVersionIds = %v, %v", labelled, err)
-	}
-}
-
-func equalStages(a, b map[string][]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || !slices.Equal(v, w) {
-			return false
-		}
-	}
-	return true
-}
-
-// TestAWSClientRequestTokenIdempotency: the same token with the same value
-// is a success without a new version, with another value a
-// ResourceExistsException; CreateSecret repeated with its token succeeds.
-func TestAWSClientRequestTokenIdempotency(t *testing.T) {
-	f := newFixture(t, Options{})
-	sm := f.sm()
-	ctx := context.Background()
-	createSecret(t, sm, "s", "v1", "a")
-	createSecret(t, sm, "s", "v1", "a") // the same CreateSecret again
-
-	put := &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("v2"), ClientRequestToken: token("b")}
-	for i := range 3 {
-		out, err := sm.PutSecretValue(ctx, put)
-		if err != nil {
-			t.Fatalf("put %d: %v", i, err)
-		}
-		if aws.ToString(out.VersionId) != *token("b") || !slices.Equal(out.VersionStages, []string{StageCurrent}) {
-			t.Fatalf("put %d = %+v", i, out)
-		}
-	}
-	if s, _ := f.emu.AWSSecret(awsTestRegion, "s"); len(s.Versions) != 2 {
-		t.Fatalf("versions = %d, want 2", len(s.Versions))
-	}
-	_, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("v3"), ClientRequestToken: token("b")})
-	wantAWSCode(t, err, "ResourceExistsException")
-	_, err = sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("s"), SecretString: aws.String("other"), ClientRequestToken: token("a")})
-	wantAWSCode(t, err, "ResourceExistsException")
-}
-
-// TestAWSDeletedSecret: DescribeSecret shows DeletedDate; value reads and
-// writes are InvalidRequestException.
-func TestAWSDeletedSecret(t *testing.T) {
-	f := newFixture(t, Options{})
-	sm := f.sm()
-	ctx := context.Background()
-	deleted := f.clock.Now().Add(-time.Hour).Truncate(time.Second)
-	f.emu.PutAWSSecret(AWSSecretState{Region: awsTestRegion, Name: "gone", DeletedDate: deleted,
-		Versions: []AWSVersion{{ID: *token("g"), Value: "x", Stages: []string{StageCurrent}}}})
-	desc, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("gone")})
-	if err != nil || desc.DeletedDate == nil || !desc.DeletedDate.Equal(deleted) {
-		t.Fatalf("DescribeSecret = %v, %v; want DeletedDate %v", desc, err, deleted)
-	}
-	calls := []func() error{
-		func() error {
-			_, err := sm.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String("gone"), Tags: []types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
-			return err
-		},
-		func() error {
-			_, err := sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("gone"), VersionStage: aws.String(StagePending), MoveToVersionId: token("g")})
-			return err
-		},
-		func() error {
-			_, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("gone"), SecretString: aws.String("y")})
-			return err
-		},
-	}
-	for i, c := range calls {
-		if code := awsCode(c()); code != "InvalidRequestException" {
-			t.Errorf("call %d: %s, want InvalidRequestException", i, code)
-		}
-	}
-}
 
 // smWithTransport is a client whose requests change alters after the SDK
 // has signed them.
@@ -205,8 +31,8 @@ func (f *fixture) smWithTransport(cred AWSCredential, change func(r *http.Reques
 func TestAWSSignatureFailures(t *testing.T) {
 	f := newFixture(t, Options{})
 	good := f.emu.AWSCredential()
-	f.emu.AddAWSCredential(AWSCredential{AccessKeyID: "AKIAPERMANENT0000001", SecretAccessKey: "permanent-secret"})
-	f.emu.AddAWSCredential(AWSCredential{AccessKeyID: "ASIAEXPIRED000000001", SecretAccessKey: "expired-secret",
+	f.emu.addAWSCredential(AWSCredential{AccessKeyID: "AKIAPERMANENT0000001", SecretAccessKey: "permanent-secret"})
+	f.emu.addAWSCredential(AWSCredential{AccessKeyID: "ASIAEXPIRED000000001", SecretAccessKey: "expired-secret",
 		SessionToken: "expired-token", Expires: f.clock.Now().Add(-time.Second)})
 	with := func(mod func(*AWSCredential)) AWSCredential { c := good; mod(&c); return c }
 
@@ -291,9 +117,7 @@ func TestAWSFaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, Options{})
-			sm := f.sm()
-			createSecret(t, sm, "s", "v1", "a")
+			f, sm := newSecretFixture(t, "v1", "a")
 			f.emu.ResetCounters()
 			tt.fault.Times = 1
 			f.emu.Inject(tt.fault)
@@ -330,10 +154,8 @@ func TestAWSFaults(t *testing.T) {
 // TestAWSRateLimit: the 51st write in one second on a frozen clock is
 // throttled, counted, and the window frees up a second later.
 func TestAWSRateLimit(t *testing.T) {
-	f := newFixture(t, Options{})
-	sm := f.sm()
+	f, sm := newSecretFixture(t, "v0", "init")
 	ctx := context.Background()
-	createSecret(t, sm, "s", "v0", "init")
 	f.clock.Advance(time.Second)
 	for i := range 50 {
 		if _, err := sm.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String("s"), Tags: []types.Tag{{Key: aws.String("n"), Value: aws.String("x")}}}); err != nil {
@@ -403,15 +225,9 @@ func TestAWSNoSecretsInAnswersOrLogs(t *testing.T) {
 	f.emu.Inject(Fault{Action: "secretsmanager.GetSecretValue", Phase: After, Code: "InternalServiceError", Times: 1})
 	_, _ = sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("s")})
 
-	resp, err := http.Get(f.srv.URL + "/_emulator/state")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stateBody, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	var state struct{ AWSSecrets []awsSecretView }
-	if err := json.Unmarshal(stateBody, &state); err != nil || len(state.AWSSecrets) != 1 || state.AWSSecrets[0].Versions[0].Fingerprint == "" {
-		t.Fatalf("state = %s (%v)", stateBody, err)
+	state, stateBody := f.state(t)
+	if len(state.AWSSecrets) != 1 || state.AWSSecrets[0].Versions[0].Fingerprint == "" {
+		t.Fatalf("state = %s", stateBody)
 	}
 
 	f.close()

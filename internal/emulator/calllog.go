@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 )
@@ -123,27 +122,27 @@ var liveKeyActions = map[string]bool{
 	"RefreshMultiPathGatewaySecretKey": true,
 }
 
-// ErrKeyNotStoredFirst is wrapped by the errors of LiveKeysStoredFirst.
-var ErrKeyNotStoredFirst = errors.New("a key was made live before it was stored in a durable sink")
+// errKeyNotStoredFirst is wrapped by the errors of checkLiveKeysStoredFirst.
+var errKeyNotStoredFirst = errors.New("a key was made live before it was stored in a durable sink")
 
 // LiveKeysStoredFirst checks the call log for the ordering property of the
 // staged rotation mode: every key a performed TEO Create, Modify or Refresh
 // made live had been written, by an earlier performed SSM or AWS write
 // (CreateSecret, PutSecretValue, UpdateSecret; secretsmanager.CreateSecret,
 // secretsmanager.PutSecretValue) to any secret, before that call. It
-// returns nil if so, otherwise an error (wrapping ErrKeyNotStoredFirst)
-// naming the first offending call by Seq, action, zone and fingerprint.
+// returns nil if so, otherwise an error naming the first offending call by
+// Seq, action, zone and fingerprint.
 //
 // A Refresh always fails the check: its key did not exist before the call.
 // Keys planted with SetKey or secrets seeded with PutSecret are not calls
 // and do not count.
 func (e *Emulator) LiveKeysStoredFirst() error {
-	return CheckLiveKeysStoredFirst(e.CallLog())
+	return checkLiveKeysStoredFirst(e.CallLog())
 }
 
-// CheckLiveKeysStoredFirst is LiveKeysStoredFirst on a given log (e.g. a
+// checkLiveKeysStoredFirst is LiveKeysStoredFirst on a given log (e.g. a
 // slice of CallLog).
-func CheckLiveKeysStoredFirst(log []LoggedCall) error {
+func checkLiveKeysStoredFirst(log []LoggedCall) error {
 	stored := map[string]bool{}
 	for _, c := range log {
 		if !c.Performed {
@@ -161,7 +160,7 @@ func CheckLiveKeysStoredFirst(log []LoggedCall) error {
 		for _, fp := range c.Written {
 			if !stored[fp] {
 				return fmt.Errorf("%w: call %d, %s on zone %s made key %s live, which no earlier SSM or AWS write had stored",
-					ErrKeyNotStoredFirst, c.Seq, c.Action, c.Target, fp)
+					errKeyNotStoredFirst, c.Seq, c.Action, c.Target, fp)
 			}
 		}
 	}
@@ -180,22 +179,4 @@ func faultCode(f Fault) (string, bool) {
 		return f.Code, true
 	}
 	return "", false
-}
-
-// errorCode is the code writeError (Tencent Cloud) or writeAWSError (AWS)
-// answers err with; "" for nil.
-func errorCode(action string, err error) string {
-	if err == nil {
-		return ""
-	}
-	if strings.HasPrefix(action, awsTargetPrefix) {
-		if ae, ok := errors.AsType[*awsError](err); ok {
-			return ae.Type
-		}
-		return "InternalServiceError"
-	}
-	if ae, ok := errors.AsType[*apiError](err); ok {
-		return ae.Code
-	}
-	return "InternalError"
 }

@@ -204,7 +204,7 @@ func TestCallLogFaultsAndFailures(t *testing.T) {
 	// The Modify that happened despite its error made a key live that the
 	// faulted PutSecretValue never stored.
 	err = f.emu.LiveKeysStoredFirst()
-	if !errors.Is(err, ErrKeyNotStoredFirst) || !strings.Contains(err.Error(), "call 3, ModifyMultiPathGatewaySecretKey on zone zone-a") ||
+	if !errors.Is(err, errKeyNotStoredFirst) || !strings.Contains(err.Error(), "call 3, ModifyMultiPathGatewaySecretKey on zone zone-a") ||
 		!strings.Contains(err.Error(), secret.Fingerprint(key)) {
 		t.Fatalf("LiveKeysStoredFirst = %v", err)
 	}
@@ -290,14 +290,14 @@ func TestLiveKeysStoredFirst(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckLiveKeysStoredFirst(tc.log)
+			err := checkLiveKeysStoredFirst(tc.log)
 			if tc.wantSeq == "" {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
 				}
 				return
 			}
-			if !errors.Is(err, ErrKeyNotStoredFirst) || !strings.Contains(err.Error(), tc.wantSeq) {
+			if !errors.Is(err, errKeyNotStoredFirst) || !strings.Contains(err.Error(), tc.wantSeq) {
 				t.Fatalf("error = %v, want one naming %q", err, tc.wantSeq)
 			}
 		})

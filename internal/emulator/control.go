@@ -48,17 +48,6 @@ type versionView struct {
 	Created     time.Time `json:"created"`
 }
 
-type secretView struct {
-	Region      string            `json:"region"`
-	Name        string            `json:"name"`
-	Description string            `json:"description"`
-	Status      string            `json:"status"`
-	Tags        map[string]string `json:"tags"`
-	Created     time.Time         `json:"created"`
-	DeleteTime  time.Time         `json:"deleteTime,omitzero"`
-	Versions    []versionView     `json:"versions"`
-}
-
 type awsVersionView struct {
 	VersionID   string    `json:"versionId"`
 	Fingerprint string    `json:"fingerprint"`
@@ -66,24 +55,30 @@ type awsVersionView struct {
 	Created     time.Time `json:"created"`
 }
 
-type awsSecretView struct {
+// secretView shows an SSM secret (V versionView) or an AWS one (V
+// awsVersionView). The fields of the other kind stay out: an SSM secret has
+// no ARN and an AWS one no Status or DeleteTime, while every SSM secret has
+// a Status and every AWS secret an ARN.
+type secretView[V versionView | awsVersionView] struct {
 	Region      string            `json:"region"`
 	Name        string            `json:"name"`
-	ARN         string            `json:"arn"`
+	ARN         string            `json:"arn,omitempty"`
 	Description string            `json:"description"`
+	Status      string            `json:"status,omitempty"`
 	Tags        map[string]string `json:"tags"`
 	Created     time.Time         `json:"created"`
+	DeleteTime  time.Time         `json:"deleteTime,omitzero"`
 	DeletedDate time.Time         `json:"deletedDate,omitzero"`
-	Versions    []awsVersionView  `json:"versions"`
+	Versions    []V               `json:"versions"`
 }
 
 type stateView struct {
-	Zones      []zoneView      `json:"zones"`
-	Secrets    []secretView    `json:"secrets"`
-	AWSSecrets []awsSecretView `json:"awsSecrets"`
-	Calls      map[string]int  `json:"calls"`
-	Performed  map[string]int  `json:"performed"`
-	Throttled  int             `json:"throttled"`
+	Zones      []zoneView                   `json:"zones"`
+	Secrets    []secretView[versionView]    `json:"secrets"`
+	AWSSecrets []secretView[awsVersionView] `json:"awsSecrets"`
+	Calls      map[string]int               `json:"calls"`
+	Performed  map[string]int               `json:"performed"`
+	Throttled  int                          `json:"throttled"`
 }
 
 func (e *Emulator) handleState(w http.ResponseWriter, _ *http.Request) {
@@ -95,9 +90,9 @@ func (e *Emulator) handleState(w http.ResponseWriter, _ *http.Request) {
 	calls, performed, throttled := maps.Clone(e.calls), maps.Clone(e.performed), e.throttled
 	e.mu.Unlock()
 
-	secrets := []secretView{}
-	for _, s := range e.Secrets() {
-		v := secretView{
+	secrets := []secretView[versionView]{}
+	for _, s := range e.allSecrets() {
+		v := secretView[versionView]{
 			Region: s.Region, Name: s.Name, Description: s.Description, Status: s.Status,
 			Tags: s.Tags, Created: s.Created, DeleteTime: s.DeleteTime,
 			Versions: make([]versionView, len(s.Versions)),
@@ -107,9 +102,9 @@ func (e *Emulator) handleState(w http.ResponseWriter, _ *http.Request) {
 		}
 		secrets = append(secrets, v)
 	}
-	awsSecrets := []awsSecretView{}
-	for _, s := range e.AWSSecrets() {
-		v := awsSecretView{
+	awsSecrets := []secretView[awsVersionView]{}
+	for _, s := range e.allAWSSecrets() {
+		v := secretView[awsVersionView]{
 			Region: s.Region, Name: s.Name, ARN: s.ARN, Description: s.Description, Tags: s.Tags,
 			Created: s.Created, DeletedDate: s.DeletedDate, Versions: make([]awsVersionView, len(s.Versions)),
 		}

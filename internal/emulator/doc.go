@@ -1,18 +1,40 @@
-// Package emulator is a local Tencent Cloud API 3.0 endpoint for the three
-// services the key rotator talks to: TEO (EdgeOne multi-path gateway secret
-// keys), SSM (Secrets Manager) and STS (AssumeRole); and, on the same
-// handler, a local AWS Secrets Manager (see "AWS Secrets Manager" below).
+// Package emulator is a local cloud for the key rotator and its tests. One
+// http.Handler serves:
 //
-// It speaks the real wire protocol — POST /, JSON body, X-TC-* headers,
-// TC3-HMAC-SHA256 signatures, the {"Response":{...}} envelope with HTTP 200 —
-// so the unmodified Tencent Cloud Go SDK (or tccli, or curl with a signer)
-// can be pointed at it by overriding the endpoint. Because the SDK then sends
-// every service to the same host:port, the service is taken from the
-// credential scope of the Authorization header, not from the host.
+//   - the Tencent Cloud API 3.0 for TEO (EdgeOne multi-path gateway secret
+//     keys), SSM (Secrets Manager) and STS (AssumeRole);
+//   - AWS Secrets Manager (see "AWS Secrets Manager" below);
+//   - an unauthenticated control surface under /_emulator/ (see "Control
+//     surface" below).
+//
+// # Use
+//
+// In a Go test, New makes an emulator (Options.Zones seeds zones with a
+// fresh key each) for httptest.NewServer; Start listens on an address
+// itself, URL is then its base URL and Close stops it. The CLI's emulator
+// command runs one with Start. Point the unmodified SDKs at it: the Tencent
+// Cloud SDK with HttpProfile.Endpoint set to the host:port and Scheme
+// "HTTP", signing with PermanentCredential or RoleCredential (or a
+// credential registered with AddCredential); aws-sdk-go-v2 with
+// BaseEndpoint set to URL and the AWSCredential. A test seeds and inspects
+// state with AddZone, SetKey, Key, PutSecret, Secret, PutAWSSecret and
+// AWSSecret; makes calls fail with Inject (a Fault); and checks what
+// clients did with Calls, Performed, Throttled, Signers, CallLog and
+// LiveKeysStoredFirst. Options.Now gives the emulator a clock of its own.
+//
+// # Tencent Cloud API 3.0
+//
+// The emulator speaks the real wire protocol — POST /, JSON body, X-TC-*
+// headers, TC3-HMAC-SHA256 signatures, the {"Response":{...}} envelope with
+// HTTP 200 — so the unmodified Tencent Cloud Go SDK (or tccli, or curl with
+// a signer) can be pointed at it by overriding the endpoint. Because the
+// SDK then sends every service to the same host:port, the service is taken
+// from the credential scope of the Authorization header, not from the host.
 //
 // # Processing order
 //
-// Every API request goes through the same steps; the first failing step
+// Every Tencent Cloud API request goes through these steps (an AWS request
+// through the same ones in AWS terms, see below); the first failing step
 // answers:
 //
 //  1. method (POST only: UnsupportedProtocol) and body size (1 MiB:
@@ -158,14 +180,17 @@
 // VersionId or AWS staging labels it wrote. An entry is appended when the
 // work is done or refused and before the answer is written, so calls a
 // client makes one after the other appear in that order. ResetCounters
-// empties it. LiveKeysStoredFirst (and CheckLiveKeysStoredFirst on a given
-// log) checks the staged rotation's ordering property: every key a TEO
-// Create, Modify or Refresh made live was written to an SSM or AWS secret by
-// an earlier performed call. The log holds fingerprints only, never a key.
+// empties it. LiveKeysStoredFirst checks the staged rotation's ordering
+// property: every key a TEO Create, Modify or Refresh made live was written
+// to an SSM or AWS secret by an earlier performed call. The log holds
+// fingerprints only, never a key.
 //
 // # Control surface
 //
 // The same server answers unauthenticated requests under /_emulator/ for
-// scripts running outside the process (see control.go). It is meant for a
-// loopback listener only.
+// scripts running outside the process: GET /_emulator/state (zones,
+// secrets and counters, keys and values as fingerprints only), POST and
+// DELETE /_emulator/faults (inject a Fault given as JSON, remove them all)
+// and POST /_emulator/zones (add a zone). It is meant for a loopback
+// listener only.
 package emulator

@@ -67,7 +67,7 @@ type Emulator struct {
 	mu        sync.Mutex
 	creds     map[string]Credential // by SecretId
 	zones     map[string]string     // zone → key; "" when the zone has no key
-	secrets   map[secretID]*SecretState
+	secrets   map[secretKey]*SecretState
 	faults    []*activeFault // in injection order; the first match wins
 	calls     map[string]int
 	performed map[string]int
@@ -76,7 +76,7 @@ type Emulator struct {
 	callLog   []*LoggedCall
 
 	awsCreds   map[string]AWSCredential // by AccessKeyID
-	awsSecrets map[awsSecretKey]*AWSSecretState
+	awsSecrets map[secretKey]*AWSSecretState
 }
 
 // New returns an emulator with a fresh permanent key pair and a fresh
@@ -106,13 +106,13 @@ func New(opts Options) *Emulator {
 		closed:     make(chan struct{}),
 		creds:      map[string]Credential{},
 		zones:      map[string]string{},
-		secrets:    map[secretID]*SecretState{},
+		secrets:    map[secretKey]*SecretState{},
 		calls:      map[string]int{},
 		performed:  map[string]int{},
 		signedBy:   map[string]int{},
 		awsSigner:  v4.NewSigner(),
 		awsCreds:   map[string]AWSCredential{},
-		awsSecrets: map[awsSecretKey]*AWSSecretState{},
+		awsSecrets: map[secretKey]*AWSSecretState{},
 	}
 	if len(opts.Roles) > 0 {
 		e.roles = make(map[string]bool, len(opts.Roles))
@@ -185,14 +185,11 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	requestID := newRequestID()
-	var out outcome
-	msg := "tencentcloud api call"
+	pr := &tc3Protocol
 	if strings.HasPrefix(r.Header.Get("X-Amz-Target"), awsTargetPrefix) {
-		msg = "aws api call"
-		out = e.serveAWS(w, r, requestID)
-	} else {
-		out = e.serveAPI(w, r, requestID)
+		pr = &awsProtocol
 	}
+	out := e.serve(w, r, requestID, pr)
 	code := out.code
 	if code == "" {
 		code = "OK"
@@ -207,7 +204,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if out.fault != "" {
 		attrs = append(attrs, slog.String("fault", out.fault))
 	}
-	e.logger.LogAttrs(r.Context(), slog.LevelInfo, msg, attrs...)
+	e.logger.LogAttrs(r.Context(), slog.LevelInfo, pr.logMessage, attrs...)
 }
 
 // outcome is what gets logged about a call.
@@ -217,39 +214,122 @@ type outcome struct {
 	fault          string // phase of the injected fault that applied, if any
 }
 
-// serveAPI runs the processing order described in the package comment.
-func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request, requestID string) outcome {
-	out := outcome{action: r.Header.Get("X-TC-Action")}
+// protocol is what the Tencent Cloud API 3.0 and the AWS JSON 1.1 requests
+// differ in; serve runs the same steps for both.
+type protocol struct {
+	logMessage   string // of the log line of a call
+	actionHeader string // the header that names the action
+	// The answers to a method other than POST, a body over maxBodyBytes
+	// and a body that cannot be read; internal stands in for an error that
+	// is not an *apiError.
+	notPost, tooBig, unreadable, internal *apiError
+	// authenticate verifies the signature of r, whose body has been read,
+	// and returns what the credential scope names: the service (TC3) or
+	// the region (AWS).
+	authenticate func(e *Emulator, r *http.Request, body []byte) (scope string, err error)
+	// resolve finds the endpoint of the action; from then on the request
+	// counts in Calls.
+	resolve func(e *Emulator, r *http.Request, scope, action string) (*endpoint, error)
+	// parse reads the body into the action's parameters.
+	parse func(body []byte) (params, error)
+	// target is what a Fault.Target and the call log name.
+	target func(params) string
+	// throttled is the answer to a call the rate limiter refuses.
+	throttled func(ep *endpoint) error
+	// region is the region the action runs in, checked after the rate
+	// limiter.
+	region func(ep *endpoint, r *http.Request, scope string) (string, error)
+	// writeResult and writeError answer in the protocol's format.
+	writeResult func(w http.ResponseWriter, requestID string, res result)
+	writeError  func(w http.ResponseWriter, requestID string, ae *apiError)
+}
+
+// code is the code err is answered with; "" for nil.
+func (pr *protocol) code(err error) string {
+	if err == nil {
+		return ""
+	}
+	return pr.asAPIError(err).Code
+}
+
+func (pr *protocol) asAPIError(err error) *apiError {
+	if ae, ok := errors.AsType[*apiError](err); ok {
+		return ae
+	}
+	return pr.internal
+}
+
+// fail answers err and returns the code it used.
+func (pr *protocol) fail(w http.ResponseWriter, requestID string, err error) string {
+	ae := pr.asAPIError(err)
+	pr.writeError(w, requestID, ae)
+	return ae.Code
+}
+
+// tc3Protocol is the Tencent Cloud API 3.0: TC3-HMAC-SHA256, the
+// {"Response":{...}} envelope.
+var tc3Protocol = protocol{
+	logMessage:   "tencentcloud api call",
+	actionHeader: "X-TC-Action",
+	notPost:      apiErrorf("UnsupportedProtocol", "Only POST requests with a JSON body are supported."),
+	tooBig:       apiErrorf("RequestSizeLimitExceeded", "The request body exceeds %d bytes.", maxBodyBytes),
+	unreadable:   apiErrorf("InvalidRequest", "The request body could not be read."),
+	internal:     apiErrorf("InternalError", "An internal error has occurred."),
+	authenticate: (*Emulator).authenticate,
+	resolve: func(e *Emulator, r *http.Request, svc, action string) (*endpoint, error) {
+		return resolve(e.endpoints, svc, r.Header.Get("X-TC-Version"), action)
+	},
+	parse:  parseParams,
+	target: params.target,
+	throttled: func(ep *endpoint) error {
+		return apiErrorf("RequestLimitExceeded",
+			"Your request rate for `%s` exceeds the frequency limit of %g requests per second. Please reduce the frequency of calls.",
+			ep.action, ep.perSecond)
+	},
+	region: func(ep *endpoint, r *http.Request, _ string) (string, error) {
+		region := r.Header.Get("X-TC-Region")
+		if services[ep.service].regional && region == "" {
+			return "", missingParameter("Region")
+		}
+		return region, nil
+	},
+	writeResult: writeResult,
+	writeError:  writeError,
+}
+
+// serve runs the processing order described in the package comment.
+func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, requestID string, pr *protocol) outcome {
+	out := outcome{action: r.Header.Get(pr.actionHeader)}
 	fail := func(err error) outcome {
-		out.code = writeError(w, requestID, err)
+		out.code = pr.fail(w, requestID, err)
 		return out
 	}
 	if r.Method != http.MethodPost {
-		return fail(apiErrorf("UnsupportedProtocol", "Only POST requests with a JSON body are supported."))
+		return fail(pr.notPost)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
-		return fail(apiErrorf("RequestSizeLimitExceeded", "The request body exceeds %d bytes.", maxBodyBytes))
+		return fail(pr.tooBig)
 	} else if err != nil {
-		return fail(apiErrorf("InvalidRequest", "The request body could not be read."))
+		return fail(pr.unreadable)
 	}
 
-	svc, err := e.authenticate(r, body)
+	scope, err := pr.authenticate(e, r, body)
 	if err != nil {
 		return fail(err)
 	}
-	ep, err := resolve(e.endpoints, svc, r.Header.Get("X-TC-Version"), out.action)
+	ep, err := pr.resolve(e, r, scope, out.action)
 	if err != nil {
 		return fail(err)
 	}
 	e.count(e.calls, ep.action)
 
-	p, err := parseParams(body)
+	p, err := pr.parse(body)
 	if err != nil {
-		e.logCall(ep.action, "", false, nil, errorCode(ep.action, err))
+		e.logCall(ep.action, "", false, nil, pr.code(err))
 		return fail(err)
 	}
-	out.target = p.target()
+	out.target = pr.target(p)
 
 	f, faulted := e.takeFault(ep.action, out.target)
 	if faulted && f.Phase == Before {
@@ -258,7 +338,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request, requestID st
 		if code, answers := faultCode(f); answers {
 			entry = e.logCall(ep.action, out.target, false, nil, code)
 		}
-		if code, done := e.applyFault(w, r, requestID, f); done {
+		if code, done := e.applyFault(w, r, requestID, pr, f); done {
 			e.setLogCode(entry, code) // "canceled" if the client left during a delay
 			out.code = code
 			return out
@@ -266,15 +346,15 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request, requestID st
 	}
 
 	rec := &callRecord{}
-	res, err := e.perform(ep, r.Header.Get("X-TC-Region"), p, rec)
-	entry := e.logCall(ep.action, out.target, err == nil, rec, errorCode(ep.action, err))
+	res, err := e.perform(pr, ep, r, scope, p, rec)
+	entry := e.logCall(ep.action, out.target, err == nil, rec, pr.code(err))
 
 	if faulted && f.Phase == After {
 		out.fault = f.Phase.String()
 		if code, answers := faultCode(f); answers {
 			e.setLogCode(entry, code)
 		}
-		if code, done := e.applyFault(w, r, requestID, f); done {
+		if code, done := e.applyFault(w, r, requestID, pr, f); done {
 			e.setLogCode(entry, code)
 			out.code = code
 			return out
@@ -283,7 +363,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request, requestID st
 	if err != nil {
 		return fail(err)
 	}
-	writeResult(w, requestID, res)
+	pr.writeResult(w, requestID, res)
 	return out
 }
 
@@ -311,18 +391,19 @@ func resolve(endpoints map[string]*endpoint, svc, version, action string) (*endp
 
 // perform runs the rate limiter, the region check and the action, and
 // counts the action as performed if it succeeded.
-func (e *Emulator) perform(ep *endpoint, region string, p params, rec *callRecord) (result, error) {
-	c := call{now: e.now(), region: region, params: p, rec: rec}
-	if err := ep.allow(c.now); err != nil {
+func (e *Emulator) perform(pr *protocol, ep *endpoint, r *http.Request, scope string, p params, rec *callRecord) (result, error) {
+	now := e.now()
+	if ep.window != nil && !ep.window.Allow(now) {
 		e.mu.Lock()
 		e.throttled++
 		e.mu.Unlock()
+		return nil, pr.throttled(ep)
+	}
+	region, err := pr.region(ep, r, scope)
+	if err != nil {
 		return nil, err
 	}
-	if services[ep.service].regional && region == "" {
-		return nil, missingParameter("Region")
-	}
-	res, err := ep.handle(e, c)
+	res, err := ep.handle(e, call{now: now, region: region, params: p, rec: rec})
 	if err != nil {
 		return nil, err
 	}

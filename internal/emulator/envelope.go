@@ -2,13 +2,13 @@ package emulator
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 )
 
-// apiError is an answer in the error envelope. Handlers return it as an
-// error; anything else that reaches the writer is an InternalError.
+// apiError is an error answer of either protocol: its Code is the Tencent
+// Cloud error code or the AWS error type. Handlers return it as an error;
+// anything else that reaches a writer is the protocol's internal error.
 type apiError struct {
 	Code    string
 	Message string
@@ -39,17 +39,12 @@ func writeResult(w http.ResponseWriter, requestID string, res result) {
 	writeEnvelope(w, body)
 }
 
-// writeError answers err in the error envelope and returns the code it used.
-func writeError(w http.ResponseWriter, requestID string, err error) string {
-	var ae *apiError
-	if !errors.As(err, &ae) {
-		ae = &apiError{Code: "InternalError", Message: "An internal error has occurred."}
-	}
+// writeError answers ae in the error envelope.
+func writeError(w http.ResponseWriter, requestID string, ae *apiError) {
 	writeEnvelope(w, map[string]any{
 		"Error":     map[string]string{"Code": ae.Code, "Message": ae.Message},
 		"RequestId": requestID,
 	})
-	return ae.Code
 }
 
 // writeEnvelope answers with HTTP 200 whatever the outcome, like the real

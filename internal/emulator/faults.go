@@ -137,9 +137,9 @@ func (e *Emulator) takeFault(action, target string) (Fault, bool) {
 
 // applyFault waits out the fault's delay and answers as the fault says. It
 // reports the code to log and whether it answered; a delay-only fault does
-// not. If the client leaves or the emulator closes during the delay, the
-// connection is dropped.
-func (e *Emulator) applyFault(w http.ResponseWriter, r *http.Request, requestID string, f Fault) (string, bool) {
+// not; a Code fault answers in the format of pr. If the client leaves or
+// the emulator closes during the delay, the connection is dropped.
+func (e *Emulator) applyFault(w http.ResponseWriter, r *http.Request, requestID string, pr *protocol, f Fault) (string, bool) {
 	if !e.sleep(r.Context(), f.Delay) {
 		dropConnection(w)
 		return "canceled", true
@@ -157,10 +157,8 @@ func (e *Emulator) applyFault(w http.ResponseWriter, r *http.Request, requestID 
 		if msg == "" {
 			msg = defaultMessage(f.Code)
 		}
-		if strings.HasPrefix(f.Action, awsTargetPrefix) {
-			return writeAWSError(w, requestID, &awsError{Type: f.Code, Message: msg}), true
-		}
-		return writeError(w, requestID, &apiError{Code: f.Code, Message: msg}), true
+		pr.writeError(w, requestID, &apiError{Code: f.Code, Message: msg})
+		return f.Code, true
 	}
 	return "", false
 }

@@ -8,11 +8,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smithy "github.com/aws/smithy-go"
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
 	tcerrors "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/errors"
 	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
@@ -187,4 +191,114 @@ func alter(change func(r *http.Request, body []byte) []byte) http.RoundTripper {
 		r.GetBody = nil
 		return http.DefaultTransport.RoundTrip(r)
 	})
+}
+
+// state is the control surface's state dump, decoded and as sent.
+func (f *fixture) state(t *testing.T) (stateView, []byte) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	f.emu.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/_emulator/state", nil))
+	var state stateView
+	if err := json.Unmarshal(rec.Body.Bytes(), &state); err != nil {
+		t.Fatalf("state = %s (%v)", rec.Body, err)
+	}
+	return state, rec.Body.Bytes()
+}
+
+// --- AWS ---
+
+const awsTestRegion = "us-east-1"
+
+// smClient is the real Secrets Manager client of aws-sdk-go-v2 pointed at
+// the fixture, with retries off.
+func (f *fixture) smClient(cred AWSCredential, configure ...func(*secretsmanager.Options)) *secretsmanager.Client {
+	opts := secretsmanager.Options{
+		Region:       awsTestRegion,
+		BaseEndpoint: aws.String(f.srv.URL),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: cred.AccessKeyID, SecretAccessKey: cred.SecretAccessKey, SessionToken: cred.SessionToken}, nil
+		}),
+		RetryMaxAttempts: 1,
+	}
+	return secretsmanager.New(opts, configure...)
+}
+
+// sm is a client with the emulator's own AWS credential.
+func (f *fixture) sm(configure ...func(*secretsmanager.Options)) *secretsmanager.Client {
+	return f.smClient(f.emu.AWSCredential(), configure...)
+}
+
+// awsCode is the error code of an SDK error, "" for nil.
+func awsCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return "non-API error: " + err.Error()
+}
+
+func wantAWSCode(t *testing.T, err error, want string) {
+	t.Helper()
+	if got := awsCode(err); got != want {
+		t.Fatalf("error code = %q, want %q (err: %v)", got, want, err)
+	}
+}
+
+// token returns a valid ClientRequestToken derived from s.
+func token(s string) *string {
+	const pad = "00000000000000000000000000000000"
+	if len(s) < 32 {
+		s += pad[:32-len(s)]
+	}
+	return aws.String(s)
+}
+
+// newSecretFixture is a fixture holding the AWS secret "s" with value
+// (ClientRequestToken token(tok)), and a client with the emulator's AWS
+// credential.
+func newSecretFixture(t *testing.T, value, tok string) (*fixture, *secretsmanager.Client) {
+	t.Helper()
+	f := newFixture(t, Options{})
+	sm := f.sm()
+	createSecret(t, sm, "s", value, tok)
+	return f, sm
+}
+
+func createSecret(t *testing.T, sm *secretsmanager.Client, name, value, tok string) {
+	t.Helper()
+	if _, err := sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+		Name: aws.String(name), SecretString: aws.String(value), ClientRequestToken: token(tok),
+	}); err != nil {
+		t.Fatalf("CreateSecret: %v", err)
+	}
+}
+
+func stagesOf(t *testing.T, e *Emulator, name string) map[string][]string {
+	t.Helper()
+	s, ok := e.AWSSecret(awsTestRegion, name)
+	if !ok {
+		t.Fatalf("no secret %s", name)
+	}
+	out := map[string][]string{}
+	for _, v := range s.Versions {
+		st := slices.Clone(v.Stages)
+		slices.Sort(st)
+		out[strings.TrimRight(v.ID, "0")] = st
+	}
+	return out
+}
+
+func equalStages(a, b map[string][]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || !slices.Equal(v, w) {
+			return false
+		}
+	}
+	return true
 }

@@ -78,3 +78,43 @@ func (p params) target() string {
 	}
 	return ""
 }
+
+// paramReader reads the parameters of an action one after the other and
+// keeps the first error, so that a handler checks once after reading them
+// all; the error is the one of the first read or check that failed, as if
+// the handler had returned there. Once an error is kept, reads return zero
+// values and checks are ignored.
+type paramReader struct {
+	p   params
+	err error
+}
+
+func (p params) reader() *paramReader { return &paramReader{p: p} }
+
+// check keeps err (which may be nil) unless an earlier error was kept.
+func (r *paramReader) check(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+}
+
+// read runs parse on the parameters unless an earlier read failed.
+func read[T any](r *paramReader, parse func(params) (T, error)) T {
+	var v T
+	if r.err == nil {
+		v, r.err = parse(r.p)
+	}
+	return v
+}
+
+func (r *paramReader) str(name string) string {
+	return read(r, func(p params) (string, error) { return p.str(name) })
+}
+
+func (r *paramReader) required(name string) string {
+	return read(r, func(p params) (string, error) { return p.required(name) })
+}
+
+func (r *paramReader) integer(name string, def int64) int64 {
+	return read(r, func(p params) (int64, error) { return p.integer(name, def) })
+}

@@ -53,8 +53,6 @@ type AWSSecretState struct {
 	LastChanged time.Time
 }
 
-type awsSecretKey struct{ region, name string }
-
 func (s *AWSSecretState) clone() AWSSecretState {
 	c := *s
 	c.Tags = maps.Clone(s.Tags)
@@ -73,25 +71,14 @@ func awsARN(region, name string) string {
 func (e *Emulator) AWSSecret(region, name string) (AWSSecretState, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s, ok := e.awsSecrets[awsSecretKey{region, name}]
-	if !ok {
-		return AWSSecretState{}, false
-	}
-	return s.clone(), true
+	return secretCopy(e.awsSecrets, secretKey{region, name})
 }
 
-// AWSSecrets returns copies of all AWS secrets, by region and name.
-func (e *Emulator) AWSSecrets() []AWSSecretState {
+// allAWSSecrets returns copies of all AWS secrets, by region and name.
+func (e *Emulator) allAWSSecrets() []AWSSecretState {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]AWSSecretState, 0, len(e.awsSecrets))
-	for _, s := range e.awsSecrets {
-		out = append(out, s.clone())
-	}
-	slices.SortFunc(out, func(a, b AWSSecretState) int {
-		return cmp.Or(strings.Compare(a.Region, b.Region), strings.Compare(a.Name, b.Name))
-	})
-	return out
+	return secretCopies(e.awsSecrets)
 }
 
 // PutAWSSecret seeds (or replaces) an AWS secret without going through the
@@ -101,26 +88,16 @@ func (e *Emulator) AWSSecrets() []AWSSecretState {
 func (e *Emulator) PutAWSSecret(s AWSSecretState) {
 	now := e.now()
 	c := s.clone()
-	if c.Region == "" {
-		c.Region = awsDefaultRegion
-	}
+	c.Region = cmp.Or(c.Region, awsDefaultRegion)
 	if c.ARN == "" {
 		c.ARN = awsARN(c.Region, c.Name)
 	}
-	if c.Created.IsZero() {
-		c.Created = now
-	}
-	if c.LastChanged.IsZero() {
-		c.LastChanged = c.Created
-	}
+	orTime(&c.Created, now)
+	orTime(&c.LastChanged, c.Created)
 	for i := range c.Versions {
-		if c.Versions[i].Created.IsZero() {
-			c.Versions[i].Created = now
-		}
+		orTime(&c.Versions[i].Created, now)
 	}
-	e.mu.Lock()
-	e.awsSecrets[awsSecretKey{c.Region, c.Name}] = &c
-	e.mu.Unlock()
+	store(e, e.awsSecrets, secretKey{c.Region, c.Name}, &c)
 }
 
 // awsEndpoints lists the AWS actions with their documented quotas. Several
@@ -133,8 +110,8 @@ func awsEndpoints() []*endpoint {
 	reads := ratelimit.NewStrict(10000)
 	writes := ratelimit.NewStrict(50)
 	tagging := ratelimit.NewStrict(50)
-	ep := func(action string, perSecond float64, l *ratelimit.Limiter, h func(*Emulator, awsCall) (any, error)) *endpoint {
-		return &endpoint{service: awsService, action: awsTargetPrefix + action, perSecond: perSecond, window: l, awsHandle: h}
+	ep := func(action string, perSecond float64, l *ratelimit.Limiter, h func(*Emulator, call) (result, error)) *endpoint {
+		return &endpoint{service: awsService, action: awsTargetPrefix + action, perSecond: perSecond, window: l, handle: h}
 	}
 	return []*endpoint{
 		ep("CreateSecret", 50, ratelimit.NewStrict(50), (*Emulator).smCreateSecret),
@@ -150,129 +127,114 @@ func awsEndpoints() []*endpoint {
 
 // --- request members ---
 
-func invalidParameter(format string, args ...any) *awsError {
-	return awsErrorf("InvalidParameterException", format, args...)
+func invalidParameter(format string, args ...any) *apiError {
+	return apiErrorf("InvalidParameterException", format, args...)
 }
 
-func serializationError(name string) *awsError {
-	return awsErrorf("SerializationException", "The member %s has the wrong JSON type.", name)
+func serializationError(name string) *apiError {
+	return apiErrorf("SerializationException", "The member %s has the wrong JSON type.", name)
 }
 
-// awsString returns a string member (names are case sensitive, as on the
-// wire) and whether it was present.
-func awsString(p params, name string) (string, bool, error) {
-	raw, ok := p[name]
-	if !ok || bytes.Equal(raw, []byte("null")) {
-		return "", false, nil
+// member decodes the member name (names are case sensitive, as on the
+// wire) into v and reports whether it was present; null is absent.
+func (r *paramReader) member(name string, v any) bool {
+	raw, ok := r.p[name]
+	if r.err != nil || !ok || bytes.Equal(raw, []byte("null")) {
+		return false
 	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		r.check(serializationError(name))
+		return false
+	}
+	return true
+}
+
+// awsString returns a string member and whether it was present.
+func (r *paramReader) awsString(name string) (string, bool) {
 	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", false, serializationError(name)
-	}
-	return s, true, nil
+	ok := r.member(name, &s)
+	return s, ok
 }
 
-func awsRequired(p params, name string) (string, error) {
-	s, ok, err := awsString(p, name)
-	if err == nil && (!ok || s == "") {
-		err = invalidParameter("You must provide a value for the %s parameter.", name)
+func (r *paramReader) awsRequired(name string) string {
+	s, ok := r.awsString(name)
+	if !ok || s == "" {
+		r.check(invalidParameter("You must provide a value for the %s parameter.", name))
 	}
-	return s, err
+	return s
 }
 
-func awsStrings(p params, name string) ([]string, bool, error) {
-	raw, ok := p[name]
-	if !ok || bytes.Equal(raw, []byte("null")) {
-		return nil, false, nil
-	}
+func (r *paramReader) awsStrings(name string) ([]string, bool) {
 	var list []string
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, false, serializationError(name)
-	}
-	return list, true, nil
+	ok := r.member(name, &list)
+	return list, ok
 }
 
-func awsBool(p params, name string) (bool, error) {
-	raw, ok := p[name]
-	if !ok || bytes.Equal(raw, []byte("null")) {
-		return false, nil
-	}
-	var b bool
-	if err := json.Unmarshal(raw, &b); err != nil {
-		return false, serializationError(name)
-	}
-	return b, nil
-}
-
-// awsTags reads a Tags list of {"Key","Value"} (exact member names).
-func awsTags(p params) ([][2]string, error) {
-	raw, ok := p["Tags"]
-	if !ok || bytes.Equal(raw, []byte("null")) {
-		return nil, nil
-	}
+// awsTags reads a Tags list of {"Key","Value"} (exact member names); nil
+// when absent.
+func (r *paramReader) awsTags() [][2]string {
 	var list []params
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, serializationError("Tags")
+	if !r.member("Tags", &list) {
+		return nil
 	}
 	out := make([][2]string, 0, len(list))
 	for _, t := range list {
-		k, _, err := awsString(t, "Key")
-		if err != nil {
-			return nil, err
+		tr := t.reader()
+		k, _ := tr.awsString("Key")
+		v, _ := tr.awsString("Value")
+		switch {
+		case tr.err != nil:
+			r.check(tr.err)
+		case k == "" || len(k) > 128 || len(v) > 256:
+			r.check(invalidParameter("A tag key must be 1 to 128 characters and a tag value at most 256."))
+		case strings.HasPrefix(strings.ToLower(k), "aws:"):
+			r.check(invalidParameter("The tag key prefix aws: is reserved for AWS use."))
 		}
-		v, _, err := awsString(t, "Value")
-		if err != nil {
-			return nil, err
-		}
-		if k == "" || len(k) > 128 || len(v) > 256 {
-			return nil, invalidParameter("A tag key must be 1 to 128 characters and a tag value at most 256.")
-		}
-		if strings.HasPrefix(strings.ToLower(k), "aws:") {
-			return nil, invalidParameter("The tag key prefix aws: is reserved for AWS use.")
+		if r.err != nil {
+			return nil
 		}
 		out = append(out, [2]string{k, v})
 	}
-	return out, nil
+	return out
 }
 
-func awsClientRequestToken(p params) (string, error) {
-	tok, ok, err := awsString(p, "ClientRequestToken")
-	if err != nil {
-		return "", err
+func (r *paramReader) awsClientRequestToken() string {
+	tok, ok := r.awsString("ClientRequestToken")
+	switch {
+	case r.err != nil:
+	case !ok:
+		return newRequestID() // what the SDK fills in when the caller does not
+	case len(tok) < 32 || len(tok) > 64:
+		r.check(invalidParameter("ClientRequestToken must be 32 to 64 characters long."))
 	}
-	if !ok {
-		return newRequestID(), nil // what the SDK fills in when the caller does not
-	}
-	if len(tok) < 32 || len(tok) > 64 {
-		return "", invalidParameter("ClientRequestToken must be 32 to 64 characters long.")
-	}
-	return tok, nil
+	return tok
 }
 
 // awsSecretString reads the value of a write. Only SecretString is emulated.
-func awsSecretString(p params) (string, bool, error) {
-	if _, ok := p["SecretBinary"]; ok {
-		return "", false, invalidParameter("The emulator supports SecretString only, not SecretBinary.")
+func (r *paramReader) awsSecretString() (string, bool) {
+	if _, ok := r.p["SecretBinary"]; ok {
+		r.check(invalidParameter("The emulator supports SecretString only, not SecretBinary."))
+		return "", false
 	}
-	v, ok, err := awsString(p, "SecretString")
-	if err == nil && len(v) > awsMaxSecretStringBytes {
-		err = invalidParameter("SecretString must be at most %d bytes.", awsMaxSecretStringBytes)
+	v, ok := r.awsString("SecretString")
+	if len(v) > awsMaxSecretStringBytes {
+		r.check(invalidParameter("SecretString must be at most %d bytes.", awsMaxSecretStringBytes))
 	}
-	return v, ok, err
+	return v, ok
 }
 
 // --- lookups and staging ---
 
 var (
-	errSecretNotFound = awsErrorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
-	errMarkedDeleted  = awsErrorf("InvalidRequestException", "You can't perform this operation on the secret because it was marked for deletion.")
+	errSecretNotFound = apiErrorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+	errMarkedDeleted  = apiErrorf("InvalidRequestException", "You can't perform this operation on the secret because it was marked for deletion.")
 )
 
 // findAWSSecretLocked resolves a SecretId: a name, a full ARN or an ARN
 // without the random suffix, in the region of the request.
 func (e *Emulator) findAWSSecretLocked(region, id string) (*AWSSecretState, error) {
 	if !strings.HasPrefix(id, "arn:") {
-		if s, ok := e.awsSecrets[awsSecretKey{region, id}]; ok {
+		if s, ok := e.awsSecrets[secretKey{region, id}]; ok {
 			return s, nil
 		}
 		return nil, errSecretNotFound
@@ -288,19 +250,25 @@ func (e *Emulator) findAWSSecretLocked(region, id string) (*AWSSecretState, erro
 	return nil, errSecretNotFound
 }
 
-func (e *Emulator) secretForCall(c awsCall, write bool) (*AWSSecretState, error) {
-	id, err := awsRequired(c.params, "SecretId")
-	if err != nil {
-		return nil, err
+// onAWSSecret runs fn, under the lock, on the secret the call's SecretId
+// names. live refuses a secret marked for deletion, as reads of its value
+// and every write do.
+func (e *Emulator) onAWSSecret(c call, live bool, fn func(s *AWSSecretState) (result, error)) (result, error) {
+	r := c.params.reader()
+	id := r.awsRequired("SecretId")
+	if r.err != nil {
+		return nil, r.err
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	s, err := e.findAWSSecretLocked(c.region, id)
 	if err != nil {
 		return nil, err
 	}
-	if write && !s.DeletedDate.IsZero() {
+	if live && !s.DeletedDate.IsZero() {
 		return nil, errMarkedDeleted
 	}
-	return s, nil
+	return fn(s)
 }
 
 func (s *AWSSecretState) versionIndex(id string) int {
@@ -356,50 +324,39 @@ func awsTagList(tags map[string]string) []map[string]string {
 
 // --- actions ---
 
-func (e *Emulator) smCreateSecret(c awsCall) (any, error) {
-	name, err := awsRequired(c.params, "Name")
-	if err != nil {
-		return nil, err
-	}
+func (e *Emulator) smCreateSecret(c call) (result, error) {
+	r := c.params.reader()
+	name := r.awsRequired("Name")
 	if !awsSecretNamePattern.MatchString(name) {
-		return nil, invalidParameter("Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!")
+		r.check(invalidParameter("Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!"))
 	}
-	desc, _, err := awsString(c.params, "Description")
-	if err != nil {
-		return nil, err
-	}
+	desc, _ := r.awsString("Description")
 	if len([]rune(desc)) > awsMaxDescriptionChars {
-		return nil, invalidParameter("Description must be at most %d characters.", awsMaxDescriptionChars)
+		r.check(invalidParameter("Description must be at most %d characters.", awsMaxDescriptionChars))
 	}
-	value, hasValue, err := awsSecretString(c.params)
-	if err != nil {
-		return nil, err
-	}
-	token, err := awsClientRequestToken(c.params)
-	if err != nil {
-		return nil, err
-	}
-	tags, err := awsTags(c.params)
-	if err != nil {
-		return nil, err
-	}
+	value, hasValue := r.awsSecretString()
+	token := r.awsClientRequestToken()
+	tags := r.awsTags()
 	if len(tags) > awsMaxTags {
-		return nil, invalidParameter("A secret can have at most %d tags.", awsMaxTags)
+		r.check(invalidParameter("A secret can have at most %d tags.", awsMaxTags))
+	}
+	if r.err != nil {
+		return nil, r.err
 	}
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	key := awsSecretKey{c.region, name}
+	key := secretKey{c.region, name}
 	if s, ok := e.awsSecrets[key]; ok {
 		if !s.DeletedDate.IsZero() {
-			return nil, awsErrorf("InvalidRequestException", "You can't create this secret because a secret with this name is already scheduled for deletion.")
+			return nil, apiErrorf("InvalidRequestException", "You can't create this secret because a secret with this name is already scheduled for deletion.")
 		}
 		// The same request again (same token, same value) is a success.
 		if i := s.versionIndex(token); hasValue && i >= 0 && s.Versions[i].Value == value {
 			c.rec.wrote(strings.Join(s.Versions[i].Stages, ","), value)
 			return map[string]any{"ARN": s.ARN, "Name": s.Name, "VersionId": token}, nil
 		}
-		return nil, awsErrorf("ResourceExistsException", "The operation failed because the secret %s already exists.", name)
+		return nil, apiErrorf("ResourceExistsException", "The operation failed because the secret %s already exists.", name)
 	}
 	s := &AWSSecretState{
 		Region: c.region, Name: name, ARN: awsARN(c.region, name), Description: desc,
@@ -418,207 +375,175 @@ func (e *Emulator) smCreateSecret(c awsCall) (any, error) {
 	return res, nil
 }
 
-func (e *Emulator) smPutSecretValue(c awsCall) (any, error) {
-	value, hasValue, err := awsSecretString(c.params)
-	if err != nil {
-		return nil, err
-	}
+func (e *Emulator) smPutSecretValue(c call) (result, error) {
+	r := c.params.reader()
+	value, hasValue := r.awsSecretString()
 	if !hasValue {
-		return nil, invalidParameter("You must provide either SecretString or SecretBinary.")
+		r.check(invalidParameter("You must provide either SecretString or SecretBinary."))
 	}
-	token, err := awsClientRequestToken(c.params)
-	if err != nil {
-		return nil, err
-	}
-	stages, given, err := awsStrings(c.params, "VersionStages")
-	if err != nil {
-		return nil, err
-	}
+	token := r.awsClientRequestToken()
+	stages, given := r.awsStrings("VersionStages")
 	if !given {
 		stages = []string{StageCurrent}
 	}
 	if len(stages) > awsMaxStagesPerVersion {
-		return nil, invalidParameter("A version can have at most %d staging labels.", awsMaxStagesPerVersion)
+		r.check(invalidParameter("A version can have at most %d staging labels.", awsMaxStagesPerVersion))
 	}
-	for _, st := range stages {
-		if st == "" || len(st) > 256 {
-			return nil, invalidParameter("A staging label must be 1 to 256 characters.")
-		}
+	if slices.ContainsFunc(stages, func(st string) bool { return st == "" || len(st) > 256 }) {
+		r.check(invalidParameter("A staging label must be 1 to 256 characters."))
+	}
+	if r.err != nil {
+		return nil, r.err
 	}
 	stages = slices.Compact(slices.Sorted(slices.Values(stages)))
 
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, err := e.secretForCall(c, true)
-	if err != nil {
-		return nil, err
-	}
-	if i := s.versionIndex(token); i >= 0 {
-		if s.Versions[i].Value != value {
-			return nil, awsErrorf("ResourceExistsException", "You can't modify an existing version, you can only create a new version.")
+	return e.onAWSSecret(c, true, func(s *AWSSecretState) (result, error) {
+		if i := s.versionIndex(token); i >= 0 {
+			if s.Versions[i].Value != value {
+				return nil, apiErrorf("ResourceExistsException", "You can't modify an existing version, you can only create a new version.")
+			}
+			v := s.Versions[i]
+			c.rec.wrote(strings.Join(v.Stages, ","), v.Value)
+			return map[string]any{"ARN": s.ARN, "Name": s.Name, "VersionId": v.ID, "VersionStages": slices.Clone(v.Stages)}, nil
 		}
+		s.Versions = append(s.Versions, AWSVersion{ID: token, Value: value, Stages: []string{}, Created: c.now})
+		i := len(s.Versions) - 1
+		for _, st := range stages {
+			s.moveStage(st, i)
+		}
+		s.LastChanged = c.now
 		v := s.Versions[i]
 		c.rec.wrote(strings.Join(v.Stages, ","), v.Value)
+		s.prune(c.now)
 		return map[string]any{"ARN": s.ARN, "Name": s.Name, "VersionId": v.ID, "VersionStages": slices.Clone(v.Stages)}, nil
-	}
-	s.Versions = append(s.Versions, AWSVersion{ID: token, Value: value, Stages: []string{}, Created: c.now})
-	i := len(s.Versions) - 1
-	for _, st := range stages {
-		s.moveStage(st, i)
-	}
-	s.LastChanged = c.now
-	v := s.Versions[i]
-	c.rec.wrote(strings.Join(v.Stages, ","), v.Value)
-	s.prune(c.now)
-	return map[string]any{"ARN": s.ARN, "Name": s.Name, "VersionId": v.ID, "VersionStages": slices.Clone(v.Stages)}, nil
+	})
 }
 
-func (e *Emulator) smGetSecretValue(c awsCall) (any, error) {
-	versionID, hasID, err := awsString(c.params, "VersionId")
-	if err != nil {
-		return nil, err
-	}
-	stage, hasStage, err := awsString(c.params, "VersionStage")
-	if err != nil {
-		return nil, err
+func (e *Emulator) smGetSecretValue(c call) (result, error) {
+	r := c.params.reader()
+	versionID, hasID := r.awsString("VersionId")
+	stage, hasStage := r.awsString("VersionStage")
+	if r.err != nil {
+		return nil, r.err
 	}
 	if !hasID && !hasStage {
 		stage, hasStage = StageCurrent, true
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, err := e.secretForCall(c, false)
-	if err != nil {
-		return nil, err
-	}
-	if !s.DeletedDate.IsZero() {
-		return nil, errMarkedDeleted
-	}
-	i := -1
-	switch {
-	case hasID:
-		i = s.versionIndex(versionID)
-		if i < 0 || (hasStage && !slices.Contains(s.Versions[i].Stages, stage)) {
-			return nil, awsErrorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: %s", versionID)
+	return e.onAWSSecret(c, true, func(s *AWSSecretState) (result, error) {
+		i := -1
+		switch {
+		case hasID:
+			i = s.versionIndex(versionID)
+			if i < 0 || (hasStage && !slices.Contains(s.Versions[i].Stages, stage)) {
+				return nil, apiErrorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: %s", versionID)
+			}
+		default:
+			i = s.stageIndex(stage)
+			if i < 0 {
+				return nil, apiErrorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: %s", stage)
+			}
 		}
-	default:
-		i = s.stageIndex(stage)
-		if i < 0 {
-			return nil, awsErrorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: %s", stage)
-		}
-	}
-	v := s.Versions[i]
-	return map[string]any{
-		"ARN": s.ARN, "Name": s.Name, "VersionId": v.ID, "SecretString": v.Value,
-		"VersionStages": slices.Clone(v.Stages), "CreatedDate": epochSeconds(v.Created),
-	}, nil
+		v := s.Versions[i]
+		return map[string]any{
+			"ARN": s.ARN, "Name": s.Name, "VersionId": v.ID, "SecretString": v.Value,
+			"VersionStages": slices.Clone(v.Stages), "CreatedDate": epochSeconds(v.Created),
+		}, nil
+	})
 }
 
-func (e *Emulator) smDescribeSecret(c awsCall) (any, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, err := e.secretForCall(c, false)
-	if err != nil {
-		return nil, err
-	}
-	res := map[string]any{
-		"ARN": s.ARN, "Name": s.Name,
-		"CreatedDate": epochSeconds(s.Created), "LastChangedDate": epochSeconds(s.LastChanged),
-	}
-	if s.Description != "" {
-		res["Description"] = s.Description
-	}
-	if len(s.Tags) > 0 {
-		res["Tags"] = awsTagList(s.Tags)
-	}
-	stages := map[string][]string{}
-	for _, v := range s.Versions {
-		if len(v.Stages) > 0 {
-			stages[v.ID] = slices.Clone(v.Stages)
+func (e *Emulator) smDescribeSecret(c call) (result, error) {
+	return e.onAWSSecret(c, false, func(s *AWSSecretState) (result, error) {
+		res := map[string]any{
+			"ARN": s.ARN, "Name": s.Name,
+			"CreatedDate": epochSeconds(s.Created), "LastChangedDate": epochSeconds(s.LastChanged),
 		}
-	}
-	if len(stages) > 0 {
-		res["VersionIdsToStages"] = stages
-	}
-	if !s.DeletedDate.IsZero() {
-		res["DeletedDate"] = epochSeconds(s.DeletedDate)
-	}
-	return res, nil
+		if s.Description != "" {
+			res["Description"] = s.Description
+		}
+		if len(s.Tags) > 0 {
+			res["Tags"] = awsTagList(s.Tags)
+		}
+		stages := map[string][]string{}
+		for _, v := range s.Versions {
+			if len(v.Stages) > 0 {
+				stages[v.ID] = slices.Clone(v.Stages)
+			}
+		}
+		if len(stages) > 0 {
+			res["VersionIdsToStages"] = stages
+		}
+		if !s.DeletedDate.IsZero() {
+			res["DeletedDate"] = epochSeconds(s.DeletedDate)
+		}
+		return res, nil
+	})
 }
 
-func (e *Emulator) smListSecretVersionIds(c awsCall) (any, error) {
-	deprecated, err := awsBool(c.params, "IncludeDeprecated")
-	if err != nil {
-		return nil, err
+func (e *Emulator) smListSecretVersionIds(c call) (result, error) {
+	var deprecated bool
+	r := c.params.reader()
+	r.member("IncludeDeprecated", &deprecated)
+	if r.err != nil {
+		return nil, r.err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, err := e.secretForCall(c, false)
-	if err != nil {
-		return nil, err
-	}
-	versions := []map[string]any{}
-	for _, v := range slices.Backward(s.Versions) {
-		if len(v.Stages) == 0 && !deprecated {
-			continue
+	return e.onAWSSecret(c, false, func(s *AWSSecretState) (result, error) {
+		versions := []map[string]any{}
+		for _, v := range slices.Backward(s.Versions) {
+			if len(v.Stages) == 0 && !deprecated {
+				continue
+			}
+			entry := map[string]any{"VersionId": v.ID, "CreatedDate": epochSeconds(v.Created)}
+			if len(v.Stages) > 0 {
+				entry["VersionStages"] = slices.Clone(v.Stages)
+			}
+			versions = append(versions, entry)
 		}
-		entry := map[string]any{"VersionId": v.ID, "CreatedDate": epochSeconds(v.Created)}
-		if len(v.Stages) > 0 {
-			entry["VersionStages"] = slices.Clone(v.Stages)
-		}
-		versions = append(versions, entry)
-	}
-	return map[string]any{"ARN": s.ARN, "Name": s.Name, "Versions": versions}, nil
+		return map[string]any{"ARN": s.ARN, "Name": s.Name, "Versions": versions}, nil
+	})
 }
 
-func (e *Emulator) smTagResource(c awsCall) (any, error) {
-	tags, err := awsTags(c.params)
-	if err != nil {
-		return nil, err
-	}
+func (e *Emulator) smTagResource(c call) (result, error) {
+	r := c.params.reader()
+	tags := r.awsTags()
 	if tags == nil {
-		return nil, invalidParameter("You must provide a value for the Tags parameter.")
+		r.check(invalidParameter("You must provide a value for the Tags parameter."))
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, err := e.secretForCall(c, true)
-	if err != nil {
-		return nil, err
+	if r.err != nil {
+		return nil, r.err
 	}
-	merged := maps.Clone(s.Tags)
-	if merged == nil {
-		merged = map[string]string{}
-	}
-	for _, t := range tags {
-		merged[t[0]] = t[1]
-	}
-	if len(merged) > awsMaxTags {
-		return nil, invalidParameter("A secret can have at most %d tags.", awsMaxTags)
-	}
-	s.Tags = merged
-	s.LastChanged = c.now
-	return nil, nil
+	return e.onAWSSecret(c, true, func(s *AWSSecretState) (result, error) {
+		merged := maps.Clone(s.Tags)
+		if merged == nil {
+			merged = map[string]string{}
+		}
+		for _, t := range tags {
+			merged[t[0]] = t[1]
+		}
+		if len(merged) > awsMaxTags {
+			return nil, invalidParameter("A secret can have at most %d tags.", awsMaxTags)
+		}
+		s.Tags = merged
+		s.LastChanged = c.now
+		return nil, nil
+	})
 }
 
-func (e *Emulator) smUntagResource(c awsCall) (any, error) {
-	keys, ok, err := awsStrings(c.params, "TagKeys")
-	if err != nil {
-		return nil, err
-	}
+func (e *Emulator) smUntagResource(c call) (result, error) {
+	r := c.params.reader()
+	keys, ok := r.awsStrings("TagKeys")
 	if !ok {
-		return nil, invalidParameter("You must provide a value for the TagKeys parameter.")
+		r.check(invalidParameter("You must provide a value for the TagKeys parameter."))
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, err := e.secretForCall(c, true)
-	if err != nil {
-		return nil, err
+	if r.err != nil {
+		return nil, r.err
 	}
-	for _, k := range keys {
-		delete(s.Tags, k)
-	}
-	s.LastChanged = c.now
-	return nil, nil
+	return e.onAWSSecret(c, true, func(s *AWSSecretState) (result, error) {
+		for _, k := range keys {
+			delete(s.Tags, k)
+		}
+		s.LastChanged = c.now
+		return nil, nil
+	})
 }
 
 // smUpdateSecretVersionStage follows the API reference: the label moves to
@@ -627,58 +552,49 @@ func (e *Emulator) smUntagResource(c awsCall) (any, error) {
 // Moving AWSCURRENT makes the version that had it AWSPREVIOUS. The emulator
 // refuses to detach AWSCURRENT without moving it, which would leave the
 // secret without a current value.
-func (e *Emulator) smUpdateSecretVersionStage(c awsCall) (any, error) {
-	stage, err := awsRequired(c.params, "VersionStage")
-	if err != nil {
-		return nil, err
-	}
+func (e *Emulator) smUpdateSecretVersionStage(c call) (result, error) {
+	r := c.params.reader()
+	stage := r.awsRequired("VersionStage")
 	if len(stage) > 256 {
-		return nil, invalidParameter("A staging label must be 1 to 256 characters.")
+		r.check(invalidParameter("A staging label must be 1 to 256 characters."))
 	}
-	moveTo, hasMove, err := awsString(c.params, "MoveToVersionId")
-	if err != nil {
-		return nil, err
-	}
-	removeFrom, hasRemove, err := awsString(c.params, "RemoveFromVersionId")
-	if err != nil {
-		return nil, err
+	moveTo, hasMove := r.awsString("MoveToVersionId")
+	removeFrom, hasRemove := r.awsString("RemoveFromVersionId")
+	if r.err != nil {
+		return nil, r.err
 	}
 	if !hasMove && !hasRemove {
 		return nil, invalidParameter("You must specify MoveToVersionId, RemoveFromVersionId or both.")
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, err := e.secretForCall(c, true)
-	if err != nil {
-		return nil, err
-	}
-	holder := s.stageIndex(stage)
-	if hasRemove {
-		i := s.versionIndex(removeFrom)
-		if i < 0 || i != holder {
-			return nil, invalidParameter("The staging label %s is currently not attached to the version %s.", stage, removeFrom)
+	return e.onAWSSecret(c, true, func(s *AWSSecretState) (result, error) {
+		holder := s.stageIndex(stage)
+		if hasRemove {
+			i := s.versionIndex(removeFrom)
+			if i < 0 || i != holder {
+				return nil, invalidParameter("The staging label %s is currently not attached to the version %s.", stage, removeFrom)
+			}
 		}
-	}
-	res := map[string]any{"ARN": s.ARN, "Name": s.Name}
-	if !hasMove {
-		if stage == StageCurrent {
-			return nil, invalidParameter("You can't remove the staging label AWSCURRENT without moving it to another version with MoveToVersionId.")
+		res := map[string]any{"ARN": s.ARN, "Name": s.Name}
+		if !hasMove {
+			if stage == StageCurrent {
+				return nil, invalidParameter("You can't remove the staging label AWSCURRENT without moving it to another version with MoveToVersionId.")
+			}
+			s.removeStage(stage, holder)
+			s.LastChanged = c.now
+			c.rec.wrote(stage)
+			return res, nil
 		}
-		s.removeStage(stage, holder)
+		to := s.versionIndex(moveTo)
+		if to < 0 {
+			return nil, apiErrorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret version: %s", moveTo)
+		}
+		if holder >= 0 && holder != to && !hasRemove {
+			return nil, invalidParameter("The parameter RemoveFromVersionId can't be empty. Staging label %s is currently attached to version %s, so you must explicitly reference that version in RemoveFromVersionId.",
+				stage, s.Versions[holder].ID)
+		}
+		s.moveStage(stage, to)
 		s.LastChanged = c.now
 		c.rec.wrote(stage)
 		return res, nil
-	}
-	to := s.versionIndex(moveTo)
-	if to < 0 {
-		return nil, awsErrorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret version: %s", moveTo)
-	}
-	if holder >= 0 && holder != to && !hasRemove {
-		return nil, invalidParameter("The parameter RemoveFromVersionId can't be empty. Staging label %s is currently attached to version %s, so you must explicitly reference that version in RemoveFromVersionId.",
-			stage, s.Versions[holder].ID)
-	}
-	s.moveStage(stage, to)
-	s.LastChanged = c.now
-	c.rec.wrote(stage)
-	return res, nil
+	})
 }

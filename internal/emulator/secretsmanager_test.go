@@ -110,12 +110,8 @@ func TestAWSSecretLifecycle(t *testing.T) {
 
 // TestAWSErrorsAreTyped checks the errors the SDK maps to its types.
 func TestAWSErrorsAreTyped(t *testing.T) {
-	f := newFixture(t, Options{})
-	sm := f.sm()
+	f, sm := newSecretFixture(t, "x", "a")
 	ctx := context.Background()
-	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("s"), SecretString: aws.String("x"), ClientRequestToken: token("a")}); err != nil {
-		t.Fatal(err)
-	}
 	f.emu.PutAWSSecret(AWSSecretState{Region: awsTestRegion, Name: "gone", DeletedDate: time.Now(),
 		Versions: []AWSVersion{{ID: *token("g"), Value: "x", Stages: []string{StageCurrent}}}})
 
@@ -123,42 +119,35 @@ func TestAWSErrorsAreTyped(t *testing.T) {
 	exists := new(*types.ResourceExistsException)
 	invalidReq := new(*types.InvalidRequestException)
 	invalidParam := new(*types.InvalidParameterException)
+	errOf := func(_ any, err error) error { return err }
 	tests := []struct {
 		name   string
 		call   func() error
 		target any
 	}{
 		{"unknown secret", func() error {
-			_, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("nope")})
-			return err
+			return errOf(sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("nope")}))
 		}, notFound},
 		{"unknown stage", func() error {
-			_, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("s"), VersionStage: aws.String(StagePending)})
-			return err
+			return errOf(sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("s"), VersionStage: aws.String(StagePending)}))
 		}, notFound},
 		{"duplicate name", func() error {
-			_, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("s"), SecretString: aws.String("y"), ClientRequestToken: token("b")})
-			return err
+			return errOf(sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("s"), SecretString: aws.String("y"), ClientRequestToken: token("b")}))
 		}, exists},
 		{"same token other value", func() error {
-			_, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("other"), ClientRequestToken: token("a")})
-			return err
+			return errOf(sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("other"), ClientRequestToken: token("a")}))
 		}, exists},
 		{"read of a secret scheduled for deletion", func() error {
-			_, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("gone")})
-			return err
+			return errOf(sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("gone")}))
 		}, invalidReq},
 		{"write to a secret scheduled for deletion", func() error {
-			_, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("gone"), SecretString: aws.String("y"), ClientRequestToken: token("c")})
-			return err
+			return errOf(sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("gone"), SecretString: aws.String("y"), ClientRequestToken: token("c")}))
 		}, invalidReq},
 		{"short token", func() error {
-			_, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("y"), ClientRequestToken: aws.String("short")})
-			return err
+			return errOf(sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("y"), ClientRequestToken: aws.String("short")}))
 		}, invalidParam},
 		{"bad name", func() error {
-			_, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("no spaces"), SecretString: aws.String("y")})
-			return err
+			return errOf(sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("no spaces"), SecretString: aws.String("y")}))
 		}, invalidParam},
 	}
 	for _, tt := range tests {
@@ -168,5 +157,137 @@ func TestAWSErrorsAreTyped(t *testing.T) {
 				t.Fatalf("error %T %v is not a %T", err, err, tt.target)
 			}
 		})
+	}
+}
+
+// TestAWSStagingLabels walks the staging labels of a rotation: put moves
+// AWSCURRENT and makes the old one AWSPREVIOUS; an AWSPENDING put is
+// promoted with UpdateSecretVersionStage, which enforces
+// RemoveFromVersionId.
+func TestAWSStagingLabels(t *testing.T) {
+	f, sm := newSecretFixture(t, "v1", "a")
+	ctx := context.Background()
+
+	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("v2"), ClientRequestToken: token("b")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("v3"), ClientRequestToken: token("c")}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{"a": {}, "b": {StagePrevious}, "c": {StageCurrent}}
+	if got := stagesOf(t, f.emu, "s"); !equalStages(got, want) {
+		t.Fatalf("after two puts: %v, want %v", got, want)
+	}
+
+	pend, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("v4"),
+		ClientRequestToken: token("d"), VersionStages: []string{StagePending}})
+	if err != nil || !slices.Equal(pend.VersionStages, []string{StagePending}) {
+		t.Fatalf("pending put: %v %v", pend, err)
+	}
+	if got, _ := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("s")}); aws.ToString(got.SecretString) != "v3" {
+		t.Fatalf("AWSPENDING must not change AWSCURRENT")
+	}
+	if got, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("s"), VersionStage: aws.String(StagePending)}); err != nil || aws.ToString(got.SecretString) != "v4" {
+		t.Fatalf("GetSecretValue(AWSPENDING) = %v, %v", got, err)
+	}
+
+	// Moving AWSCURRENT without naming its holder is refused.
+	_, err = sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("s"),
+		VersionStage: aws.String(StageCurrent), MoveToVersionId: token("d")})
+	var ipe *types.InvalidParameterException
+	if !errors.As(err, &ipe) {
+		t.Fatalf("move without RemoveFromVersionId: %v", err)
+	}
+	// Naming the wrong holder is refused too.
+	_, err = sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("s"),
+		VersionStage: aws.String(StageCurrent), MoveToVersionId: token("d"), RemoveFromVersionId: token("b")})
+	if !errors.As(err, &ipe) {
+		t.Fatalf("move with the wrong RemoveFromVersionId: %v", err)
+	}
+	if _, err := sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("s"),
+		VersionStage: aws.String(StageCurrent), MoveToVersionId: token("d"), RemoveFromVersionId: token("c")}); err != nil {
+		t.Fatalf("promote: %v", err)
+	}
+	if _, err := sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("s"),
+		VersionStage: aws.String(StagePending), RemoveFromVersionId: token("d")}); err != nil {
+		t.Fatalf("remove AWSPENDING: %v", err)
+	}
+	want = map[string][]string{"a": {}, "b": {}, "c": {StagePrevious}, "d": {StageCurrent}}
+	if got := stagesOf(t, f.emu, "s"); !equalStages(got, want) {
+		t.Fatalf("after promotion: %v, want %v", got, want)
+	}
+	if _, err := sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("s"),
+		VersionStage: aws.String(StageCurrent), MoveToVersionId: token("nope")}); awsCode(err) != "ResourceNotFoundException" {
+		t.Fatalf("move to an unknown version: %v", err)
+	}
+
+	all, err := sm.ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String("s"), IncludeDeprecated: aws.Bool(true)})
+	if err != nil || len(all.Versions) != 4 {
+		t.Fatalf("ListSecretVersionIds(IncludeDeprecated) = %v, %v", all, err)
+	}
+	labelled, err := sm.ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String("s")})
+	if err != nil || len(labelled.Versions) != 2 {
+		t.Fatalf("ListSecretVersionIds = %v, %v", labelled, err)
+	}
+}
+
+// TestAWSClientRequestTokenIdempotency: the same token with the same value
+// is a success without a new version, with another value a
+// ResourceExistsException; CreateSecret repeated with its token succeeds.
+func TestAWSClientRequestTokenIdempotency(t *testing.T) {
+	f, sm := newSecretFixture(t, "v1", "a")
+	ctx := context.Background()
+	createSecret(t, sm, "s", "v1", "a") // the same CreateSecret again
+
+	put := &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("v2"), ClientRequestToken: token("b")}
+	for i := range 3 {
+		out, err := sm.PutSecretValue(ctx, put)
+		if err != nil {
+			t.Fatalf("put %d: %v", i, err)
+		}
+		if aws.ToString(out.VersionId) != *token("b") || !slices.Equal(out.VersionStages, []string{StageCurrent}) {
+			t.Fatalf("put %d = %+v", i, out)
+		}
+	}
+	if s, _ := f.emu.AWSSecret(awsTestRegion, "s"); len(s.Versions) != 2 {
+		t.Fatalf("versions = %d, want 2", len(s.Versions))
+	}
+	_, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String("v3"), ClientRequestToken: token("b")})
+	wantAWSCode(t, err, "ResourceExistsException")
+	_, err = sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("s"), SecretString: aws.String("other"), ClientRequestToken: token("a")})
+	wantAWSCode(t, err, "ResourceExistsException")
+}
+
+// TestAWSDeletedSecret: DescribeSecret shows DeletedDate; value reads and
+// writes are InvalidRequestException.
+func TestAWSDeletedSecret(t *testing.T) {
+	f := newFixture(t, Options{})
+	sm := f.sm()
+	ctx := context.Background()
+	deleted := f.clock.Now().Add(-time.Hour).Truncate(time.Second)
+	f.emu.PutAWSSecret(AWSSecretState{Region: awsTestRegion, Name: "gone", DeletedDate: deleted,
+		Versions: []AWSVersion{{ID: *token("g"), Value: "x", Stages: []string{StageCurrent}}}})
+	desc, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("gone")})
+	if err != nil || desc.DeletedDate == nil || !desc.DeletedDate.Equal(deleted) {
+		t.Fatalf("DescribeSecret = %v, %v; want DeletedDate %v", desc, err, deleted)
+	}
+	calls := []func() error{
+		func() error {
+			_, err := sm.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String("gone"), Tags: []types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
+			return err
+		},
+		func() error {
+			_, err := sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("gone"), VersionStage: aws.String(StagePending), MoveToVersionId: token("g")})
+			return err
+		},
+		func() error {
+			_, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("gone"), SecretString: aws.String("y")})
+			return err
+		},
+	}
+	for i, c := range calls {
+		if code := awsCode(c()); code != "InvalidRequestException" {
+			t.Errorf("call %d: %s, want InvalidRequestException", i, code)
+		}
 	}
 }

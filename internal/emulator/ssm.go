@@ -1,9 +1,12 @@
 package emulator
 
 import (
+	"cmp"
 	"encoding/base64"
+	"maps"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -29,13 +32,50 @@ var (
 	versionIDPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 )
 
-// secretID keys secrets: names are unique per region.
-type secretID struct{ region, name string }
+// secretKey keys the SSM and the AWS secrets: names are unique per region.
+type secretKey struct{ region, name string }
+
+func (k secretKey) compare(o secretKey) int {
+	return cmp.Or(strings.Compare(k.region, o.region), strings.Compare(k.name, o.name))
+}
+
+// secretCopy returns a copy of m[k]; the caller holds the lock.
+func secretCopy[S any, P interface {
+	*S
+	clone() S
+}](m map[secretKey]P, k secretKey) (S, bool) {
+	s, ok := m[k]
+	if !ok {
+		var zero S
+		return zero, false
+	}
+	return s.clone(), true
+}
+
+// secretCopies returns copies of all secrets of m, by region and name; the
+// caller holds the lock.
+func secretCopies[S any, P interface {
+	*S
+	clone() S
+}](m map[secretKey]P) []S {
+	out := make([]S, 0, len(m))
+	for _, k := range slices.SortedFunc(maps.Keys(m), secretKey.compare) {
+		out = append(out, m[k].clone())
+	}
+	return out
+}
+
+// orTime sets a zero *t to def.
+func orTime(t *time.Time, def time.Time) {
+	if t.IsZero() {
+		*t = def
+	}
+}
 
 // secretsLocked returns the secret table after carrying out the scheduled
 // deletions that are due on the emulator clock. Every access goes through
 // it, so the API and the inspection methods always agree.
-func (e *Emulator) secretsLocked() map[secretID]*SecretState {
+func (e *Emulator) secretsLocked() map[secretKey]*SecretState {
 	now := e.now()
 	for id, s := range e.secrets {
 		if s.Status == StatusPendingDelete && !now.Before(s.DeleteTime) {
@@ -48,7 +88,7 @@ func (e *Emulator) secretsLocked() map[secretID]*SecretState {
 // lookupSecretLocked finds a secret for an action other than
 // GetSecretValue (which has its own not-found code).
 func (e *Emulator) lookupSecretLocked(region, name string) (*SecretState, error) {
-	s, ok := e.secretsLocked()[secretID{region, name}]
+	s, ok := e.secretsLocked()[secretKey{region, name}]
 	if !ok {
 		return nil, apiErrorf("ResourceNotFound", "The secret `%s` does not exist in region `%s`.", name, region)
 	}
@@ -80,32 +120,24 @@ func versionID(p params) (string, error) {
 
 // secretValue reads exactly one of SecretString and SecretBinary. Binary
 // values stay in their base64 form, which is what GetSecretValue returns.
-func secretValue(p params) (value string, binary bool, err error) {
-	str, err := p.str("SecretString")
-	if err != nil {
-		return "", false, err
-	}
-	bin, err := p.str("SecretBinary")
-	if err != nil {
-		return "", false, err
-	}
-	if (str == "") == (bin == "") {
-		return "", false, apiErrorf("InvalidParameterValue", "Exactly one of the parameters `SecretString` and `SecretBinary` must be set.")
-	}
-	if bin != "" {
+func (r *paramReader) secretValue() (value string, binary bool) {
+	str, bin := r.str("SecretString"), r.str("SecretBinary")
+	switch {
+	case r.err != nil:
+	case (str == "") == (bin == ""):
+		r.check(apiErrorf("InvalidParameterValue", "Exactly one of the parameters `SecretString` and `SecretBinary` must be set."))
+	case bin != "":
 		raw, err := base64.StdEncoding.DecodeString(bin)
 		if err != nil {
-			return "", false, apiErrorf("InvalidParameterValue", "The parameter `SecretBinary` must be base64.")
+			r.check(apiErrorf("InvalidParameterValue", "The parameter `SecretBinary` must be base64."))
+		} else if len(raw) > maxSecretValueBytes {
+			r.check(apiErrorf("InvalidParameterValue", "The parameter `SecretBinary` exceeds %d bytes.", maxSecretValueBytes))
 		}
-		if len(raw) > maxSecretValueBytes {
-			return "", false, apiErrorf("InvalidParameterValue", "The parameter `SecretBinary` exceeds %d bytes.", maxSecretValueBytes)
-		}
-		return bin, true, nil
+		return bin, true
+	case len(str) > maxSecretValueBytes:
+		r.check(apiErrorf("InvalidParameterValue", "The parameter `SecretString` exceeds %d bytes.", maxSecretValueBytes))
 	}
-	if len(str) > maxSecretValueBytes {
-		return "", false, apiErrorf("InvalidParameterValue", "The parameter `SecretString` exceeds %d bytes.", maxSecretValueBytes)
-	}
-	return str, false, nil
+	return str, false
 }
 
 func description(p params) (string, error) {
@@ -148,44 +180,24 @@ func (s *SecretState) version(id string) int {
 }
 
 func (e *Emulator) ssmCreateSecret(c call) (result, error) {
-	name, err := secretName(c.params)
-	if err != nil {
-		return nil, err
+	r := c.params.reader()
+	name := read(r, secretName)
+	vid := cmp.Or(r.str("VersionId"), defaultVersionID)
+	r.check(checkVersionID(vid))
+	desc := read(r, description)
+	if r.integer("SecretType", 0) != 0 {
+		r.check(apiErrorf("InvalidParameterValue", "Only user-defined secrets (SecretType 0) can be created here."))
 	}
-	vid, err := c.params.str("VersionId")
-	if err != nil {
-		return nil, err
-	}
-	if vid == "" {
-		vid = defaultVersionID
-	}
-	if err := checkVersionID(vid); err != nil {
-		return nil, err
-	}
-	desc, err := description(c.params)
-	if err != nil {
-		return nil, err
-	}
-	secretType, err := c.params.integer("SecretType", 0)
-	if err != nil {
-		return nil, err
-	}
-	if secretType != 0 {
-		return nil, apiErrorf("InvalidParameterValue", "Only user-defined secrets (SecretType 0) can be created here.")
-	}
-	value, binary, err := secretValue(c.params)
-	if err != nil {
-		return nil, err
-	}
-	tagMap, err := tags(c.params)
-	if err != nil {
-		return nil, err
+	value, binary := r.secretValue()
+	tagMap := read(r, tags)
+	if r.err != nil {
+		return nil, r.err
 	}
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	secrets := e.secretsLocked()
-	if _, exists := secrets[secretID{c.region, name}]; exists {
+	if _, exists := secrets[secretKey{c.region, name}]; exists {
 		return nil, apiErrorf("ResourceInUse.SecretExists", "The secret `%s` already exists in region `%s`.", name, c.region)
 	}
 	inRegion := 0
@@ -197,7 +209,7 @@ func (e *Emulator) ssmCreateSecret(c call) (result, error) {
 	if inRegion >= maxSecretsPerRegion {
 		return nil, apiErrorf("LimitExceeded", "The region `%s` already holds the maximum of %d secrets.", c.region, maxSecretsPerRegion)
 	}
-	secrets[secretID{c.region, name}] = &SecretState{
+	secrets[secretKey{c.region, name}] = &SecretState{
 		Region:      c.region,
 		Name:        name,
 		Description: desc,
@@ -234,15 +246,11 @@ type versionWrite struct {
 	binary           bool
 }
 
-func parseVersionWrite(p params) (w versionWrite, err error) {
-	if w.name, err = secretName(p); err != nil {
-		return w, err
-	}
-	if w.vid, err = versionID(p); err != nil {
-		return w, err
-	}
-	w.value, w.binary, err = secretValue(p)
-	return w, err
+func parseVersionWrite(p params) (versionWrite, error) {
+	r := p.reader()
+	w := versionWrite{name: read(r, secretName), vid: read(r, versionID)}
+	w.value, w.binary = r.secretValue()
+	return w, r.err
 }
 
 func (e *Emulator) ssmPutSecretValue(c call) (result, error) {
@@ -280,17 +288,14 @@ func (e *Emulator) ssmUpdateSecret(c call) (result, error) {
 }
 
 func (e *Emulator) ssmGetSecretValue(c call) (result, error) {
-	name, err := secretName(c.params)
-	if err != nil {
-		return nil, err
-	}
-	vid, err := versionID(c.params)
-	if err != nil {
-		return nil, err
+	r := c.params.reader()
+	name, vid := read(r, secretName), read(r, versionID)
+	if r.err != nil {
+		return nil, r.err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s, ok := e.secretsLocked()[secretID{c.region, name}]
+	s, ok := e.secretsLocked()[secretKey{c.region, name}]
 	if !ok {
 		return nil, apiErrorf("ResourceNotFound.SecretNotExist", "The secret `%s` does not exist in region `%s`.", name, c.region)
 	}
@@ -361,17 +366,15 @@ func (e *Emulator) ssmListSecretVersionIds(c call) (result, error) {
 }
 
 func (e *Emulator) ssmUpdateDescription(c call) (result, error) {
-	name, err := secretName(c.params)
-	if err != nil {
-		return nil, err
-	}
+	r := c.params.reader()
+	name := read(r, secretName)
 	// Required, but may be set to "" to clear the description.
 	if !c.params.has("Description") {
-		return nil, missingParameter("Description")
+		r.check(missingParameter("Description"))
 	}
-	desc, err := description(c.params)
-	if err != nil {
-		return nil, err
+	desc := read(r, description)
+	if r.err != nil {
+		return nil, r.err
 	}
 	return e.onSecret(c, name, "UpdateDescription", func(s *SecretState) (result, error) {
 		s.Description = desc
@@ -381,13 +384,10 @@ func (e *Emulator) ssmUpdateDescription(c call) (result, error) {
 
 // ssmDeleteSecretVersion works in every status, as documented.
 func (e *Emulator) ssmDeleteSecretVersion(c call) (result, error) {
-	name, err := secretName(c.params)
-	if err != nil {
-		return nil, err
-	}
-	vid, err := versionID(c.params)
-	if err != nil {
-		return nil, err
+	r := c.params.reader()
+	name, vid := read(r, secretName), read(r, versionID)
+	if r.err != nil {
+		return nil, r.err
 	}
 	return e.onSecret(c, name, "", func(s *SecretState) (result, error) {
 		i := s.version(vid)
@@ -424,16 +424,14 @@ func (e *Emulator) setStatus(c call, action, status string) (result, error) {
 // ssmDeleteSecret deletes a Disabled secret now (RecoveryWindowInDays 0) or
 // schedules the deletion (1 to 30 days, status PendingDelete).
 func (e *Emulator) ssmDeleteSecret(c call) (result, error) {
-	name, err := secretName(c.params)
-	if err != nil {
-		return nil, err
-	}
-	days, err := c.params.integer("RecoveryWindowInDays", 0)
-	if err != nil {
-		return nil, err
-	}
+	r := c.params.reader()
+	name := read(r, secretName)
+	days := r.integer("RecoveryWindowInDays", 0)
 	if days < 0 || days > maxRecoveryDays {
-		return nil, apiErrorf("InvalidParameterValue", "The parameter `RecoveryWindowInDays` must be between 0 and %d.", maxRecoveryDays)
+		r.check(apiErrorf("InvalidParameterValue", "The parameter `RecoveryWindowInDays` must be between 0 and %d.", maxRecoveryDays))
+	}
+	if r.err != nil {
+		return nil, r.err
 	}
 	return e.onSecret(c, name, "", func(s *SecretState) (result, error) {
 		switch s.Status {
@@ -444,7 +442,7 @@ func (e *Emulator) ssmDeleteSecret(c call) (result, error) {
 		}
 		deleteAt := c.now.Add(time.Duration(days) * 24 * time.Hour)
 		if days == 0 {
-			delete(e.secrets, secretID{c.region, name})
+			delete(e.secrets, secretKey{c.region, name})
 		} else {
 			s.Status, s.DeleteTime = StatusPendingDelete, deleteAt
 		}

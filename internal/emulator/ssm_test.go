@@ -249,7 +249,7 @@ func TestSSMMissingRegion(t *testing.T) {
 	if !strings.Contains(errMessage(err), "Region") {
 		t.Errorf("message %q does not name Region", errMessage(err))
 	}
-	if len(f.emu.Secrets()) != 0 {
+	if len(f.emu.allSecrets()) != 0 {
 		t.Error("a secret was created without a region")
 	}
 }
@@ -299,7 +299,7 @@ func TestSSMState(t *testing.T) {
 		t.Fatal("secret deleted before its DeleteTime")
 	}
 	f.clock.Advance(time.Second)
-	if _, ok := f.emu.Secret(testRegion, "k"); ok || len(f.emu.Secrets()) != 0 {
+	if _, ok := f.emu.Secret(testRegion, "k"); ok || len(f.emu.allSecrets()) != 0 {
 		t.Fatal("secret still there after its DeleteTime")
 	}
 }
@@ -319,14 +319,14 @@ func TestSetSecretStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.status, func(t *testing.T) {
-			if err := f.emu.SetSecretStatus(testRegion, "k", tt.status); (err != nil) != tt.wantErr {
-				t.Fatalf("SetSecretStatus: %v", err)
+			if err := f.emu.setSecretStatus(testRegion, "k", tt.status); (err != nil) != tt.wantErr {
+				t.Fatalf("setSecretStatus: %v", err)
 			}
 			_, err := f.call("GetSecretValue", secretArgs("k", "VersionId", "v1"))
 			wantCode(t, err, tt.getCode)
 		})
 	}
-	if err := f.emu.SetSecretStatus(testRegion, "nope", StatusEnabled); err == nil {
-		t.Error("SetSecretStatus of an unknown secret succeeded")
+	if err := f.emu.setSecretStatus(testRegion, "nope", StatusEnabled); err == nil {
+		t.Error("setSecretStatus of an unknown secret succeeded")
 	}
 }

@@ -78,7 +78,7 @@ func TestStagedSSMPendingVersion(t *testing.T) {
 
 	// Deletion works in every status (the reference: "all statuses").
 	mustCall(t, f, "PutSecretValue", secretArgs("mpgw", "VersionId", "pending", "SecretString", key))
-	if err := f.emu.SetSecretStatus(testRegion, "mpgw", StatusPendingDelete); err != nil {
+	if err := f.emu.setSecretStatus(testRegion, "mpgw", StatusPendingDelete); err != nil {
 		t.Fatal(err)
 	}
 	mustCall(t, f, "DeleteSecretVersion", secretArgs("mpgw", "VersionId", "pending"))

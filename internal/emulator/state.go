@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 )
 
-// defaultPendingDeleteWindow is the deletion delay SetSecretStatus gives a
+// defaultPendingDeleteWindow is the deletion delay setSecretStatus gives a
 // secret it puts into PendingDelete.
 const defaultPendingDeleteWindow = 7 * 24 * time.Hour
 
@@ -51,17 +50,21 @@ func (e *Emulator) RoleCredential() Credential { return e.role }
 // AddCredential registers a key pair (replacing one with the same SecretId).
 // With a Token it is a temporary credential: requests must carry the token,
 // and after Expires (if set) it is refused with AuthFailure.TokenFailure.
-func (e *Emulator) AddCredential(c Credential) {
-	e.mu.Lock()
-	e.creds[c.SecretID] = c
-	e.mu.Unlock()
-}
+func (e *Emulator) AddCredential(c Credential) { store(e, e.creds, c.SecretID, c) }
 
-func (e *Emulator) credential(secretID string) (Credential, bool) {
+// load reads m[k], one of the emulator's tables, under the lock.
+func load[K comparable, V any](e *Emulator, m map[K]V, k K) (V, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	c, ok := e.creds[secretID]
-	return c, ok
+	v, ok := m[k]
+	return v, ok
+}
+
+// store sets m[k], one of the emulator's tables, under the lock.
+func store[K comparable, V any](e *Emulator, m map[K]V, k K, v V) {
+	e.mu.Lock()
+	m[k] = v
+	e.mu.Unlock()
 }
 
 // AddZone makes a zone exist with a fresh key, replacing any key it had.
@@ -73,52 +76,35 @@ func (e *Emulator) AddZoneWithoutKey(zone string) { e.SetKey(zone, "") }
 // Key returns the current key of a zone; false if the zone does not exist or
 // has no key.
 func (e *Emulator) Key(zone string) (string, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	key := e.zones[zone]
+	key, _ := load(e, e.zones, zone)
 	return key, key != ""
 }
 
 // SetKey replaces a zone's key behind the API's back, as a change in the
 // console would; the zone is created if needed. The key is not validated,
 // so tests can plant malformed keys; "" leaves the zone without a key.
-func (e *Emulator) SetKey(zone, key string) {
-	e.mu.Lock()
-	e.zones[zone] = key
-	e.mu.Unlock()
-}
+func (e *Emulator) SetKey(zone, key string) { store(e, e.zones, zone, key) }
 
 // Secret returns a copy of a secret.
 func (e *Emulator) Secret(region, name string) (SecretState, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s, ok := e.secretsLocked()[secretID{region, name}]
-	if !ok {
-		return SecretState{}, false
-	}
-	return s.clone(), true
+	return secretCopy(e.secretsLocked(), secretKey{region, name})
 }
 
-// Secrets returns copies of all secrets, by region and name.
-func (e *Emulator) Secrets() []SecretState {
+// allSecrets returns copies of all SSM secrets, by region and name.
+func (e *Emulator) allSecrets() []SecretState {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]SecretState, 0, len(e.secrets))
-	for _, s := range e.secretsLocked() {
-		out = append(out, s.clone())
-	}
-	slices.SortFunc(out, func(a, b SecretState) int {
-		return cmp.Or(strings.Compare(a.Region, b.Region), strings.Compare(a.Name, b.Name))
-	})
-	return out
+	return secretCopies(e.secretsLocked())
 }
 
-// SetSecretStatus changes a secret's status directly. PendingDelete schedules
+// setSecretStatus changes a secret's status directly. PendingDelete schedules
 // the deletion 7 days ahead on the emulator clock.
-func (e *Emulator) SetSecretStatus(region, name, status string) error {
+func (e *Emulator) setSecretStatus(region, name, status string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s, ok := e.secretsLocked()[secretID{region, name}]
+	s, ok := e.secretsLocked()[secretKey{region, name}]
 	if !ok {
 		return fmt.Errorf("emulator: no secret %q in region %q", name, region)
 	}
@@ -139,23 +125,15 @@ func (e *Emulator) SetSecretStatus(region, name, status string) error {
 func (e *Emulator) PutSecret(s SecretState) {
 	now := e.now()
 	c := s.clone()
-	if c.Status == "" {
-		c.Status = StatusEnabled
-	}
-	if c.Created.IsZero() {
-		c.Created = now
-	}
-	if c.Status == StatusPendingDelete && c.DeleteTime.IsZero() {
-		c.DeleteTime = now.Add(defaultPendingDeleteWindow)
+	c.Status = cmp.Or(c.Status, StatusEnabled)
+	orTime(&c.Created, now)
+	if c.Status == StatusPendingDelete {
+		orTime(&c.DeleteTime, now.Add(defaultPendingDeleteWindow))
 	}
 	for i := range c.Versions {
-		if c.Versions[i].Created.IsZero() {
-			c.Versions[i].Created = now
-		}
+		orTime(&c.Versions[i].Created, now)
 	}
-	e.mu.Lock()
-	e.secrets[secretID{c.Region, c.Name}] = &c
-	e.mu.Unlock()
+	store(e, e.secrets, secretKey{c.Region, c.Name}, &c)
 }
 
 // Calls counts the authenticated requests for an action, including those
@@ -179,12 +157,11 @@ func (e *Emulator) Signers() map[string]int {
 // Credential returns the key pair registered under secretID (the
 // permanent one, the execution role's, one AssumeRole issued, or one
 // added), so that tests can look for its key and token in outputs.
-func (e *Emulator) Credential(secretID string) (Credential, bool) { return e.credential(secretID) }
+func (e *Emulator) Credential(secretID string) (Credential, bool) { return load(e, e.creds, secretID) }
 
 func (e *Emulator) counter(counter map[string]int, action string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return counter[action]
+	n, _ := load(e, counter, action)
+	return n
 }
 
 // Throttled counts the calls the rate limiter refused with

@@ -22,26 +22,21 @@ var (
 // every service until they expire on the emulator clock. Policy, ExternalId
 // and Tags are accepted and ignored: the emulator does not model CAM.
 func (e *Emulator) stsAssumeRole(c call) (result, error) {
-	arn, err := c.params.required("RoleArn")
-	if err != nil {
-		return nil, err
-	}
+	r := c.params.reader()
+	arn := r.required("RoleArn")
 	if !roleArnPattern.MatchString(arn) {
-		return nil, apiErrorf("InvalidParameter.ParamError", "The parameter `RoleArn` is not a valid role ARN (qcs::cam::uin/<uin>:roleName/<name> or qcs::cam::uin/<uin>:role/<id>).")
+		r.check(apiErrorf("InvalidParameter.ParamError", "The parameter `RoleArn` is not a valid role ARN (qcs::cam::uin/<uin>:roleName/<name> or qcs::cam::uin/<uin>:role/<id>)."))
 	}
-	session, err := c.params.required("RoleSessionName")
-	if err != nil {
-		return nil, err
-	}
+	session := r.required("RoleSessionName")
 	if !sessionNamePattern.MatchString(session) {
-		return nil, apiErrorf("InvalidParameter.ParamError", "The parameter `RoleSessionName` must be 2 to 128 characters of [\\w+=,.@-].")
+		r.check(apiErrorf("InvalidParameter.ParamError", "The parameter `RoleSessionName` must be 2 to 128 characters of [\\w+=,.@-]."))
 	}
-	seconds, err := c.params.integer("DurationSeconds", defaultAssumeRoleSeconds)
-	if err != nil {
-		return nil, err
-	}
+	seconds := r.integer("DurationSeconds", defaultAssumeRoleSeconds)
 	if seconds < 1 || seconds > maxAssumeRoleSeconds {
-		return nil, apiErrorf("InvalidParameter.OverTimeError", "The parameter `DurationSeconds` must be between 1 and %d.", maxAssumeRoleSeconds)
+		r.check(apiErrorf("InvalidParameter.OverTimeError", "The parameter `DurationSeconds` must be between 1 and %d.", maxAssumeRoleSeconds))
+	}
+	if r.err != nil {
+		return nil, r.err
 	}
 	if e.roles != nil && !e.roles[arn] {
 		return nil, apiErrorf("ResourceNotFound.RoleNotFound", "The role `%s` does not exist.", arn)

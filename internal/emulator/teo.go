@@ -15,13 +15,9 @@ func (e *Emulator) teoDescribe(c call) (result, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	key, err := e.zoneKeyLocked(zone)
-	if err != nil {
-		return nil, err
-	}
-	return result{"SecretKey": key}, nil
+	return e.onZoneKey(zone, func(key string) (result, error) {
+		return result{"SecretKey": key}, nil
+	})
 }
 
 func (e *Emulator) teoRefresh(c call) (result, error) {
@@ -29,49 +25,37 @@ func (e *Emulator) teoRefresh(c call) (result, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if _, err := e.zoneKeyLocked(zone); err != nil {
-		return nil, err
-	}
-	key := newGatewayKey()
-	e.zones[zone] = key
-	c.rec.wrote("", key)
-	return result{"SecretKey": key}, nil
+	return e.onZoneKey(zone, func(string) (result, error) {
+		key := newGatewayKey()
+		e.zones[zone] = key
+		c.rec.wrote("", key)
+		return result{"SecretKey": key}, nil
+	})
 }
 
 func (e *Emulator) teoModify(c call) (result, error) {
-	zone, err := c.params.required("ZoneId")
-	if err != nil {
-		return nil, err
+	r := c.params.reader()
+	zone := r.required("ZoneId")
+	key := r.required("SecretKey")
+	r.check(validateGatewayKey(key))
+	if r.err != nil {
+		return nil, r.err
 	}
-	key, err := c.params.required("SecretKey")
-	if err != nil {
-		return nil, err
-	}
-	if err := validateGatewayKey(key); err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if _, err := e.zoneKeyLocked(zone); err != nil {
-		return nil, err
-	}
-	e.zones[zone] = key
-	c.rec.wrote("", key)
-	return result{}, nil
+	return e.onZoneKey(zone, func(string) (result, error) {
+		e.zones[zone] = key
+		c.rec.wrote("", key)
+		return result{}, nil
+	})
 }
 
 // teoCreate sets the first key of a zone: the caller's SecretKey or, without
 // one, a generated key (which the caller reads back with Describe).
 func (e *Emulator) teoCreate(c call) (result, error) {
-	zone, err := c.params.required("ZoneId")
-	if err != nil {
-		return nil, err
-	}
-	key, err := c.params.str("SecretKey")
-	if err != nil {
-		return nil, err
+	r := c.params.reader()
+	zone := r.required("ZoneId")
+	key := r.str("SecretKey")
+	if r.err != nil {
+		return nil, r.err
 	}
 	if key == "" {
 		key = newGatewayKey()
@@ -92,16 +76,19 @@ func (e *Emulator) teoCreate(c call) (result, error) {
 	return result{}, nil
 }
 
-// zoneKeyLocked returns the key of a zone that exists and has one.
-func (e *Emulator) zoneKeyLocked(zone string) (string, error) {
+// onZoneKey runs fn, under the lock, with the key of a zone that exists
+// and has one.
+func (e *Emulator) onZoneKey(zone string, fn func(key string) (result, error)) (result, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	key, ok := e.zones[zone]
 	if !ok {
-		return "", zoneNotFound(zone)
+		return nil, zoneNotFound(zone)
 	}
 	if key == "" {
-		return "", apiErrorf("ResourceNotFound", "The zone `%s` has no multi-path gateway secret key; create one with CreateMultiPathGatewaySecretKey.", zone)
+		return nil, apiErrorf("ResourceNotFound", "The zone `%s` has no multi-path gateway secret key; create one with CreateMultiPathGatewaySecretKey.", zone)
 	}
-	return key, nil
+	return fn(key)
 }
 
 func zoneNotFound(zone string) error {

@@ -3,10 +3,7 @@ package emulator
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -197,11 +194,8 @@ func TestRateLimitSlidingWindow(t *testing.T) {
 			if got := f.emu.Throttled(); got != tt.wantThrottled {
 				t.Errorf("Throttled = %d, want %d (the injected fault does not count)", got, tt.wantThrottled)
 			}
-			rec := httptest.NewRecorder()
-			f.emu.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/_emulator/state", nil))
-			var state stateView
-			if err := json.Unmarshal(rec.Body.Bytes(), &state); err != nil || state.Throttled != tt.wantThrottled {
-				t.Errorf("state throttled = %d (%v), want %d", state.Throttled, err, tt.wantThrottled)
+			if state, _ := f.state(t); state.Throttled != tt.wantThrottled {
+				t.Errorf("state throttled = %d, want %d", state.Throttled, tt.wantThrottled)
 			}
 			f.emu.ResetCounters()
 			if got := f.emu.Throttled(); got != 0 {
@@ -238,7 +232,7 @@ func TestConcurrentRefreshAndRead(t *testing.T) {
 		wg.Go(func() {
 			for range rounds {
 				f.emu.Key(zone)
-				f.emu.Secrets()
+				f.emu.allSecrets()
 				f.emu.Performed("RefreshMultiPathGatewaySecretKey")
 			}
 		})

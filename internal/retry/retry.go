@@ -33,6 +33,17 @@ type Policy struct {
 	AttemptTimeout time.Duration
 }
 
+// APITimeout bounds one attempt of a cloud API call (TEO, SSM, STS, AWS
+// Secrets Manager): the key APIs answer in well under a second, and a
+// request that hangs is better sent again.
+const APITimeout = 5 * time.Second
+
+// API is the policy of one idempotent cloud API call: transient failures
+// are sent again three times, each attempt bounded by APITimeout.
+func API() Policy {
+	return Policy{Attempts: 4, Initial: 200 * time.Millisecond, Max: 2 * time.Second, AttemptTimeout: APITimeout}
+}
+
 // ErrAttemptTimeout is the cause (context.Cause) of an attempt's context
 // when the attempt's own timer fired, as opposed to the caller's deadline.
 var ErrAttemptTimeout = errors.New("attempt timeout")

@@ -24,17 +24,6 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 )
 
-// DefaultTimeout bounds one attempt (rate-limit wait, connect, TLS, send,
-// answer). The key APIs answer in well under a second; a request that hangs
-// is better retried.
-const DefaultTimeout = 5 * time.Second
-
-// defaultRetry retries transient failures of idempotent calls: a Client
-// whose Retry is zero.
-func defaultRetry() retry.Policy {
-	return retry.Policy{Attempts: 4, Initial: 200 * time.Millisecond, Max: 2 * time.Second}
-}
-
 // Client calls one service. Create one per invocation: the credential is
 // fixed for its lifetime (role credentials expire while an instance is warm).
 type Client struct {
@@ -44,8 +33,8 @@ type Client struct {
 	Region     string                 // X-TC-Region; "" omits the header
 	Credential common.CredentialIface // required
 	Limits     *Limits                // nil: no client-side rate limit
-	Timeout    time.Duration          // per attempt; 0 = DefaultTimeout
-	Retry      retry.Policy           // for Call; zero value = defaultRetry()
+	Timeout    time.Duration          // per attempt (connect, TLS, send, answer); 0 = retry.APITimeout
+	Retry      retry.Policy           // for Call; zero value = retry.API()
 	Transport  http.RoundTripper      // nil = a shared transport
 	Logger     *slog.Logger           // nil = no logs
 
@@ -130,7 +119,7 @@ func (s *rateSlot) answered() {
 func (c *Client) policy() retry.Policy {
 	policy := c.Retry
 	if policy.Attempts == 0 {
-		policy = defaultRetry()
+		policy = retry.API()
 	}
 	policy.AttemptTimeout = c.timeout()
 	return policy
@@ -140,7 +129,7 @@ func (c *Client) timeout() time.Duration {
 	if c.Timeout > 0 {
 		return c.Timeout
 	}
-	return DefaultTimeout
+	return retry.APITimeout
 }
 
 func (c *Client) client() *common.Client {

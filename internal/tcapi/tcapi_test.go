@@ -26,7 +26,7 @@ const (
 	actionRefresh  = "RefreshMultiPathGatewaySecretKey"
 )
 
-// fastRetry is defaultRetry's number of attempts without the waiting.
+// fastRetry is retry.API()'s number of attempts without the waiting.
 var fastRetry = retry.Policy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond}
 
 type keyAnswer struct{ SecretKey string }

@@ -76,7 +76,7 @@ func TestProductionTimeoutSurvivesSlowAnswer(t *testing.T) {
 		t.Run(run, func(t *testing.T) {
 			t.Parallel()
 			emu, c := newCloud(t)
-			c.Timeout, c.Retry = 0, retry.Policy{} // DefaultTimeout, defaultRetry()
+			c.Timeout, c.Retry = 0, retry.Policy{} // retry.APITimeout, retry.API()
 			c = withSSM(t, emu, c)
 			emu.Inject(emulator.Fault{Action: "UpdateSecret", Delay: 6 * time.Second, Times: 1})
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -88,8 +88,8 @@ func TestProductionTimeoutSurvivesSlowAnswer(t *testing.T) {
 			if got := emu.Calls("UpdateSecret"); got != 2 {
 				t.Errorf("%d calls, want 2", got)
 			}
-			if d := time.Since(start); d < DefaultTimeout {
-				t.Errorf("took %v: the first attempt ended before DefaultTimeout", d)
+			if d := time.Since(start); d < retry.APITimeout {
+				t.Errorf("took %v: the first attempt ended before retry.APITimeout", d)
 			}
 			s, _ := emu.Secret(testRegion, testSecret)
 			if len(s.Versions) != 1 || s.Versions[0].Value != "new-value" {

@@ -131,17 +131,11 @@ const (
 	codeExists   = "ResourceExistsException"
 )
 
-// defaultRetry is the policy of a Sink whose Retry is zero: transient
-// failures of one call are sent again, each attempt bounded by 5 s.
-func defaultRetry() retry.Policy {
-	return retry.Policy{Attempts: 4, Initial: 200 * time.Millisecond, Max: 2 * time.Second, AttemptTimeout: 5 * time.Second}
-}
-
 // Sink writes each zone's key to its secret.
 type Sink struct {
 	API      *secretsmanager.Client
 	SecretID string       // name or ARN, may hold {zone} (config.ZonePlaceholder)
-	Retry    retry.Policy // zero = defaultRetry()
+	Retry    retry.Policy // zero = retry.API()
 	Logger   *slog.Logger // nil = no logs
 }
 
@@ -164,7 +158,7 @@ func (s *Sink) secretID(zone string) string {
 
 func (s *Sink) policy() retry.Policy {
 	if s.Retry == (retry.Policy{}) {
-		return defaultRetry()
+		return retry.API()
 	}
 	return s.Retry
 }

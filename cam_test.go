@@ -15,6 +15,7 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/handlerkit"
 )
 
 // TestCAMPolicyGrantsExactlyTheActionsUsed drives every path that calls an
@@ -31,7 +32,7 @@ func TestCAMPolicyGrantsExactlyTheActionsUsed(t *testing.T) {
 	c := testkit.NewCloud(t, zones, testkit.WithWebhook())
 	c.Emu.PutSecret(emulator.SecretState{Region: testkit.Region, Name: c.SecretName("zone-cam2"), Status: emulator.StatusEnabled,
 		Versions: []emulator.Version{{ID: "other", Value: "x", Created: time.Now()}}})
-	h := c.Handler()
+	h := handlerkit.New(c)
 	for _, mode := range []string{"refresh", "staged"} {
 		_ = c.Setenv("ROTATION_MODE", mode)
 		for _, a := range []rotate.Action{rotate.Rotate, rotate.Rotate, rotate.Sync, rotate.Check} {

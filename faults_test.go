@@ -16,6 +16,7 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/webhook"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/handlerkit"
 )
 
 // secretState is how the SSM secret looks before the faulty rotation.
@@ -244,7 +245,7 @@ func runFault(t testing.TB, fp faultPoint, persistent, staged bool) matrixRow {
 	zone := "zone-matrix"
 	mode := map[bool]string{false: "refresh", true: "staged"}[staged]
 	c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook(), testkit.WithAWS(), testkit.WithEnv(map[string]string{"ROTATION_MODE": mode}))
-	h := c.Handler()
+	h := handlerkit.New(c)
 	if fp.hook == testkit.HookHang {
 		// Only the hanging receiver needs a short attempt; elsewhere a
 		// short timer on a loaded machine would fail the failure notice.
@@ -348,7 +349,7 @@ func runFault(t testing.TB, fp faultPoint, persistent, staged bool) matrixRow {
 		// The operator fixes the cause, then heals with sync.
 		c.Emu.ClearFaults()
 		c.Hook.Clear()
-		sync, err := c.Handler().Run(ctx, rotate.Request{Action: rotate.Sync})
+		sync, err := handlerkit.New(c).Run(ctx, rotate.Request{Action: rotate.Sync})
 		if err != nil {
 			t.Fatalf("sync: %v", err)
 		}
@@ -410,7 +411,7 @@ func TestConcurrentRotationsConverge(t *testing.T) {
 	ctx := context.Background()
 	for round := range rounds {
 		c.Emu.ResetCounters()
-		a, b := c.Handler(), c.Handler()
+		a, b := handlerkit.New(c), handlerkit.New(c)
 		var wg sync.WaitGroup
 		reps := make([]rotate.Report, 2)
 		for i, h := range []interface {
@@ -478,7 +479,7 @@ func TestRedeliveryRefreshesOnce(t *testing.T) {
 				opts = append(opts, testkit.WithoutSSM())
 			}
 			c := testkit.NewCloud(t, []string{zone}, opts...)
-			first := c.Handler()
+			first := handlerkit.New(c)
 			if tc.breakFirst {
 				c.Emu.Inject(emulator.Fault{Action: "UpdateSecret", Code: "InternalError"})
 				// UpdateSecret only exists for an existing version: create it first.
@@ -500,7 +501,7 @@ func TestRedeliveryRefreshesOnce(t *testing.T) {
 			}
 			second := first
 			if !tc.sameInstance {
-				second = c.Handler()
+				second = handlerkit.New(c)
 			}
 			rep2, err := second.Run(ctx, req)
 			if err != nil {
@@ -540,13 +541,13 @@ func TestSyncHealsThroughEveryEntry(t *testing.T) {
 			c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook(), testkit.WithEnv(map[string]string{"TRIGGER_TOKEN": token}))
 			ctx := context.Background()
 			c.Hook.Set(testkit.HookStatus, 503, -1)
-			rep, err := c.Handler().Run(ctx, rotate.Request{Action: rotate.Rotate})
+			rep, err := handlerkit.New(c).Run(ctx, rotate.Request{Action: rotate.Rotate})
 			if err != nil || rep.Zones[0].Outcome != rotate.Failed || !rep.Zones[0].KeyChanged {
 				t.Fatalf("setup: want a failed delivery after the refresh: %v %s", err, reportJSON(t, rep))
 			}
 			c.Hook.Clear()
 			refreshes := c.Emu.Performed(actionRefresh)
-			h := c.Handler()
+			h := handlerkit.New(c)
 			var out string
 			if e.event == "" {
 				rep, err := h.Run(ctx, rotate.Request{Action: rotate.Sync})

@@ -34,6 +34,7 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/handlerkit"
 )
 
 // Local copies of scf-go-lib's wire messages (cloudfunction/messages), with
@@ -164,7 +165,7 @@ func (f *scfFunction) newInstance() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := f.cloud.Handler()
+	h := handlerkit.New(f.cloud)
 	if f.production {
 		h.Tuning = keyrotator.Tuning{}
 	}

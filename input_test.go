@@ -14,6 +14,7 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/httptrigger"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/handlerkit"
 )
 
 // invokeHTTP sends one SCF function URL event through Handler.Invoke and
@@ -22,7 +23,7 @@ func invokeHTTP(t *testing.T, c *testkit.Cloud, payload []byte) (status int, hea
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), longDeadline)
 	defer cancel()
-	out, err := c.Handler().Invoke(ctx, payload)
+	out, err := handlerkit.New(c).Invoke(ctx, payload)
 	if err != nil {
 		t.Fatalf("an HTTP event got an invocation error: %v", err)
 	}
@@ -74,7 +75,7 @@ func TestSignedRequestReplayedOnAnotherRoute(t *testing.T) {
 func TestDryRunOnlyForRotate(t *testing.T) {
 	t.Parallel()
 	c := testkit.NewCloud(t, allowedZones)
-	h := c.Handler()
+	h := handlerkit.New(c)
 	ctx, cancel := context.WithTimeout(context.Background(), longDeadline)
 	defer cancel()
 	for _, action := range []rotate.Action{rotate.Sync, rotate.Check} {
@@ -104,7 +105,7 @@ func TestDryRunOnlyForRotate(t *testing.T) {
 func TestReusedRotationIDThroughRun(t *testing.T) {
 	t.Parallel()
 	c := testkit.NewCloud(t, allowedZones)
-	h := c.Handler()
+	h := handlerkit.New(c)
 	ctx, cancel := context.WithTimeout(context.Background(), longDeadline)
 	defer cancel()
 	req := rotate.Request{Action: rotate.Rotate, Zones: []string{zoneAlpha}, RotationID: "weekly"}
@@ -141,7 +142,7 @@ func TestZonesOutsideAllowListCallNothing(t *testing.T) {
 	const role = "qcs::cam::uin/100000000001:roleName/mpgw-keyrotator"
 	c := testkit.NewCloud(t, []string{zoneAlpha, zoneBeta, zoneOutside}, testkit.WithEmulator(emulator.Options{Roles: []string{role}}),
 		testkit.WithEnv(map[string]string{"ZONE_IDS": zoneAlpha + "," + zoneBeta, "ROLE_ARN": role}))
-	h := c.Handler()
+	h := handlerkit.New(c)
 	ctx, cancel := context.WithTimeout(context.Background(), longDeadline)
 	defer cancel()
 	payloads := []string{
@@ -208,7 +209,7 @@ func TestRefusalHeadersInEveryShape(t *testing.T) {
 	t.Parallel()
 	token := "tt-" + keyrotator.NewRequestID()
 	c := testkit.NewCloud(t, allowedZones, testkit.WithEnv(map[string]string{"TRIGGER_TOKEN": token}))
-	h := c.Handler()
+	h := handlerkit.New(c)
 	type build func(t *testing.T, method, path string, headers map[string]string, body []byte) []byte
 	type decoded struct {
 		StatusCode int               `json:"statusCode"`

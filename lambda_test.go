@@ -15,6 +15,7 @@ import (
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/handlerkit"
 )
 
 // awsShape builds an HTTP event of one AWS shape from its fixture, and
@@ -152,7 +153,7 @@ func TestAWSHTTPResponses(t *testing.T) {
 				token, whsec := "tt-"+strings.Repeat("x", 8), testkit.NewWebhookSecret()
 				c := testkit.NewCloud(t, []string{zoneAlpha, zoneBeta, zoneOutside},
 					testkit.WithEnv(map[string]string{"ZONE_IDS": zoneAlpha + "," + zoneBeta, "TRIGGER_TOKEN": token, "TRIGGER_SECRET": whsec}))
-				h := c.Handler()
+				h := handlerkit.New(c)
 				if tc.prime {
 					if rep, err := h.Run(t.Context(), rotate.Request{Action: rotate.Sync}); err != nil || !rep.OK {
 						t.Fatalf("priming sync: %v %+v", err, rep)
@@ -235,7 +236,7 @@ func assertAWSResponse(t *testing.T, shape awsShape, out []byte, wantStatus int)
 func TestAWSMalformedHTTPEvent(t *testing.T) {
 	t.Parallel()
 	c := testkit.NewCloud(t, allowedZones)
-	h := c.Handler()
+	h := handlerkit.New(c)
 	for _, shape := range awsShapes {
 		ev := map[string]any{}
 		if err := json.Unmarshal(shape.build(t, "POST", "/rotate", nil, nil), &ev); err != nil {
@@ -259,7 +260,7 @@ func TestAWSMalformedHTTPEvent(t *testing.T) {
 func TestLambdaScheduleAndDirect(t *testing.T) {
 	t.Parallel()
 	c := testkit.NewCloud(t, []string{zoneAlpha, zoneBeta, zoneOutside}, testkit.WithEnv(map[string]string{"ZONE_IDS": zoneAlpha + "," + zoneBeta}))
-	h := c.Handler()
+	h := handlerkit.New(c)
 	schedule := readFixture(t, "eventbridge.json")
 	out, err := h.Invoke(lambdaContext(t, "req-schedule", longDeadline), schedule)
 	if err != nil {

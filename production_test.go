@@ -19,6 +19,7 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/handlerkit"
 )
 
 // realisticDeadline is a common SCF function timeout.
@@ -26,7 +27,7 @@ const realisticDeadline = 10 * time.Second
 
 // productionHandler is a function instance on c with the production settings.
 func productionHandler(c *testkit.Cloud) *keyrotator.Handler {
-	h := c.Handler()
+	h := handlerkit.New(c)
 	h.Tuning = keyrotator.Tuning{}
 	return h
 }

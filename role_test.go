@@ -13,6 +13,7 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/scf"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/handlerkit"
 )
 
 const (
@@ -38,7 +39,7 @@ func roleCloud(t *testing.T, zones []string, env map[string]string) (*testkit.Cl
 	t.Helper()
 	c := testkit.NewCloud(t, zones, testkit.WithEnv(env), testkit.WithEmulator(emulator.Options{Roles: []string{roleARN, otherRoleARN}}))
 	clk := &fakeClock{now: time.Now()}
-	h := c.Handler()
+	h := handlerkit.New(c)
 	h.Roles = &credentials.RoleCache{Now: clk.Now}
 	// A function name STS would refuse as a session name unless cleaned.
 	ctx := scf.NewContext(context.Background(), scf.Invocation{FunctionName: "mpgw key/rotator", Namespace: "default", Region: testkit.Region})

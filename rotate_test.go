@@ -12,6 +12,7 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/handlerkit"
 )
 
 const (
@@ -29,7 +30,7 @@ func zoneIDs(n int) []string {
 
 func run(t *testing.T, c *testkit.Cloud, req rotate.Request) rotate.Report {
 	t.Helper()
-	rep, err := c.Handler().Run(context.Background(), req)
+	rep, err := handlerkit.New(c).Run(context.Background(), req)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -276,7 +277,7 @@ func TestMissingCredentials(t *testing.T) {
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("TENCENTCLOUD_CREDENTIALS_FILE", "unset below") // restores the original when done
 	os.Unsetenv("TENCENTCLOUD_CREDENTIALS_FILE")
-	_, err := c.Handler().Run(context.Background(), rotate.Request{Action: rotate.Rotate})
+	_, err := handlerkit.New(c).Run(context.Background(), rotate.Request{Action: rotate.Rotate})
 	if err == nil || !strings.Contains(err.Error(), "TENCENTCLOUD_SECRETID") {
 		t.Fatalf("err = %v", err)
 	}

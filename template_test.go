@@ -12,6 +12,7 @@ import (
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/handlerkit"
 )
 
 // secretsManagerActionsUsed are the Secrets Manager actions the function
@@ -22,7 +23,7 @@ import (
 func secretsManagerActionsUsed(t *testing.T) []string {
 	t.Helper()
 	c := testkit.NewCloud(t, allowedZones, testkit.WithAWS(), testkit.WithoutSSM())
-	h := c.Handler()
+	h := handlerkit.New(c)
 	for _, mode := range []string{"refresh", "staged"} {
 		_ = c.Setenv("ROTATION_MODE", mode)
 		for _, req := range []rotate.Request{{Action: rotate.Rotate}, {Action: rotate.Rotate}, {Action: rotate.Check}} {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/ratelimit"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
 )
 
 const (
@@ -25,7 +25,7 @@ const (
 )
 
 // fastRetry is DefaultRetry's number of attempts without the waiting.
-var fastRetry = retry.Policy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond}
+var fastRetry = testkit.FastRetry
 
 type keyAnswer struct{ SecretKey string }
 
@@ -35,19 +35,10 @@ type zoneParams struct{ ZoneId string }
 // client signing with the emulator's role credential.
 func newCloud(t *testing.T) (*emulator.Emulator, *Client) {
 	t.Helper()
-	emu := emulator.New(emulator.Options{Zones: []string{testZone}})
-	srv := httptest.NewServer(emu)
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { emu.Close() })
-	ep, err := config.ParseEndpoint(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	role := emu.RoleCredential()
+	emu, ep := testkit.StartEmulator(t, emulator.Options{Zones: []string{testZone}})
 	return emu, &Client{
-		Service: "teo", Version: "2022-09-01", Endpoint: ep,
-		Credential: common.NewTokenCredential(role.SecretID, role.SecretKey, role.Token),
-		Timeout:    5 * time.Second, Retry: fastRetry,
+		Service: "teo", Version: "2022-09-01", Endpoint: ep, Credential: testkit.RoleCredential(emu),
+		Timeout: 5 * time.Second, Retry: fastRetry,
 	}
 }
 

@@ -1,10 +1,13 @@
 // Package testkit sets up the function against the built-in emulator for
-// tests: a cloud with zones, the function's environment, a handler tuned
-// for fast retries, and a log buffer to scan for leaked keys.
+// tests: a cloud with zones, the function's environment, webhook receivers
+// that misbehave on demand, and a log buffer to scan for leaked keys.
+//
+// It does not import the root package, so that the tests of the lower
+// packages can use it too; handlerkit builds the function's Handler on a
+// Cloud.
 package testkit
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"log/slog"
@@ -17,10 +20,13 @@ import (
 	"testing"
 	"time"
 
-	keyrotator "github.com/mpgw-keyrotator/mpgw-keyrotator"
+	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/webhook"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/logbuf"
 )
 
 // Region of the emulated SSM secrets.
@@ -39,14 +45,10 @@ const (
 	AWSSecretID = "mpgw/{zone}"
 )
 
-// Fast retries: the same logic as production, without the waiting.
-var Fast = keyrotator.Tuning{
-	APITimeout:     5 * time.Second,
-	APIRetry:       retry.Policy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond},
-	WebhookRetry:   retry.Policy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond},
-	WebhookTimeout: 2 * time.Second,
-	RefreshRetry:   retry.Policy{Attempts: 3, Initial: time.Millisecond, Max: 5 * time.Millisecond},
-}
+// FastRetry is the production number of attempts of an API call or a
+// webhook delivery (4) without the waiting: tests that are not about timing
+// use it so that a transient fault costs milliseconds.
+var FastRetry = retry.Policy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond}
 
 // Cloud is an emulator, optionally a webhook receiver, and the function's
 // environment pointing at them.
@@ -86,6 +88,28 @@ func WithEnv(kv map[string]string) Option {
 // WithEmulator changes the emulator's options (Zones are set by NewCloud).
 func WithEmulator(o emulator.Options) Option { return func(s *setup) { s.emuOpts = o } }
 
+// StartEmulator serves a new emulator on loopback until the test ends (then
+// closes both) and returns it with its endpoint: the set-up of every test
+// that talks to the emulator through a client of its own.
+func StartEmulator(t testing.TB, o emulator.Options) (*emulator.Emulator, config.Endpoint) {
+	t.Helper()
+	emu := emulator.New(o)
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { emu.Close() })
+	ep, err := config.ParseEndpoint(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return emu, ep
+}
+
+// RoleCredential is emu's role (temporary) credential as the SDK signs with it.
+func RoleCredential(emu *emulator.Emulator) *common.Credential {
+	role := emu.RoleCredential()
+	return common.NewTokenCredential(role.SecretID, role.SecretKey, role.Token)
+}
+
 // NewCloud starts an emulator holding zones and returns the environment of a
 // function configured for them with the role (temporary) credentials.
 func NewCloud(t testing.TB, zones []string, opts ...Option) *Cloud {
@@ -97,16 +121,15 @@ func NewCloud(t testing.TB, zones []string, opts ...Option) *Cloud {
 	s.emuOpts.Zones = zones
 	c := &Cloud{Logs: &Buffer{}}
 	s.emuOpts.Logger = slog.New(slog.NewJSONHandler(c.Logs, nil))
-	c.Emu = emulator.New(s.emuOpts)
-	srv := httptest.NewServer(c.Emu)
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { c.Emu.Close() })
+	var ep config.Endpoint
+	c.Emu, ep = StartEmulator(t, s.emuOpts)
+	url := ep.URL()
 	role := c.Emu.RoleCredential()
 	c.Env = map[string]string{
 		"ZONE_IDS":                  strings.Join(zones, ","),
-		"TEO_ENDPOINT":              srv.URL,
-		"SSM_ENDPOINT":              srv.URL,
-		"STS_ENDPOINT":              srv.URL,
+		"TEO_ENDPOINT":              url,
+		"SSM_ENDPOINT":              url,
+		"STS_ENDPOINT":              url,
 		"TENCENTCLOUD_REGION":       Region,
 		"TENCENTCLOUD_SECRETID":     role.SecretID,
 		"TENCENTCLOUD_SECRETKEY":    role.SecretKey,
@@ -123,7 +146,7 @@ func NewCloud(t testing.TB, zones []string, opts ...Option) *Cloud {
 		c.Env["AWS_ACCESS_KEY_ID"] = cred.AccessKeyID
 		c.Env["AWS_SECRET_ACCESS_KEY"] = cred.SecretAccessKey
 		c.Env["AWS_SESSION_TOKEN"] = cred.SessionToken
-		c.Env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = srv.URL
+		c.Env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = url
 	}
 	if s.webhook {
 		secret := NewWebhookSecret()
@@ -169,15 +192,6 @@ func (c *Cloud) Setenv(k, v string) error {
 	defer c.mu.Unlock()
 	c.Env[k] = v
 	return nil
-}
-
-// Handler returns a new function instance on this cloud, logging to Logs.
-func (c *Cloud) Handler() *keyrotator.Handler {
-	return &keyrotator.Handler{
-		Getenv: c.Getenv,
-		Logger: slog.New(slog.NewJSONHandler(c.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Tuning: Fast,
-	}
 }
 
 // SecretName is the SSM secret of zone.
@@ -266,23 +280,9 @@ func excerpt(out, s string) string {
 	return strings.ReplaceAll(out[start:i], "\n", " ") + "<SECRET>"
 }
 
-// Buffer is a bytes.Buffer safe for concurrent writers.
-type Buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+// Buffer is a bytes.Buffer safe for concurrent writers (logbuf's, for the
+// tests that import testkit).
+type Buffer = logbuf.Buffer
 
 // HookFault makes the webhook endpoint fail the way real ones do.
 type HookFault struct {

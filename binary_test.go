@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/scf"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
 )
@@ -84,7 +85,7 @@ func TestBuiltBinaryServesSCF(t *testing.T) {
 	addr := net.JoinHostPort("127.0.0.1", port)
 	client := dialWhenListening(t, addr, exited, func() error { return waitErr }, &stderr)
 	defer client.Close()
-	if err := client.Call("Function.Ping", PingRequest{}, &PingResponse{}); err != nil {
+	if err := client.Call("Function.Ping", scf.PingRequest{}, &scf.PingResponse{}); err != nil {
 		t.Fatalf("Function.Ping: %v", err)
 	}
 
@@ -92,11 +93,11 @@ func TestBuiltBinaryServesSCF(t *testing.T) {
 	for _, k := range before {
 		secrets = append(secrets, k)
 	}
-	call := func(payload []byte, environment string) InvokeResponse {
+	call := func(payload []byte, environment string) scf.InvokeResponse {
 		t.Helper()
 		// Production timing: the delivery budget is well under SCF's 900s.
 		req := invokeRequest(payload, time.Now().Add(10*time.Minute), environment)
-		var resp InvokeResponse
+		var resp scf.InvokeResponse
 		if err := client.Call("Function.Invoke", req, &resp); err != nil {
 			t.Fatalf("Function.Invoke: %v\nstderr:\n%s", err, stderr.String())
 		}

@@ -229,6 +229,16 @@ func (f *scfFunction) apiCalls() (map[string]int, int) {
 	return state.Calls, strings.Count(f.cloud.Logs.String(), `"msg":"tencentcloud api call"`)
 }
 
+// writeCalls is the number of calls, since priming, of the SSM actions that
+// change a secret.
+func (f *scfFunction) writeCalls() int {
+	n := 0
+	for _, a := range writeActions {
+		n += f.cloud.Emu.Calls(a)
+	}
+	return n
+}
+
 // prime rotates every allowed zone through the runtime, so that the sinks
 // hold the live keys, then resets the emulator's counters.
 func (f *scfFunction) prime() {

@@ -84,14 +84,24 @@ func TestSCFCredentialsOnlyFromEnvironment(t *testing.T) {
 func TestSCFInvoke(t *testing.T) {
 	t.Parallel()
 	now := time.Now().UTC().Format(time.RFC3339)
+	// want is what one invoke must produce. Every member is asserted on
+	// every invoke.
 	type want struct {
-		errHas   []string // scf.InvokeResponse.Error message contains; nil = no error
-		outcomes map[string]rotate.Outcome
-		refresh  int      // Refresh performed so far (after priming)
-		changed  []string // zones whose key changed since the start of the case
-		logHas   string   // the logs contain this
-		noCalls  bool     // no API call at all
+		// errHas: a ReportError, without payload, whose message contains
+		// each; nil: an ok report with exactly outcomes.
+		errHas    []string
+		outcomes  map[string]rotate.Outcome
+		refresh   int      // Refresh performed so far (after priming)
+		changed   []string // zones whose key changed since the start of the case
+		delivered []string // zones whose SSM secret and webhook receiver hold the live key
+		calls     bool     // the cloud was called (so far, after priming)
+		writes    bool     // an SSM write action was called (so far, after priming)
+		logHas    []string // the logs contain each
 	}
+	both := map[string]rotate.Outcome{zoneAlpha: rotate.Rotated, zoneBeta: rotate.Rotated}
+	alpha := map[string]rotate.Outcome{zoneAlpha: rotate.Rotated}
+	rotatedBoth := want{outcomes: both, refresh: 2, changed: allowedZones, delivered: allowedZones, calls: true, writes: true}
+	rotatedAlpha := want{outcomes: alpha, refresh: 1, changed: []string{zoneAlpha}, delivered: []string{zoneAlpha}, calls: true, writes: true}
 	tests := []struct {
 		name          string
 		env           map[string]string
@@ -106,32 +116,31 @@ func TestSCFInvoke(t *testing.T) {
 		{
 			name:     "timer note rotates every zone",
 			payloads: [][]byte{timerEvent(t, "nightly-rotate", now, "scheduled")},
-			want: []want{{outcomes: map[string]rotate.Outcome{zoneAlpha: rotate.Rotated, zoneBeta: rotate.Rotated},
-				refresh: 2, changed: allowedZones}},
+			want:     []want{rotatedBoth},
 		},
 		{
 			name:     "timer empty message rotates every zone",
 			payloads: [][]byte{mustJSON(t, fixtureEvent(t, "timer.json"))},
-			want: []want{{outcomes: map[string]rotate.Outcome{zoneAlpha: rotate.Rotated, zoneBeta: rotate.Rotated},
-				refresh: 2, changed: allowedZones}},
+			want:     []want{rotatedBoth},
 		},
 		{
 			name:     "timer check compares and refreshes nothing",
 			prime:    true,
 			payloads: [][]byte{timerEvent(t, "hourly-check", now, `{"action":"check"}`)},
-			want:     []want{{outcomes: map[string]rotate.Outcome{zoneAlpha: rotate.InSync, zoneBeta: rotate.InSync}}},
+			want: []want{{outcomes: map[string]rotate.Outcome{zoneAlpha: rotate.InSync, zoneBeta: rotate.InSync},
+				delivered: allowedZones, calls: true}},
 		},
 		{
 			name:     "timer check reports drift as an invocation error",
 			payloads: [][]byte{timerEvent(t, "hourly-check", now, `{"action":"check","zones":["zone-beta"]}`)},
-			want:     []want{{errHas: []string{"check not ok", zoneBeta + " drift"}}},
+			want:     []want{{errHas: []string{"check not ok", zoneBeta + " drift"}, calls: true}},
 		},
 		{
 			name:     "timer with a failing zone is an invocation error",
 			fault:    &emulator.Fault{Action: scfDescribe, Target: zoneBeta, Code: "AuthFailure.UnauthorizedOperation"},
 			payloads: [][]byte{timerEvent(t, "nightly-rotate", now, "scheduled")},
 			want: []want{{errHas: []string{zoneBeta + " failed", "AuthFailure.UnauthorizedOperation"},
-				refresh: 1, changed: []string{zoneAlpha}}},
+				refresh: 1, changed: []string{zoneAlpha}, delivered: []string{zoneAlpha}, calls: true, writes: true}},
 		},
 		{
 			name: "redelivered timer does not rotate twice",
@@ -139,10 +148,7 @@ func TestSCFInvoke(t *testing.T) {
 				timerEvent(t, "nightly-rotate", now, "scheduled"),
 				timerEvent(t, "nightly-rotate", now, "scheduled"),
 			},
-			want: []want{
-				{outcomes: map[string]rotate.Outcome{zoneAlpha: rotate.Rotated, zoneBeta: rotate.Rotated}, refresh: 2, changed: allowedZones},
-				{outcomes: map[string]rotate.Outcome{zoneAlpha: rotate.Rotated, zoneBeta: rotate.Rotated}, refresh: 2, changed: allowedZones},
-			},
+			want: []want{rotatedBoth, rotatedBoth},
 		},
 		{
 			name: "direct rotate and its redelivery",
@@ -150,10 +156,7 @@ func TestSCFInvoke(t *testing.T) {
 				[]byte(`{"action":"rotate","zones":["zone-alpha"],"rotationId":"r-1"}`),
 				[]byte(`{"action":"rotate","zones":["zone-alpha"],"rotationId":"r-1"}`),
 			},
-			want: []want{
-				{outcomes: map[string]rotate.Outcome{zoneAlpha: rotate.Rotated}, refresh: 1, changed: []string{zoneAlpha}},
-				{outcomes: map[string]rotate.Outcome{zoneAlpha: rotate.Rotated}, refresh: 1, changed: []string{zoneAlpha}},
-			},
+			want: []want{rotatedAlpha, rotatedAlpha},
 		},
 		{
 			name: "direct redelivery to another instance",
@@ -162,10 +165,7 @@ func TestSCFInvoke(t *testing.T) {
 				[]byte(`{"action":"rotate","zones":["zone-alpha"],"rotationId":"r-1"}`),
 			},
 			otherInstance: true,
-			want: []want{
-				{outcomes: map[string]rotate.Outcome{zoneAlpha: rotate.Rotated}, refresh: 1, changed: []string{zoneAlpha}},
-				{outcomes: map[string]rotate.Outcome{zoneAlpha: rotate.Rotated}, refresh: 1, changed: []string{zoneAlpha}},
-			},
+			want:          []want{rotatedAlpha, rotatedAlpha},
 		},
 		{
 			name: "redelivered timer on another instance does not rotate twice",
@@ -174,10 +174,7 @@ func TestSCFInvoke(t *testing.T) {
 				timerEvent(t, "nightly-rotate", now, "scheduled"),
 			},
 			otherInstance: true,
-			want: []want{
-				{outcomes: map[string]rotate.Outcome{zoneAlpha: rotate.Rotated, zoneBeta: rotate.Rotated}, refresh: 2, changed: allowedZones},
-				{outcomes: map[string]rotate.Outcome{zoneAlpha: rotate.Rotated, zoneBeta: rotate.Rotated}, refresh: 2, changed: allowedZones},
-			},
+			want:          []want{rotatedBoth, rotatedBoth},
 		},
 		{
 			name:  "timer retried after a failed delivery finishes it without refreshing",
@@ -190,8 +187,9 @@ func TestSCFInvoke(t *testing.T) {
 			otherInstance: true,
 			clearFaults:   true,
 			want: []want{
-				{errHas: []string{zoneBeta + " failed", "UpdateSecret FailedOperation", "key rotated, run sync"}, refresh: 2, changed: allowedZones},
-				{outcomes: map[string]rotate.Outcome{zoneAlpha: rotate.Rotated, zoneBeta: rotate.Rotated}, refresh: 2, changed: allowedZones},
+				{errHas: []string{zoneBeta + " failed", "UpdateSecret FailedOperation", "key rotated, run sync"}, refresh: 2, changed: allowedZones,
+					delivered: []string{zoneAlpha}, calls: true, writes: true},
+				rotatedBoth,
 			},
 		},
 		{
@@ -202,37 +200,38 @@ func TestSCFInvoke(t *testing.T) {
 				[]byte(`{"action":"rotate","rotationId":"r-hook"}`),
 			},
 			want: []want{
-				{outcomes: map[string]rotate.Outcome{zoneAlpha: rotate.Rotated, zoneBeta: rotate.Rotated}, refresh: 2, changed: allowedZones},
-				{outcomes: map[string]rotate.Outcome{zoneAlpha: rotate.Rotated, zoneBeta: rotate.Rotated}, refresh: 2, changed: allowedZones},
+				{outcomes: both, refresh: 2, changed: allowedZones, delivered: allowedZones, calls: true},
+				{outcomes: both, refresh: 2, changed: allowedZones, delivered: allowedZones, calls: true},
 			},
 		},
 		{
 			name:     "direct rotate of a zone outside the allow-list",
 			payloads: [][]byte{[]byte(`{"action":"rotate","zones":["zone-outside"]}`)},
-			want:     []want{{errHas: []string{zoneOutside + " failed"}, noCalls: true}},
+			want:     []want{{errHas: []string{zoneOutside + " failed"}}},
 		},
 		{
 			name:     "direct dry run refreshes nothing",
 			payloads: [][]byte{[]byte(`{"action":"rotate","dryRun":true}`)},
-			want:     []want{{outcomes: map[string]rotate.Outcome{zoneAlpha: rotate.Planned, zoneBeta: rotate.Planned}}},
+			want:     []want{{outcomes: map[string]rotate.Outcome{zoneAlpha: rotate.Planned, zoneBeta: rotate.Planned}, calls: true}},
 		},
 		{
 			name:     "direct sync delivers the live key without rotating",
 			payloads: [][]byte{[]byte(`{"action":"sync"}`)},
-			want:     []want{{outcomes: map[string]rotate.Outcome{zoneAlpha: rotate.Synced, zoneBeta: rotate.Synced}}},
+			want: []want{{outcomes: map[string]rotate.Outcome{zoneAlpha: rotate.Synced, zoneBeta: rotate.Synced},
+				delivered: allowedZones, calls: true, writes: true}},
 		},
 		{
 			name:     "deadline already past: zones skipped",
 			payloads: [][]byte{timerEvent(t, "nightly-rotate", now, "scheduled")},
 			deadline: -time.Second,
-			want:     []want{{errHas: []string{zoneAlpha + " skipped", zoneBeta + " skipped"}, noCalls: true}},
+			want:     []want{{errHas: []string{zoneAlpha + " skipped", zoneBeta + " skipped"}}},
 		},
 		{
 			name:     "deadline shorter than the delivery budget: zones skipped",
 			payloads: [][]byte{[]byte(`{"action":"rotate","rotationId":"r-short"}`)},
 			deadline: 1500 * time.Millisecond,
 			want: []want{{errHas: []string{zoneAlpha + " skipped", zoneBeta + " skipped"},
-				logHas: "left before the deadline, DELIVERY_WINDOW is 5s"}},
+				logHas: []string{"left before the deadline, DELIVERY_WINDOW is 5s"}}},
 		},
 	}
 	for _, tc := range tests {
@@ -256,18 +255,17 @@ func TestSCFInvoke(t *testing.T) {
 				}
 				deadline := time.Now().Add(cmp.Or(tc.deadline, longDeadline))
 				resp := f.invoke(payload, deadline)
-				if w.errHas == nil {
-					if resp.Error != nil {
-						t.Fatalf("invoke %d: error %+v", i, resp.Error)
-					}
+				if (resp.Error != nil) != (w.errHas != nil) {
+					t.Fatalf("invoke %d: error %+v, payload %s; want an error containing %q", i, resp.Error, resp.Payload, w.errHas)
+				}
+				var got map[string]rotate.Outcome // of the report, nil without one
+				if resp.Error == nil {
 					rep := decodeReport(t, resp.Payload)
-					if !rep.OK || !maps.Equal(outcomes(rep), w.outcomes) {
-						t.Fatalf("invoke %d: report %s, want outcomes %v", i, resp.Payload, w.outcomes)
+					if !rep.OK {
+						t.Errorf("invoke %d: report not ok: %s", i, resp.Payload)
 					}
+					got = outcomes(rep)
 				} else {
-					if resp.Error == nil {
-						t.Fatalf("invoke %d: no invocation error; payload %s", i, resp.Payload)
-					}
 					if len(resp.Payload) != 0 {
 						t.Errorf("invoke %d: payload %q returned with the error", i, resp.Payload)
 					}
@@ -280,31 +278,29 @@ func TestSCFInvoke(t *testing.T) {
 						}
 					}
 				}
+				if !maps.Equal(got, w.outcomes) {
+					t.Errorf("invoke %d: outcomes %v, want %v", i, got, w.outcomes)
+				}
 				if got := f.cloud.Emu.Performed(scfRefresh); got != w.refresh {
 					t.Errorf("invoke %d: %d refreshes performed, want %d", i, got, w.refresh)
 				}
 				for z, old := range before {
-					changed := f.cloud.Live(z) != old
-					if changed != slices.Contains(w.changed, z) {
+					if changed := f.cloud.Live(z) != old; changed != slices.Contains(w.changed, z) {
 						t.Errorf("invoke %d: %s key changed = %v, want %v", i, z, changed, !changed)
 					}
 				}
-				for z, o := range w.outcomes {
-					if o.Good() && o != rotate.Planned {
-						f.assertDelivered(z)
-					}
+				for _, z := range w.delivered {
+					f.assertDelivered(z)
 				}
-				if calls, logged := f.apiCalls(); w.noCalls && (len(calls) != 0 || logged != 0) {
-					t.Errorf("invoke %d: the cloud was called: %v (%d logged)", i, calls, logged)
+				if calls, logged := f.apiCalls(); (len(calls) != 0 || logged != 0) != w.calls {
+					t.Errorf("invoke %d: the cloud was called: %v (%d logged), want called = %v", i, calls, logged, w.calls)
 				}
-				if w.logHas != "" && !strings.Contains(f.cloud.Logs.String(), w.logHas) {
-					t.Errorf("invoke %d: the logs do not say %q", i, w.logHas)
+				if n := f.writeCalls(); (n != 0) != w.writes {
+					t.Errorf("invoke %d: %d SSM writes, want writes = %v", i, n, w.writes)
 				}
-				if w.outcomes[zoneAlpha] == rotate.InSync {
-					for _, a := range writeActions {
-						if n := f.cloud.Emu.Calls(a); n != 0 {
-							t.Errorf("check called %s %d times", a, n)
-						}
+				for _, s := range w.logHas {
+					if !strings.Contains(f.cloud.Logs.String(), s) {
+						t.Errorf("invoke %d: the logs do not say %q", i, s)
 					}
 				}
 			}

@@ -14,6 +14,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -59,6 +60,7 @@ type Cloud struct {
 	Env      map[string]string
 	Logs     *Buffer
 	mu       sync.Mutex
+	actions  map[string]bool // "service:action" of every API request received: true for AWS
 }
 
 // Option adjusts a Cloud before it starts.
@@ -94,14 +96,21 @@ func WithEmulator(o emulator.Options) Option { return func(s *setup) { s.emuOpts
 func StartEmulator(t testing.TB, o emulator.Options) (*emulator.Emulator, config.Endpoint) {
 	t.Helper()
 	emu := emulator.New(o)
-	srv := httptest.NewServer(emu)
+	return emu, serve(t, emu, emu)
+}
+
+// serve serves h (emu, or a handler in front of it) on loopback until the
+// test ends, then closes emu, and returns the endpoint.
+func serve(t testing.TB, emu *emulator.Emulator, h http.Handler) config.Endpoint {
+	t.Helper()
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { emu.Close() })
 	ep, err := config.ParseEndpoint(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return emu, ep
+	return ep
 }
 
 // RoleCredential is emu's role (temporary) credential as the SDK signs with it.
@@ -121,9 +130,8 @@ func NewCloud(t testing.TB, zones []string, opts ...Option) *Cloud {
 	s.emuOpts.Zones = zones
 	c := &Cloud{Logs: &Buffer{}}
 	s.emuOpts.Logger = slog.New(slog.NewJSONHandler(c.Logs, nil))
-	var ep config.Endpoint
-	c.Emu, ep = StartEmulator(t, s.emuOpts)
-	url := ep.URL()
+	c.Emu = emulator.New(s.emuOpts)
+	url := serve(t, c.Emu, c.recordActions(c.Emu)).URL()
 	role := c.Emu.RoleCredential()
 	c.Env = map[string]string{
 		"ZONE_IDS":                  strings.Join(zones, ","),
@@ -192,6 +200,63 @@ func (c *Cloud) Setenv(k, v string) error {
 	defer c.mu.Unlock()
 	c.Env[k] = v
 	return nil
+}
+
+// tc3Service is the service of a TC3-HMAC-SHA256 Authorization header's
+// credential scope (<SecretId>/<date>/<service>/tc3_request).
+var tc3Service = regexp.MustCompile(`Credential=[^/,]+/[^/,]+/([^/,]+)/tc3_request`)
+
+// recordActions notes the service and action of every API request before
+// the emulator serves it: for a Tencent Cloud call the service its signature
+// is scoped to and X-TC-Action, for an AWS one X-Amz-Target
+// ("secretsmanager.X").
+func (c *Cloud) recordActions(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var action string
+		aws := false
+		if target := r.Header.Get("X-Amz-Target"); target != "" {
+			action, aws = strings.Replace(target, ".", ":", 1), true
+		} else if a := r.Header.Get("X-TC-Action"); a != "" {
+			service := "?"
+			if m := tc3Service.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+				service = m[1]
+			}
+			action = service + ":" + a
+		}
+		if action != "" {
+			c.mu.Lock()
+			if c.actions == nil {
+				c.actions = map[string]bool{}
+			}
+			c.actions[action] = aws
+			c.mu.Unlock()
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Actions is every action the function sent to the cloud, as
+// "service:action" ("teo:RefreshMultiPathGatewaySecretKey",
+// "secretsmanager:GetSecretValue"), sorted: what its role must be granted.
+func (c *Cloud) Actions() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Sorted(maps.Keys(c.actions))
+}
+
+// AWSActions is Actions without the Tencent Cloud ones: what the function's
+// AWS role must be granted.
+func (c *Cloud) AWSActions() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for a, aws := range c.actions {
+		if aws {
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // SecretName is the SSM secret of zone.

@@ -6,9 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -163,55 +160,28 @@ func TestBuiltBootstrapServesLambda(t *testing.T) {
 		before[z] = c.Live(z)
 	}
 
-	dir := t.TempDir()
-	bin := os.Getenv("KEYROTATOR_BOOTSTRAP")
-	if bin == "" {
-		bin = filepath.Join(dir, "bootstrap")
-		build := exec.Command("go", "build", "-o", bin, "./function")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build ./function: %v\n%s", err, out)
-		}
-	}
+	// KEYROTATOR_BOOTSTRAP tests a shipped artifact; otherwise the run's
+	// one build (the same binary serves SCF and Lambda).
+	bin := functionBinary(t, "KEYROTATOR_BOOTSTRAP")
 	api := startRuntimeAPI(t)
-	home := filepath.Join(dir, "home") // empty: no credentials file to fall back on
-	if err := os.Mkdir(home, 0o700); err != nil {
-		t.Fatal(err)
-	}
 	token := "tt-" + strings.Repeat("7", 16)
-	cmd := exec.Command(bin)
-	cmd.Dir = dir
-	cmd.Env = []string{
+	env := []string{
 		"AWS_LAMBDA_RUNTIME_API=" + api.addr,
 		"AWS_LAMBDA_FUNCTION_NAME=mpgw-keyrotator",
 		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
 		"ZONE_IDS=" + strings.Join(zones, ","),
 		"TRIGGER_TOKEN=" + token,
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + home,
 	}
 	for _, k := range []string{"TEO_ENDPOINT", "SSM_ENDPOINT", "SSM_SECRET_NAME", "SSM_VERSION_ID", "TENCENTCLOUD_REGION",
 		"TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN", "WEBHOOK_URL", "WEBHOOK_SECRET",
 		// On Lambda the role's AWS keys and the region are these variables.
 		"AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
 		"AWS_SECRET_ID", "AWS_ENDPOINT_URL_SECRETS_MANAGER"} {
-		cmd.Env = append(cmd.Env, k+"="+c.Getenv(k))
+		env = append(env, k+"="+c.Getenv(k))
 	}
-	var stdout, stderr testkit.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
+	p := startProcess(t, bin, env)
+	stdout, stderr, exited := p.stdout, p.stderr, p.exited
 
 	secrets := []string{c.Emu.RoleCredential().SecretKey, c.Emu.RoleCredential().Token, c.Getenv("WEBHOOK_SECRET"), token,
 		c.Emu.AWSCredential().SecretAccessKey, c.Emu.AWSCredential().SessionToken}
@@ -220,7 +190,7 @@ func TestBuiltBootstrapServesLambda(t *testing.T) {
 	}
 	call := func(payload []byte) runtimeResult {
 		t.Helper()
-		res := api.invoke(payload, exited, &stderr)
+		res := api.invoke(payload, exited, stderr)
 		secrets = append(secrets, c.Keys(zones)...)
 		testkit.AssertNoLeak(t, secrets, string(res.body), stdout.String(), stderr.String(), c.Logs.String())
 		return res
@@ -287,6 +257,7 @@ func TestBuiltBootstrapServesLambda(t *testing.T) {
 	if e := api.initErr(); e != "" {
 		t.Errorf("init error posted: %s", e)
 	}
+	p.stop() // every line the answers were written after is in stderr now
 	logs := stderr.String()
 	for _, want := range []string{`"functionName":"mpgw-keyrotator"`, `"region":"` + testkit.AWSRegion + `"`, `"requestId":"` + res.requestID + `"`} {
 		if !strings.Contains(logs, want) {

@@ -112,9 +112,13 @@ type matrixRow struct {
 // Modify that made it live, in every row, and no pending version is left
 // once the rotation (or the sync after it) is done.
 func TestFaultMatrix(t *testing.T) {
+	t.Parallel()
 	for _, staged := range []bool{false, true} {
 		mode := map[bool]string{false: "refresh", true: "staged"}[staged]
-		t.Run(mode, func(t *testing.T) { faultMatrix(t, staged) })
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			faultMatrix(t, staged)
+		})
 	}
 }
 
@@ -122,9 +126,10 @@ func TestFaultMatrix(t *testing.T) {
 // go test -run TestFaultMatrix . -update
 var updateREADME = flag.Bool("update", false, "rewrite the fault matrices in README.md from this run")
 
-// matrixParallel bounds the rows in flight: they mostly wait (retries,
-// timeouts), but the webhook timeout of the rows is short.
-const matrixParallel = 8
+// matrixSlots bounds the rows in flight, of both modes together: they
+// mostly wait (retries, timeouts), but the webhook timeout of the rows is
+// short.
+var matrixSlots = make(chan struct{}, 8)
 
 // rowT collects a row's failures from its own goroutine; the row's subtest
 // reports them. Fatal ends the row's goroutine, as it ends a test.
@@ -160,12 +165,11 @@ func faultMatrix(t *testing.T, staged bool) {
 				row: matrixRow{fault: fp.name, persistence: persistence}})
 		}
 	}
-	slots := make(chan struct{}, matrixParallel)
 	var wg sync.WaitGroup
 	for _, j := range jobs {
 		wg.Go(func() {
-			slots <- struct{}{}
-			defer func() { <-slots }()
+			matrixSlots <- struct{}{}
+			defer func() { <-matrixSlots }()
 			row := runFault(j.t, j.fp, j.persistent, staged)
 			row.fault, row.persistence = j.row.fault, j.row.persistence
 			j.row = row
@@ -405,6 +409,7 @@ func announced(r *webhook.Receiver, zone string) bool {
 // two instances, many times: whatever the interleaving, every sink ends
 // holding the key TEO has live, and each rotation refreshed at most once.
 func TestConcurrentRotationsConverge(t *testing.T) {
+	t.Parallel()
 	const rounds = 40
 	zone := "zone-race"
 	c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook(), testkit.WithAWS(), testkit.WithEmulator(emulator.Options{TEORateLimit: -1}))
@@ -458,6 +463,7 @@ func TestConcurrentRotationsConverge(t *testing.T) {
 // at most once, also on a fresh instance, and the second delivery finishes
 // what the first left undone.
 func TestRedeliveryRefreshesOnce(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	tests := []struct {
 		name         string
@@ -473,6 +479,7 @@ func TestRedeliveryRefreshesOnce(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			zone := "zone-redeliver"
 			opts := []testkit.Option{testkit.WithWebhook()}
 			if tc.webhookOnly {
@@ -526,6 +533,7 @@ func TestRedeliveryRefreshesOnce(t *testing.T) {
 // was refreshed, sync from the command line's Run, a timer message and the
 // HTTP route each bring the sinks to the live key without refreshing.
 func TestSyncHealsThroughEveryEntry(t *testing.T) {
+	t.Parallel()
 	token := "trigger-token-for-tests"
 	entries := []struct {
 		name  string
@@ -537,6 +545,7 @@ func TestSyncHealsThroughEveryEntry(t *testing.T) {
 	}
 	for _, e := range entries {
 		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
 			zone := "zone-heal"
 			c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook(), testkit.WithEnv(map[string]string{"TRIGGER_TOKEN": token}))
 			ctx := context.Background()

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -103,13 +104,22 @@ func TestEntryPointsRotateWithProductionTiming(t *testing.T) {
 func TestTimeoutShorterThanTheWindow(t *testing.T) {
 	t.Parallel()
 	f := startProductionSCF(t, nil)
-	resp := f.invoke([]byte(`{"action":"rotate"}`), time.Now().Add(3*time.Second))
+	deadline := time.Now().Add(3 * time.Second)
+	resp := f.invoke([]byte(`{"action":"rotate"}`), deadline)
+	// The invocation's time, as the message rounds it, was at most 3s and at
+	// least what was left when the answer came (a loaded machine takes a
+	// while to deliver the invoke).
+	least := time.Until(deadline).Round(100 * time.Millisecond)
 	if resp.Error == nil {
 		t.Fatalf("want an invocation error, got %s", resp.Payload)
 	}
 	msg := resp.Error.Message
-	if !strings.Contains(msg, "DELIVERY_WINDOW (5s)") || !strings.Contains(msg, "the invocation had 3s") {
-		t.Errorf("invocation error %q does not name DELIVERY_WINDOW and the 3s timeout", msg)
+	var had time.Duration
+	if m := regexp.MustCompile(`the invocation had ([0-9.]+s),`).FindStringSubmatch(msg); m != nil {
+		had, _ = time.ParseDuration(m[1])
+	}
+	if !strings.Contains(msg, "DELIVERY_WINDOW (5s)") || had > 3*time.Second || had < least {
+		t.Errorf("invocation error %q does not name DELIVERY_WINDOW and the 3s timeout (between %s and 3s)", msg, least)
 	}
 	for _, z := range allowedZones {
 		if !strings.Contains(msg, z+" skipped") {

@@ -47,8 +47,10 @@ func reportJSON(t testing.TB, rep rotate.Report) string {
 }
 
 func TestRotateEveryZone(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{1, 50} {
 		t.Run(fmt.Sprintf("%d zones", n), func(t *testing.T) {
+			t.Parallel()
 			zones := zoneIDs(n)
 			c := testkit.NewCloud(t, zones)
 			before := map[string]string{}
@@ -103,6 +105,7 @@ func values(m map[string]string) []string {
 }
 
 func TestAllowList(t *testing.T) {
+	t.Parallel()
 	// zone-outside exists in the account but is not in ZONE_IDS.
 	c := testkit.NewCloud(t, []string{"zone-inside", "zone-outside"}, testkit.WithEnv(map[string]string{"ZONE_IDS": "zone-inside"}))
 	outsideKey := c.Live("zone-outside")
@@ -129,6 +132,7 @@ func TestAllowList(t *testing.T) {
 }
 
 func TestUnknownZone(t *testing.T) {
+	t.Parallel()
 	c := testkit.NewCloud(t, []string{"zone-known"}, testkit.WithEnv(map[string]string{"ZONE_IDS": "zone-known,zone-ghost"}))
 	rep := run(t, c, rotate.Request{Action: rotate.Rotate})
 	ghost := rep.Zones[1]
@@ -152,6 +156,7 @@ func TestUnknownZone(t *testing.T) {
 // transient ones are retried and succeed, and a refresh whose answer was
 // lost is never repeated.
 func TestAPIErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name         string
 		fault        emulator.Fault
@@ -206,6 +211,7 @@ func TestAPIErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			zone := "zone-errors"
 			c := testkit.NewCloud(t, []string{zone})
 			// A first rotation creates the secret, so that later faults hit
@@ -250,6 +256,7 @@ func TestAPIErrors(t *testing.T) {
 }
 
 func TestWrongCredentials(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ name, variable, value, wantCode string }{
 		{"wrong secret key", "TENCENTCLOUD_SECRETKEY", "not-the-key", "AuthFailure.SignatureFailure"},
 		{"unknown secret id", "TENCENTCLOUD_SECRETID", "AKIDunknown", "AuthFailure.SecretIdNotFound"},
@@ -257,6 +264,7 @@ func TestWrongCredentials(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			c := testkit.NewCloud(t, []string{"zone-creds"}, testkit.WithEnv(map[string]string{tc.variable: tc.value}))
 			rep := run(t, c, rotate.Request{Action: rotate.Rotate})
 			z := rep.Zones[0]

@@ -15,7 +15,6 @@ import (
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/scf"
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
 )
 
@@ -97,17 +96,7 @@ func TestBuiltBinaryServesSCF(t *testing.T) {
 		t.Fatalf("report: %s", resp.Payload)
 	}
 	for _, z := range rep.Zones {
-		live := c.Live(z.ZoneID)
-		switch {
-		case z.Outcome != rotate.Rotated:
-			t.Errorf("%s: %s (%s)", z.ZoneID, z.Outcome, z.Error)
-		case live == before[z.ZoneID]:
-			t.Errorf("%s: key not changed", z.ZoneID)
-		case c.SSMValue(z.ZoneID) != live:
-			t.Errorf("%s: SSM holds %s, live is %s", z.ZoneID, secret.Fingerprint(c.SSMValue(z.ZoneID)), secret.Fingerprint(live))
-		case z.Fingerprint != secret.Fingerprint(live):
-			t.Errorf("%s: report fingerprint %s, live %s", z.ZoneID, z.Fingerprint, secret.Fingerprint(live))
-		}
+		assertRotated(t, c, z, before[z.ZoneID], nil)
 	}
 	if got := c.Emu.Performed(scfRefresh); got != len(zones) {
 		t.Errorf("%d refreshes, want %d", got, len(zones))

@@ -17,7 +17,6 @@ import (
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
 )
 
@@ -206,20 +205,9 @@ func TestBuiltBootstrapServesLambda(t *testing.T) {
 		t.Fatalf("report (request %s): %s", res.requestID, res.body)
 	}
 	for _, z := range rep.Zones {
-		live := c.Live(z.ZoneID)
 		hook, _ := c.Receiver.Key(z.ZoneID)
-		switch {
-		case z.Outcome != rotate.Rotated:
-			t.Errorf("%s: %s (%s)", z.ZoneID, z.Outcome, z.Error)
-		case live == before[z.ZoneID]:
-			t.Errorf("%s: key not changed", z.ZoneID)
-		case c.SSMValue(z.ZoneID) != live:
-			t.Errorf("%s: SSM holds %s, live is %s", z.ZoneID, secret.Fingerprint(c.SSMValue(z.ZoneID)), secret.Fingerprint(live))
-		case hook.Reveal() != live:
-			t.Errorf("%s: the webhook receiver holds %s, live is %s", z.ZoneID, secret.Fingerprint(hook.Reveal()), secret.Fingerprint(live))
-		case c.AWSStaged(z.ZoneID, emulator.StageCurrent) != live:
-			t.Errorf("%s: AWSCURRENT is %s, live is %s", z.ZoneID, secret.Fingerprint(c.AWSStaged(z.ZoneID, emulator.StageCurrent)), secret.Fingerprint(live))
-		}
+		assertRotated(t, c, z, before[z.ZoneID], map[string]string{
+			"the webhook receiver": hook.Reveal(), "AWSCURRENT": c.AWSStaged(z.ZoneID, emulator.StageCurrent)})
 	}
 
 	// A zone outside ZONE_IDS asked for directly: an invocation error on

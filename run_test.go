@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -37,6 +39,30 @@ func run(t *testing.T, c *testkit.Cloud, req rotate.Request) rotate.Report {
 	return rep
 }
 
+// assertRotated checks that z says rotated and the cloud agrees: zone's key
+// changed from before, SSM and every sink of also (its name → the value it
+// holds) hold the live key, and the report's fingerprints are the live
+// key's and before's.
+func assertRotated(t *testing.T, c *testkit.Cloud, z rotate.ZoneResult, before string, also map[string]string) {
+	t.Helper()
+	live := c.Live(z.ZoneID)
+	sinks := map[string]string{"SSM": c.SSMValue(z.ZoneID)}
+	maps.Copy(sinks, also)
+	switch {
+	case z.Outcome != rotate.Rotated:
+		t.Errorf("%s: outcome %s: %s", z.ZoneID, z.Outcome, z.Error)
+	case live == before:
+		t.Errorf("%s: key not changed", z.ZoneID)
+	case z.Fingerprint != secret.Fingerprint(live) || z.PreviousFingerprint != secret.Fingerprint(before):
+		t.Errorf("%s: fingerprints %s <- %s do not match the emulator", z.ZoneID, z.Fingerprint, z.PreviousFingerprint)
+	}
+	for _, name := range slices.Sorted(maps.Keys(sinks)) {
+		if v := sinks[name]; v != live {
+			t.Errorf("%s: %s holds %s, live is %s", z.ZoneID, name, secret.Fingerprint(v), secret.Fingerprint(live))
+		}
+	}
+}
+
 func reportJSON(t testing.TB, rep rotate.Report) string {
 	t.Helper()
 	b, err := json.Marshal(rep)
@@ -62,19 +88,10 @@ func TestRotateEveryZone(t *testing.T) {
 				t.Fatalf("report not ok: %s", reportJSON(t, rep))
 			}
 			for i, z := range rep.Zones {
-				live := c.Live(z.ZoneID)
-				switch {
-				case z.ZoneID != zones[i]:
+				if z.ZoneID != zones[i] {
 					t.Errorf("zone %d is %s, want %s (report keeps request order)", i, z.ZoneID, zones[i])
-				case z.Outcome != rotate.Rotated:
-					t.Errorf("%s: outcome %s: %s", z.ZoneID, z.Outcome, z.Error)
-				case live == before[z.ZoneID]:
-					t.Errorf("%s: key not changed", z.ZoneID)
-				case c.SSMValue(z.ZoneID) != live:
-					t.Errorf("%s: SSM holds %s, live is %s", z.ZoneID, secret.Fingerprint(c.SSMValue(z.ZoneID)), secret.Fingerprint(live))
-				case z.Fingerprint != secret.Fingerprint(live) || z.PreviousFingerprint != secret.Fingerprint(before[z.ZoneID]):
-					t.Errorf("%s: fingerprints %s <- %s do not match the emulator", z.ZoneID, z.Fingerprint, z.PreviousFingerprint)
 				}
+				assertRotated(t, c, z, before[z.ZoneID], nil)
 			}
 			if got := c.Emu.Performed(actionRefresh); got != n {
 				t.Errorf("%d refreshes for %d zones", got, n)

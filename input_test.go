@@ -1,7 +1,6 @@
 package keyrotator_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -21,8 +20,7 @@ import (
 // returns its integration response.
 func invokeHTTP(t *testing.T, c *testkit.Cloud, payload []byte) (status int, headers map[string]string, body string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), longDeadline)
-	defer cancel()
+	ctx := invocationContext(t)
 	out, err := handlerkit.New(c).Invoke(ctx, payload)
 	if err != nil {
 		t.Fatalf("an HTTP event got an invocation error: %v", err)
@@ -76,8 +74,7 @@ func TestDryRunOnlyForRotate(t *testing.T) {
 	t.Parallel()
 	c := testkit.NewCloud(t, allowedZones)
 	h := handlerkit.New(c)
-	ctx, cancel := context.WithTimeout(context.Background(), longDeadline)
-	defer cancel()
+	ctx := invocationContext(t)
 	for _, action := range []rotate.Action{rotate.Sync, rotate.Check} {
 		_, err := h.Run(ctx, rotate.Request{Action: action, DryRun: true})
 		var bad *keyrotator.EventError
@@ -106,8 +103,7 @@ func TestReusedRotationIDThroughRun(t *testing.T) {
 	t.Parallel()
 	c := testkit.NewCloud(t, allowedZones)
 	h := handlerkit.New(c)
-	ctx, cancel := context.WithTimeout(context.Background(), longDeadline)
-	defer cancel()
+	ctx := invocationContext(t)
 	req := rotate.Request{Action: rotate.Rotate, Zones: []string{zoneAlpha}, RotationID: "weekly"}
 	first, err := h.Run(ctx, req)
 	if err != nil || !first.OK || first.Zones[0].Redelivered || first.Zones[0].RotatedAt != "" {
@@ -143,8 +139,7 @@ func TestZonesOutsideAllowListCallNothing(t *testing.T) {
 	c := testkit.NewCloud(t, []string{zoneAlpha, zoneBeta, zoneOutside}, testkit.WithEmulator(emulator.Options{Roles: []string{role}}),
 		testkit.WithEnv(map[string]string{"ZONE_IDS": zoneAlpha + "," + zoneBeta, "ROLE_ARN": role}))
 	h := handlerkit.New(c)
-	ctx, cancel := context.WithTimeout(context.Background(), longDeadline)
-	defer cancel()
+	ctx := invocationContext(t)
 	payloads := []string{
 		`{"action":"rotate","zones":["zone-outside"]}`,
 		`{"action":"sync","zones":["zone-outside","zone-other"]}`,

@@ -8,6 +8,7 @@ package keyrotator_test
 // arriving only in each invoke's Environment.
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"maps"
@@ -39,6 +40,14 @@ const (
 	// these cases are about.
 	longDeadline = 2 * time.Minute
 )
+
+// invocationContext is the context of an invocation with longDeadline
+// left, ending with the test.
+func invocationContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), longDeadline)
+	t.Cleanup(cancel)
+	return ctx
+}
 
 // allowedZones is ZONE_IDS of every function in these tests.
 var allowedZones = []string{zoneAlpha, zoneBeta}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/envmap"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/webhook"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/logbuf"
@@ -57,7 +58,7 @@ type Cloud struct {
 	Emu      *emulator.Emulator
 	Receiver *webhook.Receiver // nil unless WithWebhook
 	Hook     *HookFault        // makes the receiver misbehave; nil unless WithWebhook
-	Env      map[string]string
+	env      *envmap.Env
 	Logs     *Buffer
 	mu       sync.Mutex
 	actions  map[string]bool // "service:action" of every API request received: true for AWS
@@ -133,7 +134,7 @@ func NewCloud(t testing.TB, zones []string, opts ...Option) *Cloud {
 	c.Emu = emulator.New(s.emuOpts)
 	url := serve(t, c.Emu, c.recordActions(c.Emu)).URL()
 	role := c.Emu.RoleCredential()
-	c.Env = map[string]string{
+	vars := map[string]string{
 		"ZONE_IDS":                  strings.Join(zones, ","),
 		"TEO_ENDPOINT":              url,
 		"SSM_ENDPOINT":              url,
@@ -144,17 +145,17 @@ func NewCloud(t testing.TB, zones []string, opts ...Option) *Cloud {
 		"TENCENTCLOUD_SESSIONTOKEN": role.Token,
 	}
 	if s.ssm {
-		c.Env["SSM_SECRET_NAME"] = SecretName
-		c.Env["SSM_VERSION_ID"] = VersionID
+		vars["SSM_SECRET_NAME"] = SecretName
+		vars["SSM_VERSION_ID"] = VersionID
 	}
 	if s.aws {
 		cred := c.Emu.AWSCredential()
-		c.Env["AWS_SECRET_ID"] = AWSSecretID
-		c.Env["AWS_REGION"] = AWSRegion
-		c.Env["AWS_ACCESS_KEY_ID"] = cred.AccessKeyID
-		c.Env["AWS_SECRET_ACCESS_KEY"] = cred.SecretAccessKey
-		c.Env["AWS_SESSION_TOKEN"] = cred.SessionToken
-		c.Env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = url
+		vars["AWS_SECRET_ID"] = AWSSecretID
+		vars["AWS_REGION"] = AWSRegion
+		vars["AWS_ACCESS_KEY_ID"] = cred.AccessKeyID
+		vars["AWS_SECRET_ACCESS_KEY"] = cred.SecretAccessKey
+		vars["AWS_SESSION_TOKEN"] = cred.SessionToken
+		vars["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = url
 	}
 	if s.webhook {
 		secret := NewWebhookSecret()
@@ -167,16 +168,17 @@ func NewCloud(t testing.TB, zones []string, opts ...Option) *Cloud {
 		t.Cleanup(hook.Close)
 		t.Cleanup(c.Hook.Clear) // release hanging requests before the server closes
 		c.Receiver = recv
-		c.Env["WEBHOOK_URL"] = hook.URL + "/hook"
-		c.Env["WEBHOOK_SECRET"] = secret
+		vars["WEBHOOK_URL"] = hook.URL + "/hook"
+		vars["WEBHOOK_SECRET"] = secret
 	}
 	for k, v := range s.env {
 		if v == "" {
-			delete(c.Env, k)
+			delete(vars, k)
 		} else {
-			c.Env[k] = v
+			vars[k] = v
 		}
 	}
+	c.env = envmap.New(vars)
 	return c
 }
 
@@ -188,19 +190,10 @@ func NewWebhookSecret() string {
 }
 
 // Getenv reads the function's environment (safe for concurrent use).
-func (c *Cloud) Getenv(k string) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.Env[k]
-}
+func (c *Cloud) Getenv(k string) string { return c.env.Get(k) }
 
 // Setenv changes the function's environment (safe for concurrent use).
-func (c *Cloud) Setenv(k, v string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.Env[k] = v
-	return nil
-}
+func (c *Cloud) Setenv(k, v string) error { return c.env.Set(k, v) }
 
 // tc3Service is the service of a TC3-HMAC-SHA256 Authorization header's
 // credential scope (<SecretId>/<date>/<service>/tc3_request).

@@ -137,8 +137,13 @@ func TestTimeoutShorterThanTheWindow(t *testing.T) {
 // TestLittleTimeManyZones: with 1.2 s left and 40 zones, every zone whose key
 // was refreshed was delivered; the others are skipped with their key
 // unchanged.
+//
+// Not parallel with the package's other tests (its two cases run alongside
+// each other only, before the parallel tests start): the 100ms window is one
+// attempt of each delivery step, which a CPU shared with the rest of the
+// package under -race does not finish in time; the test is about the
+// deadline, not about a starved machine.
 func TestLittleTimeManyZones(t *testing.T) {
-	t.Parallel()
 	for _, tc := range []struct {
 		name, window string
 		wantRotated  bool // at least one zone

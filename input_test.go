@@ -72,9 +72,7 @@ func TestSignedRequestReplayedOnAnotherRoute(t *testing.T) {
 // used to be accepted and ignored, sync writing while the report said dry run.
 func TestDryRunOnlyForRotate(t *testing.T) {
 	t.Parallel()
-	c := testkit.NewCloud(t, allowedZones)
-	h := handlerkit.New(c)
-	ctx := invocationContext(t)
+	c, h, ctx := startHandler(t)
 	for _, action := range []rotate.Action{rotate.Sync, rotate.Check} {
 		_, err := h.Run(ctx, rotate.Request{Action: action, DryRun: true})
 		var bad *keyrotator.EventError
@@ -99,9 +97,7 @@ func TestDryRunOnlyForRotate(t *testing.T) {
 // redelivered, and when the rotation happened.
 func TestReusedRotationIDThroughRun(t *testing.T) {
 	t.Parallel()
-	c := testkit.NewCloud(t, allowedZones)
-	h := handlerkit.New(c)
-	ctx := invocationContext(t)
+	c, h, ctx := startHandler(t)
 	req := rotate.Request{Action: rotate.Rotate, Zones: []string{zoneAlpha}, RotationID: "weekly"}
 	first, err := h.Run(ctx, req)
 	if err != nil || !first.OK || first.Zones[0].Redelivered || first.Zones[0].RotatedAt != "" {

@@ -49,6 +49,13 @@ func invocationContext(t *testing.T) context.Context {
 	return ctx
 }
 
+// startHandler is a function instance (called directly, without a runtime)
+// on a fresh cloud holding allowedZones, and an invocation's context.
+func startHandler(t *testing.T) (*testkit.Cloud, *keyrotator.Handler, context.Context) {
+	c := testkit.NewCloud(t, allowedZones)
+	return c, handlerkit.New(c), invocationContext(t)
+}
+
 // allowedZones is ZONE_IDS of every function in these tests.
 var allowedZones = []string{zoneAlpha, zoneBeta}
 

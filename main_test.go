@@ -23,7 +23,9 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	explicit := false
 	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
-	if !explicit {
+	// When fuzzing, -parallel is the number of fuzzing processes: left alone.
+	fuzzing := flag.Lookup("test.fuzz") != nil && flag.Lookup("test.fuzz").Value.String() != ""
+	if !explicit && !fuzzing {
 		n := 16
 		if raceEnabled {
 			n = 8

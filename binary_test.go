@@ -83,7 +83,7 @@ func TestBuiltBinaryServesSCF(t *testing.T) {
 	if resp.Error == nil || !strings.Contains(resp.Error.Message, "TENCENTCLOUD_SECRETID") {
 		t.Fatalf("invoke without credentials: payload %q, error %+v", resp.Payload, resp.Error)
 	}
-	if n := c.Emu.Calls(scfDescribe) + c.Emu.Calls(scfRefresh); n != 0 {
+	if n := c.Emu.Calls(actionDescribe) + c.Emu.Calls(actionRefresh); n != 0 {
 		t.Fatalf("%d TEO calls without credentials", n)
 	}
 
@@ -98,7 +98,7 @@ func TestBuiltBinaryServesSCF(t *testing.T) {
 	for _, z := range rep.Zones {
 		assertRotated(t, c, z, before[z.ZoneID], nil)
 	}
-	if got := c.Emu.Performed(scfRefresh); got != len(zones) {
+	if got := c.Emu.Performed(actionRefresh); got != len(zones) {
 		t.Errorf("%d refreshes, want %d", got, len(zones))
 	}
 

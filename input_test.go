@@ -45,12 +45,12 @@ func TestSignedRequestReplayedOnAnotherRoute(t *testing.T) {
 	c := testkit.NewCloud(t, allowedZones, testkit.WithEnv(map[string]string{"TRIGGER_SECRET": whsec}))
 	for _, body := range []string{"", `{"action":"check"}`} {
 		headers, _ := authHeaders(t, signed, "", whsec, []byte(body))
-		before := c.Emu.Performed(scfRefresh)
+		before := c.Emu.Performed(actionRefresh)
 		status, _, answer := invokeHTTP(t, c, functionURLEvent(t, "POST", "/rotate", headers, []byte(body)))
 		if status != 400 {
 			t.Errorf("body %q replayed on POST /rotate: status %d %s, want 400", body, status, answer)
 		}
-		if n := c.Emu.Performed(scfRefresh) - before; n != 0 {
+		if n := c.Emu.Performed(actionRefresh) - before; n != 0 {
 			t.Errorf("body %q replayed on POST /rotate: %d refreshes", body, n)
 		}
 		// The same headers on their own route: the body must name check.
@@ -112,7 +112,7 @@ func TestReusedRotationIDThroughRun(t *testing.T) {
 		z.Outcome != rotate.Rotated {
 		t.Errorf("second run of rotationId weekly: %+v, want redelivered with rotatedAt", z)
 	}
-	if n := c.Emu.Performed(scfRefresh); n != 1 {
+	if n := c.Emu.Performed(actionRefresh); n != 1 {
 		t.Errorf("%d refreshes for one rotation id, want 1", n)
 	}
 	body, _ := json.Marshal(again)
@@ -163,7 +163,7 @@ func TestZonesOutsideAllowListCallNothing(t *testing.T) {
 // callCount is every API call the emulator has answered.
 func callCount(emu *emulator.Emulator) int {
 	n := 0
-	for _, a := range []string{"AssumeRole", scfRefresh, scfDescribe, "GetSecretValue", "DescribeSecret", "CreateSecret",
+	for _, a := range []string{"AssumeRole", actionRefresh, actionDescribe, "GetSecretValue", "DescribeSecret", "CreateSecret",
 		"PutSecretValue", "UpdateSecret", "UpdateDescription", "ListSecretVersionIds"} {
 		n += emu.Calls(a)
 	}

@@ -212,7 +212,7 @@ func TestBuiltBootstrapServesLambda(t *testing.T) {
 
 	// A zone outside ZONE_IDS asked for directly: an invocation error on
 	// /error that names it, and nothing refreshed.
-	refreshes := c.Emu.Performed(scfRefresh)
+	refreshes := c.Emu.Performed(actionRefresh)
 	res = call([]byte(`{"action":"rotate","zones":["zone-outside"]}`))
 	var fnErr struct {
 		Message string `json:"errorMessage"`
@@ -221,7 +221,7 @@ func TestBuiltBootstrapServesLambda(t *testing.T) {
 	if res.kind != "error" || json.Unmarshal(res.body, &fnErr) != nil || !strings.Contains(fnErr.Message, zoneOutside) {
 		t.Errorf("a zone outside ZONE_IDS answered on /%s: %s", res.kind, res.body)
 	}
-	if n := c.Emu.Performed(scfRefresh) - refreshes; n != 0 {
+	if n := c.Emu.Performed(actionRefresh) - refreshes; n != 0 {
 		t.Errorf("%d refreshes for a zone outside ZONE_IDS", n)
 	}
 

@@ -177,7 +177,7 @@ func TestAWSHTTPResponses(t *testing.T) {
 					if err := json.Unmarshal([]byte(r.Body), &eb); err != nil || eb.OK == nil || *eb.OK || eb.Status != tc.wantStatus || !strings.Contains(eb.Error, tc.wantMsg) {
 						t.Errorf("error body %s, want ok:false, status %d, error mentioning %q", r.Body, tc.wantStatus, tc.wantMsg)
 					}
-					if n := c.Emu.Calls(scfDescribe) + c.Emu.Calls(scfRefresh); n != 0 {
+					if n := c.Emu.Calls(actionDescribe) + c.Emu.Calls(actionRefresh); n != 0 {
 						t.Errorf("a refused request made %d TEO calls", n)
 					}
 					return
@@ -281,12 +281,12 @@ func TestLambdaScheduleAndDirect(t *testing.T) {
 	}
 
 	// The Lambda deadline bounds the run: too short to deliver, nothing is refreshed.
-	before := c.Emu.Performed(scfRefresh)
+	before := c.Emu.Performed(actionRefresh)
 	_, err = h.Invoke(lambdaContext(t, "req-short", 1500*time.Millisecond), []byte(`{"action":"rotate"}`))
 	if err == nil || !strings.Contains(err.Error(), "skipped") {
 		t.Errorf("rotate with 1.5s left: error %v, want the zones skipped", err)
 	}
-	if n := c.Emu.Performed(scfRefresh) - before; n != 0 {
+	if n := c.Emu.Performed(actionRefresh) - before; n != 0 {
 		t.Errorf("%d refreshes with less than DELIVERY_WINDOW left", n)
 	}
 }

@@ -91,7 +91,7 @@ func TestEntryPointsRotateWithProductionTiming(t *testing.T) {
 			for _, n := range calls {
 				total += n
 			}
-			if calls[scfDescribe] != 2 || calls[scfRefresh] != 2 || calls["UpdateDescription"] != 2 || total != 12 {
+			if calls[actionDescribe] != 2 || calls[actionRefresh] != 2 || calls["UpdateDescription"] != 2 || total != 12 {
 				t.Errorf("API calls %v (%d in all), want 6 per zone: one Describe, Refresh and UpdateDescription each", calls, total)
 			}
 		})

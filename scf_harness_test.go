@@ -33,9 +33,6 @@ const (
 	zoneBeta    = "zone-beta"
 	zoneOutside = "zone-outside" // exists in the account, not in ZONE_IDS
 
-	scfRefresh  = "RefreshMultiPathGatewaySecretKey"
-	scfDescribe = "DescribeMultiPathGatewaySecretKey"
-
 	// longDeadline is far beyond any test's needs: deadlines are not what
 	// these cases are about.
 	longDeadline = 2 * time.Minute

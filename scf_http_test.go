@@ -207,7 +207,7 @@ func TestHTTPTrigger(t *testing.T) {
 		{name: "GET check with drift", method: "GET", path: "/check", body: `{"action":"check","zones":["zone-beta"]}`, auth: signed,
 			wantStatus: 502, wantZones: map[string]rotate.Outcome{zoneBeta: rotate.Drifted}, wantMsg: "run sync"},
 		{name: "a failing zone", method: "POST", path: "/rotate", auth: bearer,
-			fault:      &emulator.Fault{Action: scfDescribe, Target: zoneBeta, Code: "AuthFailure.UnauthorizedOperation"},
+			fault:      &emulator.Fault{Action: actionDescribe, Target: zoneBeta, Code: "AuthFailure.UnauthorizedOperation"},
 			wantStatus: 502, wantZones: map[string]rotate.Outcome{zoneAlpha: rotate.Rotated, zoneBeta: rotate.Failed},
 			wantMsg: "AuthFailure.UnauthorizedOperation", wantRefresh: 1, wantChanged: []string{zoneAlpha},
 			delivered: []string{zoneAlpha}, secrets: []string{zoneAlpha}, writes: true},
@@ -325,7 +325,7 @@ func TestHTTPTrigger(t *testing.T) {
 				if n := f.writeCalls(); (n != 0) != tc.writes {
 					t.Errorf("%d SSM writes, want writes = %v", n, tc.writes)
 				}
-				if got := f.cloud.Emu.Performed(scfRefresh); got != tc.wantRefresh {
+				if got := f.cloud.Emu.Performed(actionRefresh); got != tc.wantRefresh {
 					t.Errorf("%d refreshes performed, want %d", got, tc.wantRefresh)
 				}
 				for z, old := range before {
@@ -358,7 +358,7 @@ func TestHTTPSignedRetryAfterFailure(t *testing.T) {
 	headers, _ := authHeaders(t, signed, "", env["TRIGGER_SECRET"], body)
 	payload := functionURLEvent(t, "POST", "/rotate", headers, body)
 	deadline := time.Now().Add(longDeadline)
-	refreshes := f.cloud.Emu.Performed(scfRefresh)
+	refreshes := f.cloud.Emu.Performed(actionRefresh)
 
 	first := decodeIntegration(t, f.invoke(payload, deadline).Payload)
 	if first.StatusCode != 502 || !strings.Contains(string(first.Body), "key rotated, delivery incomplete") {
@@ -369,7 +369,7 @@ func TestHTTPSignedRetryAfterFailure(t *testing.T) {
 	if retry.StatusCode != 200 {
 		t.Fatalf("the sender's retry got %d %s, want 200", retry.StatusCode, retry.Body)
 	}
-	if got := f.cloud.Emu.Performed(scfRefresh); got != refreshes+1 {
+	if got := f.cloud.Emu.Performed(actionRefresh); got != refreshes+1 {
 		t.Errorf("%d refreshes for one signed request, want 1", got-refreshes)
 	}
 	f.assertDelivered(zoneBeta)

@@ -50,7 +50,7 @@ func TestSCFCredentialsOnlyFromEnvironment(t *testing.T) {
 	if resp.Error == nil || !strings.Contains(resp.Error.Message, "AuthFailure.SignatureFailure") {
 		t.Fatalf("invoke with a wrong key: %+v", resp.Error)
 	}
-	if got := f.cloud.Emu.Performed(scfRefresh); got != 0 {
+	if got := f.cloud.Emu.Performed(actionRefresh); got != 0 {
 		t.Errorf("%d refreshes with a wrong key", got)
 	}
 
@@ -71,7 +71,7 @@ func TestSCFCredentialsOnlyFromEnvironment(t *testing.T) {
 		}
 		f.assertDelivered(z)
 	}
-	if got := f.cloud.Emu.Performed(scfRefresh); got != len(allowedZones) {
+	if got := f.cloud.Emu.Performed(actionRefresh); got != len(allowedZones) {
 		t.Errorf("%d refreshes, want %d", got, len(allowedZones))
 	}
 	if f.cloud.Live(zoneOutside) != before[zoneOutside] {
@@ -137,7 +137,7 @@ func TestSCFInvoke(t *testing.T) {
 		},
 		{
 			name:     "timer with a failing zone is an invocation error",
-			fault:    &emulator.Fault{Action: scfDescribe, Target: zoneBeta, Code: "AuthFailure.UnauthorizedOperation"},
+			fault:    &emulator.Fault{Action: actionDescribe, Target: zoneBeta, Code: "AuthFailure.UnauthorizedOperation"},
 			payloads: [][]byte{timerEvent(t, "nightly-rotate", now, "scheduled")},
 			want: []want{{errHas: []string{zoneBeta + " failed", "AuthFailure.UnauthorizedOperation"},
 				refresh: 1, changed: []string{zoneAlpha}, delivered: []string{zoneAlpha}, calls: true, writes: true}},
@@ -281,7 +281,7 @@ func TestSCFInvoke(t *testing.T) {
 				if !maps.Equal(got, w.outcomes) {
 					t.Errorf("invoke %d: outcomes %v, want %v", i, got, w.outcomes)
 				}
-				if got := f.cloud.Emu.Performed(scfRefresh); got != w.refresh {
+				if got := f.cloud.Emu.Performed(actionRefresh); got != w.refresh {
 					t.Errorf("invoke %d: %d refreshes performed, want %d", i, got, w.refresh)
 				}
 				for z, old := range before {

@@ -120,6 +120,23 @@ func (e *env) do(t *testing.T, when string) {
 	}
 }
 
+// wantReads checks the GetSecretValue calls since the last reset; which
+// says what they read.
+func (e *env) wantReads(t *testing.T, want int, which string) {
+	t.Helper()
+	if n := e.emu.Calls("GetSecretValue"); n != want {
+		t.Fatalf("GetSecretValue calls = %d, want %d (%s)", n, want, which)
+	}
+}
+
+// wantKey checks that the consumer keeps key; else says what went wrong.
+func (e *env) wantKey(t *testing.T, key, wrong string) {
+	t.Helper()
+	if !e.c.Key().Equal(secret.New(key)) {
+		t.Fatal(wrong)
+	}
+}
+
 func (e *env) checkNoKeys(t *testing.T) {
 	t.Helper()
 	for _, k := range e.keys {
@@ -156,10 +173,7 @@ func TestSteady(t *testing.T) {
 		e.do(t, "in the steady state")
 	}
 	wantTried(t, e.gw.takeTried(), fp(old), fp(old), fp(old))
-	// Load read current and tried pending (absent); Do read nothing.
-	if n := e.emu.Calls("GetSecretValue"); n != 2 {
-		t.Fatalf("GetSecretValue calls = %d, want 2", n)
-	}
+	e.wantReads(t, 2, "Load read current and tried pending, absent; Do read nothing")
 }
 
 // (b) The key was modified: TEO's live key is pending, current is still
@@ -167,7 +181,6 @@ func TestSteady(t *testing.T) {
 // works and stays in use.
 func TestModifiedUsesPending(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
 	old, next := newKey(t), newKey(t)
 	e.load(t, old, "", old)
 	// The rotator stages next and makes it live.
@@ -177,15 +190,9 @@ func TestModifiedUsesPending(t *testing.T) {
 	e.do(t, "during the rotation")
 	// current re-read gave the refused key again, so it is not re-offered.
 	wantTried(t, e.gw.takeTried(), fp(old), fp(next))
-	if n := e.emu.Calls("GetSecretValue"); n != 2 {
-		t.Fatalf("GetSecretValue calls = %d, want 2 (current, then pending)", n)
-	}
-	if !e.c.Key().Equal(secret.New(next)) {
-		t.Fatal("the consumer does not keep the pending key")
-	}
-	if err := e.c.Do(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.wantReads(t, 2, "current, then pending")
+	e.wantKey(t, next, "the consumer does not keep the pending key")
+	e.do(t, "once the pending key works")
 	wantTried(t, e.gw.takeTried(), fp(next))
 }
 
@@ -212,12 +219,8 @@ func TestPromotedRereadsCurrent(t *testing.T) {
 
 	e.do(t, "after promotion")
 	wantTried(t, e.gw.takeTried(), fp(old), fp(next))
-	if n := e.emu.Calls("GetSecretValue"); n != 1 {
-		t.Fatalf("GetSecretValue calls = %d, want 1 (current only)", n)
-	}
-	if !e.c.Key().Equal(secret.New(next)) {
-		t.Fatal("the consumer does not use the promoted key")
-	}
+	e.wantReads(t, 1, "current only")
+	e.wantKey(t, next, "the consumer does not use the promoted key")
 }
 
 // No key in SSM works: the error says so without naming a key, and only
@@ -233,9 +236,7 @@ func TestNoWorkingKey(t *testing.T) {
 	}
 	e.checkErr(t, err)
 	wantTried(t, e.gw.takeTried(), fp(old), fp(next))
-	if !e.c.Key().Equal(secret.New(old)) {
-		t.Fatal("a refused key was adopted")
-	}
+	e.wantKey(t, old, "a refused key was adopted")
 
 	// A failure that is not about the key is returned as is.
 	boom := errors.New("connection refused")

@@ -8,6 +8,7 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/handlerkit"
 )
 
 // BenchmarkRotate measures one rotation of n zones against the emulator
@@ -25,7 +26,7 @@ func BenchmarkRotate(b *testing.B) {
 						testkit.WithEnv(map[string]string{"TEO_RATE_LIMIT": "1000"}))
 				}
 				c := testkit.NewCloud(b, zoneIDs(n), opts...)
-				h := c.Handler()
+				h := handlerkit.New(c)
 				h.Tuning.Workers = 8
 				b.ResetTimer()
 				for b.Loop() {

@@ -9,11 +9,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/scf"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
 )
 
@@ -34,57 +35,24 @@ func TestBuiltBinaryServesSCF(t *testing.T) {
 		before[z] = c.Live(z)
 	}
 
-	dir := t.TempDir()
 	// KEYROTATOR_BINARY tests a shipped artifact (CI: dist/main from
-	// build.sh); otherwise the test builds one.
-	bin := os.Getenv("KEYROTATOR_BINARY")
-	if bin == "" {
-		bin = filepath.Join(dir, "main")
-		build := exec.Command("go", "build", "-o", bin, "./function")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build ./function: %v\n%s", err, out)
-		}
-	}
-
+	// build.sh); otherwise the run's one build.
+	bin := functionBinary(t, "KEYROTATOR_BINARY")
 	port := freePort(t)
-	home := filepath.Join(dir, "home") // empty: no credentials file to fall back on
-	if err := os.Mkdir(home, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin)
-	cmd.Dir = dir
-	cmd.Env = []string{
+	p := startProcess(t, bin, []string{
 		"_LAMBDA_SERVER_PORT=" + port,
 		"ZONE_IDS=" + strings.Join(zones, ","),
 		"TEO_ENDPOINT=" + c.Getenv("TEO_ENDPOINT"),
 		"SSM_ENDPOINT=" + c.Getenv("SSM_ENDPOINT"),
 		"SSM_SECRET_NAME=" + testkit.SecretName,
 		"TENCENTCLOUD_REGION=" + testkit.Region,
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + home,
-	}
-	var stdout, stderr testkit.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// exited is closed once the process is gone; waitErr is then set.
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
 	})
+	stdout, stderr := p.stdout, p.stderr
 
 	addr := net.JoinHostPort("127.0.0.1", port)
-	client := dialWhenListening(t, addr, exited, func() error { return waitErr }, &stderr)
+	client := dialWhenListening(t, addr, p)
 	defer client.Close()
-	if err := client.Call("Function.Ping", PingRequest{}, &PingResponse{}); err != nil {
+	if err := client.Call("Function.Ping", scf.PingRequest{}, &scf.PingResponse{}); err != nil {
 		t.Fatalf("Function.Ping: %v", err)
 	}
 
@@ -92,11 +60,11 @@ func TestBuiltBinaryServesSCF(t *testing.T) {
 	for _, k := range before {
 		secrets = append(secrets, k)
 	}
-	call := func(payload []byte, environment string) InvokeResponse {
+	call := func(payload []byte, environment string) scf.InvokeResponse {
 		t.Helper()
 		// Production timing: the delivery budget is well under SCF's 900s.
 		req := invokeRequest(payload, time.Now().Add(10*time.Minute), environment)
-		var resp InvokeResponse
+		var resp scf.InvokeResponse
 		if err := client.Call("Function.Invoke", req, &resp); err != nil {
 			t.Fatalf("Function.Invoke: %v\nstderr:\n%s", err, stderr.String())
 		}
@@ -115,7 +83,7 @@ func TestBuiltBinaryServesSCF(t *testing.T) {
 	if resp.Error == nil || !strings.Contains(resp.Error.Message, "TENCENTCLOUD_SECRETID") {
 		t.Fatalf("invoke without credentials: payload %q, error %+v", resp.Payload, resp.Error)
 	}
-	if n := c.Emu.Calls(scfDescribe) + c.Emu.Calls(scfRefresh); n != 0 {
+	if n := c.Emu.Calls(actionDescribe) + c.Emu.Calls(actionRefresh); n != 0 {
 		t.Fatalf("%d TEO calls without credentials", n)
 	}
 
@@ -128,19 +96,9 @@ func TestBuiltBinaryServesSCF(t *testing.T) {
 		t.Fatalf("report: %s", resp.Payload)
 	}
 	for _, z := range rep.Zones {
-		live := c.Live(z.ZoneID)
-		switch {
-		case z.Outcome != rotate.Rotated:
-			t.Errorf("%s: %s (%s)", z.ZoneID, z.Outcome, z.Error)
-		case live == before[z.ZoneID]:
-			t.Errorf("%s: key not changed", z.ZoneID)
-		case c.SSMValue(z.ZoneID) != live:
-			t.Errorf("%s: SSM holds %s, live is %s", z.ZoneID, secret.Fingerprint(c.SSMValue(z.ZoneID)), secret.Fingerprint(live))
-		case z.Fingerprint != secret.Fingerprint(live):
-			t.Errorf("%s: report fingerprint %s, live %s", z.ZoneID, z.Fingerprint, secret.Fingerprint(live))
-		}
+		assertRotated(t, c, z, before[z.ZoneID], nil)
 	}
-	if got := c.Emu.Performed(scfRefresh); got != len(zones) {
+	if got := c.Emu.Performed(actionRefresh); got != len(zones) {
 		t.Errorf("%d refreshes, want %d", got, len(zones))
 	}
 
@@ -152,6 +110,7 @@ func TestBuiltBinaryServesSCF(t *testing.T) {
 	if rep := decodeReport(t, resp.Payload); !rep.OK || outcomes(rep)[zones[0]] != rotate.InSync || outcomes(rep)[zones[1]] != rotate.InSync {
 		t.Errorf("check report: %s", resp.Payload)
 	}
+	p.stop() // every line the answers were written after is in stderr now, and no line half copied
 	if !strings.Contains(stderr.String(), `"msg":"zone done"`) || !strings.Contains(stderr.String(), `"msg":"scf runtime listening"`) {
 		t.Errorf("stderr lacks the runtime's and the zones' log lines:\n%s", stderr.String())
 	}
@@ -178,7 +137,7 @@ func freePort(t *testing.T) string {
 
 // dialWhenListening waits, up to a deadline, for the process to accept on
 // addr: polling for a server to come up, failing at once if it exits.
-func dialWhenListening(t *testing.T, addr string, exited <-chan struct{}, waitErr func() error, stderr *testkit.Buffer) *rpc.Client {
+func dialWhenListening(t *testing.T, addr string, p *process) *rpc.Client {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -189,12 +148,90 @@ func dialWhenListening(t *testing.T, addr string, exited <-chan struct{}, waitEr
 			return rpc.NewClient(conn)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the function did not listen on %s: %v\nstderr:\n%s", addr, err, stderr.String())
+			t.Fatalf("the function did not listen on %s: %v\nstderr:\n%s", addr, err, p.stderr.String())
 		}
 		select {
-		case <-exited:
-			t.Fatalf("the function exited before listening: %v\nstderr:\n%s", waitErr(), stderr.String())
+		case <-p.exited:
+			t.Fatalf("the function exited before listening: %v\nstderr:\n%s", p.waitErr, p.stderr.String())
 		case <-tick.C:
 		}
 	}
+}
+
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+	out  []byte
+}
+
+// functionBinary is the function binary the process tests run: the artifact
+// envVar names (CI: build.sh's), else the run's one build of ./function
+// (removed by TestMain).
+func functionBinary(t *testing.T, envVar string) string {
+	t.Helper()
+	if bin := os.Getenv(envVar); bin != "" {
+		return bin
+	}
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "keyrotator-bin-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "main")
+		build := exec.Command("go", "build", "-o", built.bin, "./function")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		built.out, built.err = build.CombinedOutput()
+	})
+	if built.err != nil {
+		t.Fatalf("go build ./function: %v\n%s", built.err, built.out)
+	}
+	return built.bin
+}
+
+func removeBuiltBinary() {
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+}
+
+// process is the function binary running as the platform starts it.
+type process struct {
+	stdout, stderr *testkit.Buffer
+	exited         chan struct{} // closed once the process is gone; waitErr is then set
+	waitErr        error
+	kill           func()
+}
+
+// startProcess runs bin in a fresh directory with env, PATH and an empty
+// HOME (no credentials file to fall back on), until the test ends.
+func startProcess(t *testing.T, bin string, env []string) *process {
+	t.Helper()
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Dir = dir
+	cmd.Env = append(env, "PATH="+os.Getenv("PATH"), "HOME="+home)
+	p := &process{stdout: &testkit.Buffer{}, stderr: &testkit.Buffer{}, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.exited)
+	}()
+	p.kill = func() { _ = cmd.Process.Kill() }
+	t.Cleanup(p.stop)
+	return p
+}
+
+// stop ends the process and waits until everything it wrote is in stdout
+// and stderr: the copying from its pipes ends before Wait returns.
+func (p *process) stop() {
+	p.kill()
+	<-p.exited
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/webhook"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/handlerkit"
 )
 
 // secretState is how the SSM secret looks before the faulty rotation.
@@ -111,9 +112,13 @@ type matrixRow struct {
 // Modify that made it live, in every row, and no pending version is left
 // once the rotation (or the sync after it) is done.
 func TestFaultMatrix(t *testing.T) {
+	t.Parallel()
 	for _, staged := range []bool{false, true} {
 		mode := map[bool]string{false: "refresh", true: "staged"}[staged]
-		t.Run(mode, func(t *testing.T) { faultMatrix(t, staged) })
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			faultMatrix(t, staged)
+		})
 	}
 }
 
@@ -121,9 +126,10 @@ func TestFaultMatrix(t *testing.T) {
 // go test -run TestFaultMatrix . -update
 var updateREADME = flag.Bool("update", false, "rewrite the fault matrices in README.md from this run")
 
-// matrixParallel bounds the rows in flight: they mostly wait (retries,
-// timeouts), but the webhook timeout of the rows is short.
-const matrixParallel = 8
+// matrixSlots bounds the rows in flight, of both modes together: they
+// mostly wait (retries, timeouts), but the webhook timeout of the rows is
+// short.
+var matrixSlots = make(chan struct{}, 8)
 
 // rowT collects a row's failures from its own goroutine; the row's subtest
 // reports them. Fatal ends the row's goroutine, as it ends a test.
@@ -159,12 +165,11 @@ func faultMatrix(t *testing.T, staged bool) {
 				row: matrixRow{fault: fp.name, persistence: persistence}})
 		}
 	}
-	slots := make(chan struct{}, matrixParallel)
 	var wg sync.WaitGroup
 	for _, j := range jobs {
 		wg.Go(func() {
-			slots <- struct{}{}
-			defer func() { <-slots }()
+			matrixSlots <- struct{}{}
+			defer func() { <-matrixSlots }()
 			row := runFault(j.t, j.fp, j.persistent, staged)
 			row.fault, row.persistence = j.row.fault, j.row.persistence
 			j.row = row
@@ -244,7 +249,7 @@ func runFault(t testing.TB, fp faultPoint, persistent, staged bool) matrixRow {
 	zone := "zone-matrix"
 	mode := map[bool]string{false: "refresh", true: "staged"}[staged]
 	c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook(), testkit.WithAWS(), testkit.WithEnv(map[string]string{"ROTATION_MODE": mode}))
-	h := c.Handler()
+	h := handlerkit.New(c)
 	if fp.hook == testkit.HookHang {
 		// Only the hanging receiver needs a short attempt; elsewhere a
 		// short timer on a loaded machine would fail the failure notice.
@@ -348,7 +353,7 @@ func runFault(t testing.TB, fp faultPoint, persistent, staged bool) matrixRow {
 		// The operator fixes the cause, then heals with sync.
 		c.Emu.ClearFaults()
 		c.Hook.Clear()
-		sync, err := c.Handler().Run(ctx, rotate.Request{Action: rotate.Sync})
+		sync, err := handlerkit.New(c).Run(ctx, rotate.Request{Action: rotate.Sync})
 		if err != nil {
 			t.Fatalf("sync: %v", err)
 		}
@@ -404,13 +409,14 @@ func announced(r *webhook.Receiver, zone string) bool {
 // two instances, many times: whatever the interleaving, every sink ends
 // holding the key TEO has live, and each rotation refreshed at most once.
 func TestConcurrentRotationsConverge(t *testing.T) {
+	t.Parallel()
 	const rounds = 40
 	zone := "zone-race"
 	c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook(), testkit.WithAWS(), testkit.WithEmulator(emulator.Options{TEORateLimit: -1}))
 	ctx := context.Background()
 	for round := range rounds {
 		c.Emu.ResetCounters()
-		a, b := c.Handler(), c.Handler()
+		a, b := handlerkit.New(c), handlerkit.New(c)
 		var wg sync.WaitGroup
 		reps := make([]rotate.Report, 2)
 		for i, h := range []interface {
@@ -457,6 +463,7 @@ func TestConcurrentRotationsConverge(t *testing.T) {
 // at most once, also on a fresh instance, and the second delivery finishes
 // what the first left undone.
 func TestRedeliveryRefreshesOnce(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	tests := []struct {
 		name         string
@@ -472,13 +479,14 @@ func TestRedeliveryRefreshesOnce(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			zone := "zone-redeliver"
 			opts := []testkit.Option{testkit.WithWebhook()}
 			if tc.webhookOnly {
 				opts = append(opts, testkit.WithoutSSM())
 			}
 			c := testkit.NewCloud(t, []string{zone}, opts...)
-			first := c.Handler()
+			first := handlerkit.New(c)
 			if tc.breakFirst {
 				c.Emu.Inject(emulator.Fault{Action: "UpdateSecret", Code: "InternalError"})
 				// UpdateSecret only exists for an existing version: create it first.
@@ -500,7 +508,7 @@ func TestRedeliveryRefreshesOnce(t *testing.T) {
 			}
 			second := first
 			if !tc.sameInstance {
-				second = c.Handler()
+				second = handlerkit.New(c)
 			}
 			rep2, err := second.Run(ctx, req)
 			if err != nil {
@@ -525,6 +533,7 @@ func TestRedeliveryRefreshesOnce(t *testing.T) {
 // was refreshed, sync from the command line's Run, a timer message and the
 // HTTP route each bring the sinks to the live key without refreshing.
 func TestSyncHealsThroughEveryEntry(t *testing.T) {
+	t.Parallel()
 	token := "trigger-token-for-tests"
 	entries := []struct {
 		name  string
@@ -536,17 +545,18 @@ func TestSyncHealsThroughEveryEntry(t *testing.T) {
 	}
 	for _, e := range entries {
 		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
 			zone := "zone-heal"
 			c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook(), testkit.WithEnv(map[string]string{"TRIGGER_TOKEN": token}))
 			ctx := context.Background()
 			c.Hook.Set(testkit.HookStatus, 503, -1)
-			rep, err := c.Handler().Run(ctx, rotate.Request{Action: rotate.Rotate})
+			rep, err := handlerkit.New(c).Run(ctx, rotate.Request{Action: rotate.Rotate})
 			if err != nil || rep.Zones[0].Outcome != rotate.Failed || !rep.Zones[0].KeyChanged {
 				t.Fatalf("setup: want a failed delivery after the refresh: %v %s", err, reportJSON(t, rep))
 			}
 			c.Hook.Clear()
 			refreshes := c.Emu.Performed(actionRefresh)
-			h := c.Handler()
+			h := handlerkit.New(c)
 			var out string
 			if e.event == "" {
 				rep, err := h.Run(ctx, rotate.Request{Action: rotate.Sync})

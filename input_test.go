@@ -1,7 +1,6 @@
 package keyrotator_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -14,15 +13,15 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/httptrigger"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/handlerkit"
 )
 
 // invokeHTTP sends one SCF function URL event through Handler.Invoke and
 // returns its integration response.
 func invokeHTTP(t *testing.T, c *testkit.Cloud, payload []byte) (status int, headers map[string]string, body string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), longDeadline)
-	defer cancel()
-	out, err := c.Handler().Invoke(ctx, payload)
+	ctx := invocationContext(t)
+	out, err := handlerkit.New(c).Invoke(ctx, payload)
 	if err != nil {
 		t.Fatalf("an HTTP event got an invocation error: %v", err)
 	}
@@ -46,12 +45,12 @@ func TestSignedRequestReplayedOnAnotherRoute(t *testing.T) {
 	c := testkit.NewCloud(t, allowedZones, testkit.WithEnv(map[string]string{"TRIGGER_SECRET": whsec}))
 	for _, body := range []string{"", `{"action":"check"}`} {
 		headers, _ := authHeaders(t, signed, "", whsec, []byte(body))
-		before := c.Emu.Performed(scfRefresh)
+		before := c.Emu.Performed(actionRefresh)
 		status, _, answer := invokeHTTP(t, c, functionURLEvent(t, "POST", "/rotate", headers, []byte(body)))
 		if status != 400 {
 			t.Errorf("body %q replayed on POST /rotate: status %d %s, want 400", body, status, answer)
 		}
-		if n := c.Emu.Performed(scfRefresh) - before; n != 0 {
+		if n := c.Emu.Performed(actionRefresh) - before; n != 0 {
 			t.Errorf("body %q replayed on POST /rotate: %d refreshes", body, n)
 		}
 		// The same headers on their own route: the body must name check.
@@ -73,10 +72,7 @@ func TestSignedRequestReplayedOnAnotherRoute(t *testing.T) {
 // used to be accepted and ignored, sync writing while the report said dry run.
 func TestDryRunOnlyForRotate(t *testing.T) {
 	t.Parallel()
-	c := testkit.NewCloud(t, allowedZones)
-	h := c.Handler()
-	ctx, cancel := context.WithTimeout(context.Background(), longDeadline)
-	defer cancel()
+	c, h, ctx := startHandler(t)
 	for _, action := range []rotate.Action{rotate.Sync, rotate.Check} {
 		_, err := h.Run(ctx, rotate.Request{Action: action, DryRun: true})
 		var bad *keyrotator.EventError
@@ -88,10 +84,8 @@ func TestDryRunOnlyForRotate(t *testing.T) {
 			t.Errorf("direct %s with dryRun: %s, error %v, want an EventError naming dryRun", action, out, err)
 		}
 	}
-	for _, a := range append(writeActions, scfRefresh, scfDescribe, "GetSecretValue", "DescribeSecret") {
-		if n := c.Emu.Calls(a); n != 0 {
-			t.Errorf("a refused dry run called %s %d times", a, n)
-		}
+	if called := c.Actions(); len(called) != 0 {
+		t.Errorf("a refused dry run called %v", called)
 	}
 	if rep, err := h.Run(ctx, rotate.Request{Action: rotate.Rotate, DryRun: true}); err != nil || !rep.OK || !rep.DryRun {
 		t.Errorf("rotate dry run: %+v, %v", rep, err)
@@ -103,10 +97,7 @@ func TestDryRunOnlyForRotate(t *testing.T) {
 // redelivered, and when the rotation happened.
 func TestReusedRotationIDThroughRun(t *testing.T) {
 	t.Parallel()
-	c := testkit.NewCloud(t, allowedZones)
-	h := c.Handler()
-	ctx, cancel := context.WithTimeout(context.Background(), longDeadline)
-	defer cancel()
+	c, h, ctx := startHandler(t)
 	req := rotate.Request{Action: rotate.Rotate, Zones: []string{zoneAlpha}, RotationID: "weekly"}
 	first, err := h.Run(ctx, req)
 	if err != nil || !first.OK || first.Zones[0].Redelivered || first.Zones[0].RotatedAt != "" {
@@ -121,7 +112,7 @@ func TestReusedRotationIDThroughRun(t *testing.T) {
 		z.Outcome != rotate.Rotated {
 		t.Errorf("second run of rotationId weekly: %+v, want redelivered with rotatedAt", z)
 	}
-	if n := c.Emu.Performed(scfRefresh); n != 1 {
+	if n := c.Emu.Performed(actionRefresh); n != 1 {
 		t.Errorf("%d refreshes for one rotation id, want 1", n)
 	}
 	body, _ := json.Marshal(again)
@@ -141,9 +132,8 @@ func TestZonesOutsideAllowListCallNothing(t *testing.T) {
 	const role = "qcs::cam::uin/100000000001:roleName/mpgw-keyrotator"
 	c := testkit.NewCloud(t, []string{zoneAlpha, zoneBeta, zoneOutside}, testkit.WithEmulator(emulator.Options{Roles: []string{role}}),
 		testkit.WithEnv(map[string]string{"ZONE_IDS": zoneAlpha + "," + zoneBeta, "ROLE_ARN": role}))
-	h := c.Handler()
-	ctx, cancel := context.WithTimeout(context.Background(), longDeadline)
-	defer cancel()
+	h := handlerkit.New(c)
+	ctx := invocationContext(t)
 	payloads := []string{
 		`{"action":"rotate","zones":["zone-outside"]}`,
 		`{"action":"sync","zones":["zone-outside","zone-other"]}`,
@@ -173,7 +163,7 @@ func TestZonesOutsideAllowListCallNothing(t *testing.T) {
 // callCount is every API call the emulator has answered.
 func callCount(emu *emulator.Emulator) int {
 	n := 0
-	for _, a := range []string{"AssumeRole", scfRefresh, scfDescribe, "GetSecretValue", "DescribeSecret", "CreateSecret",
+	for _, a := range []string{"AssumeRole", actionRefresh, actionDescribe, "GetSecretValue", "DescribeSecret", "CreateSecret",
 		"PutSecretValue", "UpdateSecret", "UpdateDescription", "ListSecretVersionIds"} {
 		n += emu.Calls(a)
 	}
@@ -208,7 +198,7 @@ func TestRefusalHeadersInEveryShape(t *testing.T) {
 	t.Parallel()
 	token := "tt-" + keyrotator.NewRequestID()
 	c := testkit.NewCloud(t, allowedZones, testkit.WithEnv(map[string]string{"TRIGGER_TOKEN": token}))
-	h := c.Handler()
+	h := handlerkit.New(c)
 	type build func(t *testing.T, method, path string, headers map[string]string, body []byte) []byte
 	type decoded struct {
 		StatusCode int               `json:"statusCode"`

@@ -141,7 +141,7 @@ func TestLambdaRedeliveredScheduleRefreshesNothing(t *testing.T) {
 	if _, err := productionHandler(c).LambdaHandler().Invoke(lambdaContext(t, "req-1", 15*time.Second), event); err != nil {
 		t.Fatalf("first delivery: %v", err)
 	}
-	refreshes := c.Emu.Performed(scfRefresh)
+	refreshes := c.Emu.Performed(actionRefresh)
 	if refreshes != len(allowedZones) {
 		t.Fatalf("%d refreshes for %d zones", refreshes, len(allowedZones))
 	}
@@ -149,7 +149,7 @@ func TestLambdaRedeliveredScheduleRefreshesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("redelivery: %v", err)
 	}
-	if got := c.Emu.Performed(scfRefresh); got != refreshes {
+	if got := c.Emu.Performed(actionRefresh); got != refreshes {
 		t.Errorf("the redelivered event refreshed %d more", got-refreshes)
 	}
 	rep := decodeReport(t, out)

@@ -6,9 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,7 +17,6 @@ import (
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
 )
 
@@ -163,55 +159,28 @@ func TestBuiltBootstrapServesLambda(t *testing.T) {
 		before[z] = c.Live(z)
 	}
 
-	dir := t.TempDir()
-	bin := os.Getenv("KEYROTATOR_BOOTSTRAP")
-	if bin == "" {
-		bin = filepath.Join(dir, "bootstrap")
-		build := exec.Command("go", "build", "-o", bin, "./function")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build ./function: %v\n%s", err, out)
-		}
-	}
+	// KEYROTATOR_BOOTSTRAP tests a shipped artifact; otherwise the run's
+	// one build (the same binary serves SCF and Lambda).
+	bin := functionBinary(t, "KEYROTATOR_BOOTSTRAP")
 	api := startRuntimeAPI(t)
-	home := filepath.Join(dir, "home") // empty: no credentials file to fall back on
-	if err := os.Mkdir(home, 0o700); err != nil {
-		t.Fatal(err)
-	}
 	token := "tt-" + strings.Repeat("7", 16)
-	cmd := exec.Command(bin)
-	cmd.Dir = dir
-	cmd.Env = []string{
+	env := []string{
 		"AWS_LAMBDA_RUNTIME_API=" + api.addr,
 		"AWS_LAMBDA_FUNCTION_NAME=mpgw-keyrotator",
 		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
 		"ZONE_IDS=" + strings.Join(zones, ","),
 		"TRIGGER_TOKEN=" + token,
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + home,
 	}
 	for _, k := range []string{"TEO_ENDPOINT", "SSM_ENDPOINT", "SSM_SECRET_NAME", "SSM_VERSION_ID", "TENCENTCLOUD_REGION",
 		"TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN", "WEBHOOK_URL", "WEBHOOK_SECRET",
 		// On Lambda the role's AWS keys and the region are these variables.
 		"AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
 		"AWS_SECRET_ID", "AWS_ENDPOINT_URL_SECRETS_MANAGER"} {
-		cmd.Env = append(cmd.Env, k+"="+c.Getenv(k))
+		env = append(env, k+"="+c.Getenv(k))
 	}
-	var stdout, stderr testkit.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
+	p := startProcess(t, bin, env)
+	stdout, stderr, exited := p.stdout, p.stderr, p.exited
 
 	secrets := []string{c.Emu.RoleCredential().SecretKey, c.Emu.RoleCredential().Token, c.Getenv("WEBHOOK_SECRET"), token,
 		c.Emu.AWSCredential().SecretAccessKey, c.Emu.AWSCredential().SessionToken}
@@ -220,7 +189,7 @@ func TestBuiltBootstrapServesLambda(t *testing.T) {
 	}
 	call := func(payload []byte) runtimeResult {
 		t.Helper()
-		res := api.invoke(payload, exited, &stderr)
+		res := api.invoke(payload, exited, stderr)
 		secrets = append(secrets, c.Keys(zones)...)
 		testkit.AssertNoLeak(t, secrets, string(res.body), stdout.String(), stderr.String(), c.Logs.String())
 		return res
@@ -236,25 +205,14 @@ func TestBuiltBootstrapServesLambda(t *testing.T) {
 		t.Fatalf("report (request %s): %s", res.requestID, res.body)
 	}
 	for _, z := range rep.Zones {
-		live := c.Live(z.ZoneID)
 		hook, _ := c.Receiver.Key(z.ZoneID)
-		switch {
-		case z.Outcome != rotate.Rotated:
-			t.Errorf("%s: %s (%s)", z.ZoneID, z.Outcome, z.Error)
-		case live == before[z.ZoneID]:
-			t.Errorf("%s: key not changed", z.ZoneID)
-		case c.SSMValue(z.ZoneID) != live:
-			t.Errorf("%s: SSM holds %s, live is %s", z.ZoneID, secret.Fingerprint(c.SSMValue(z.ZoneID)), secret.Fingerprint(live))
-		case hook.Reveal() != live:
-			t.Errorf("%s: the webhook receiver holds %s, live is %s", z.ZoneID, secret.Fingerprint(hook.Reveal()), secret.Fingerprint(live))
-		case c.AWSStaged(z.ZoneID, emulator.StageCurrent) != live:
-			t.Errorf("%s: AWSCURRENT is %s, live is %s", z.ZoneID, secret.Fingerprint(c.AWSStaged(z.ZoneID, emulator.StageCurrent)), secret.Fingerprint(live))
-		}
+		assertRotated(t, c, z, before[z.ZoneID], map[string]string{
+			"the webhook receiver": hook.Reveal(), "AWSCURRENT": c.AWSStaged(z.ZoneID, emulator.StageCurrent)})
 	}
 
 	// A zone outside ZONE_IDS asked for directly: an invocation error on
 	// /error that names it, and nothing refreshed.
-	refreshes := c.Emu.Performed(scfRefresh)
+	refreshes := c.Emu.Performed(actionRefresh)
 	res = call([]byte(`{"action":"rotate","zones":["zone-outside"]}`))
 	var fnErr struct {
 		Message string `json:"errorMessage"`
@@ -263,7 +221,7 @@ func TestBuiltBootstrapServesLambda(t *testing.T) {
 	if res.kind != "error" || json.Unmarshal(res.body, &fnErr) != nil || !strings.Contains(fnErr.Message, zoneOutside) {
 		t.Errorf("a zone outside ZONE_IDS answered on /%s: %s", res.kind, res.body)
 	}
-	if n := c.Emu.Performed(scfRefresh) - refreshes; n != 0 {
+	if n := c.Emu.Performed(actionRefresh) - refreshes; n != 0 {
 		t.Errorf("%d refreshes for a zone outside ZONE_IDS", n)
 	}
 
@@ -287,6 +245,7 @@ func TestBuiltBootstrapServesLambda(t *testing.T) {
 	if e := api.initErr(); e != "" {
 		t.Errorf("init error posted: %s", e)
 	}
+	p.stop() // every line the answers were written after is in stderr now
 	logs := stderr.String()
 	for _, want := range []string{`"functionName":"mpgw-keyrotator"`, `"region":"` + testkit.AWSRegion + `"`, `"requestId":"` + res.requestID + `"`} {
 		if !strings.Contains(logs, want) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/handlerkit"
 )
 
 // awsShape builds an HTTP event of one AWS shape from its fixture, and
@@ -152,7 +153,7 @@ func TestAWSHTTPResponses(t *testing.T) {
 				token, whsec := "tt-"+strings.Repeat("x", 8), testkit.NewWebhookSecret()
 				c := testkit.NewCloud(t, []string{zoneAlpha, zoneBeta, zoneOutside},
 					testkit.WithEnv(map[string]string{"ZONE_IDS": zoneAlpha + "," + zoneBeta, "TRIGGER_TOKEN": token, "TRIGGER_SECRET": whsec}))
-				h := c.Handler()
+				h := handlerkit.New(c)
 				if tc.prime {
 					if rep, err := h.Run(t.Context(), rotate.Request{Action: rotate.Sync}); err != nil || !rep.OK {
 						t.Fatalf("priming sync: %v %+v", err, rep)
@@ -176,7 +177,7 @@ func TestAWSHTTPResponses(t *testing.T) {
 					if err := json.Unmarshal([]byte(r.Body), &eb); err != nil || eb.OK == nil || *eb.OK || eb.Status != tc.wantStatus || !strings.Contains(eb.Error, tc.wantMsg) {
 						t.Errorf("error body %s, want ok:false, status %d, error mentioning %q", r.Body, tc.wantStatus, tc.wantMsg)
 					}
-					if n := c.Emu.Calls(scfDescribe) + c.Emu.Calls(scfRefresh); n != 0 {
+					if n := c.Emu.Calls(actionDescribe) + c.Emu.Calls(actionRefresh); n != 0 {
 						t.Errorf("a refused request made %d TEO calls", n)
 					}
 					return
@@ -235,7 +236,7 @@ func assertAWSResponse(t *testing.T, shape awsShape, out []byte, wantStatus int)
 func TestAWSMalformedHTTPEvent(t *testing.T) {
 	t.Parallel()
 	c := testkit.NewCloud(t, allowedZones)
-	h := c.Handler()
+	h := handlerkit.New(c)
 	for _, shape := range awsShapes {
 		ev := map[string]any{}
 		if err := json.Unmarshal(shape.build(t, "POST", "/rotate", nil, nil), &ev); err != nil {
@@ -259,7 +260,7 @@ func TestAWSMalformedHTTPEvent(t *testing.T) {
 func TestLambdaScheduleAndDirect(t *testing.T) {
 	t.Parallel()
 	c := testkit.NewCloud(t, []string{zoneAlpha, zoneBeta, zoneOutside}, testkit.WithEnv(map[string]string{"ZONE_IDS": zoneAlpha + "," + zoneBeta}))
-	h := c.Handler()
+	h := handlerkit.New(c)
 	schedule := readFixture(t, "eventbridge.json")
 	out, err := h.Invoke(lambdaContext(t, "req-schedule", longDeadline), schedule)
 	if err != nil {
@@ -280,12 +281,12 @@ func TestLambdaScheduleAndDirect(t *testing.T) {
 	}
 
 	// The Lambda deadline bounds the run: too short to deliver, nothing is refreshed.
-	before := c.Emu.Performed(scfRefresh)
+	before := c.Emu.Performed(actionRefresh)
 	_, err = h.Invoke(lambdaContext(t, "req-short", 1500*time.Millisecond), []byte(`{"action":"rotate"}`))
 	if err == nil || !strings.Contains(err.Error(), "skipped") {
 		t.Errorf("rotate with 1.5s left: error %v, want the zones skipped", err)
 	}
-	if n := c.Emu.Performed(scfRefresh) - before; n != 0 {
+	if n := c.Emu.Performed(actionRefresh) - before; n != 0 {
 		t.Errorf("%d refreshes with less than DELIVERY_WINDOW left", n)
 	}
 }

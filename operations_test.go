@@ -70,7 +70,7 @@ func TestHTTPRotateTooSoon(t *testing.T) {
 			if r := rotateHTTP(first); r.StatusCode != 200 {
 				t.Fatalf("first HTTP rotate: %d %s", r.StatusCode, r.Body)
 			}
-			refreshes, writes, posts := c.Emu.Performed(scfRefresh), writeCalls(c), len(c.Receiver.Events())
+			refreshes, writes, posts := c.Emu.Performed(actionRefresh), writeCalls(c), len(c.Receiver.Events())
 			r := rotateHTTP(second)
 			if r.StatusCode != 429 || !strings.Contains(r.Body, "MIN_ROTATION_INTERVAL") {
 				t.Fatalf("second HTTP rotate: %d %s, want 429 naming MIN_ROTATION_INTERVAL", r.StatusCode, r.Body)
@@ -78,7 +78,7 @@ func TestHTTPRotateTooSoon(t *testing.T) {
 			if secs, err := strconv.Atoi(r.Headers["Retry-After"]); err != nil || secs < 590 || secs > 600 {
 				t.Errorf("Retry-After %q, want about 600 seconds", r.Headers["Retry-After"])
 			}
-			if c.Emu.Performed(scfRefresh) != refreshes || writeCalls(c) != writes || len(c.Receiver.Events()) != posts {
+			if c.Emu.Performed(actionRefresh) != refreshes || writeCalls(c) != writes || len(c.Receiver.Events()) != posts {
 				t.Error("the refused rotate wrote something")
 			}
 			// Operators' triggers are not limited.

@@ -13,6 +13,7 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/scf"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/handlerkit"
 )
 
 const (
@@ -38,7 +39,7 @@ func roleCloud(t *testing.T, zones []string, env map[string]string) (*testkit.Cl
 	t.Helper()
 	c := testkit.NewCloud(t, zones, testkit.WithEnv(env), testkit.WithEmulator(emulator.Options{Roles: []string{roleARN, otherRoleARN}}))
 	clk := &fakeClock{now: time.Now()}
-	h := c.Handler()
+	h := handlerkit.New(c)
 	h.Roles = &credentials.RoleCache{Now: clk.Now}
 	// A function name STS would refuse as a session name unless cleaned.
 	ctx := scf.NewContext(context.Background(), scf.Invocation{FunctionName: "mpgw key/rotator", Namespace: "default", Region: testkit.Region})
@@ -48,6 +49,7 @@ func roleCloud(t *testing.T, zones []string, env map[string]string) (*testkit.Cl
 }
 
 func TestAssumedRoleLastsAcrossWarmInvocations(t *testing.T) {
+	t.Parallel()
 	zones := []string{"zone-role1", "zone-role2"}
 	c, clk, run := roleCloud(t, zones, map[string]string{"ROLE_ARN": roleARN})
 	base := c.Emu.RoleCredential()
@@ -118,6 +120,7 @@ func otherSigners(signers map[string]int, except string) []string {
 // Another role, or other base credentials (SCF renews the execution role's),
 // gets its own credentials.
 func TestAssumedRoleCacheKeys(t *testing.T) {
+	t.Parallel()
 	c, _, run := roleCloud(t, []string{"zone-role3"}, map[string]string{"ROLE_ARN": roleARN})
 	steps := []struct {
 		name      string
@@ -148,6 +151,7 @@ func TestAssumedRoleCacheKeys(t *testing.T) {
 }
 
 func TestAssumeRoleFailureNamesROLE_ARN(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, role string
 		fault      *emulator.Fault
@@ -161,6 +165,7 @@ func TestAssumeRoleFailureNamesROLE_ARN(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			c, _, run := roleCloud(t, []string{"zone-role4"}, map[string]string{"ROLE_ARN": tc.role})
 			if tc.fault != nil {
 				c.Emu.Inject(*tc.fault)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/handlerkit"
 )
 
 // secretsManagerActionsUsed are the Secrets Manager actions the function
@@ -22,7 +23,7 @@ import (
 func secretsManagerActionsUsed(t *testing.T) []string {
 	t.Helper()
 	c := testkit.NewCloud(t, allowedZones, testkit.WithAWS(), testkit.WithoutSSM())
-	h := c.Handler()
+	h := handlerkit.New(c)
 	for _, mode := range []string{"refresh", "staged"} {
 		_ = c.Setenv("ROTATION_MODE", mode)
 		for _, req := range []rotate.Request{{Action: rotate.Rotate}, {Action: rotate.Rotate}, {Action: rotate.Check}} {
@@ -35,11 +36,12 @@ func secretsManagerActionsUsed(t *testing.T) []string {
 	if rep, err := h.Run(t.Context(), rotate.Request{Action: rotate.Sync}); err != nil || !rep.OK {
 		t.Fatalf("sync: %v %s", err, reportJSON(t, rep))
 	}
-	var used []string
-	for _, action := range []string{"CreateSecret", "DescribeSecret", "GetSecretValue", "ListSecretVersionIds", "PutSecretValue",
-		"TagResource", "UntagResource", "UpdateSecretVersionStage"} {
-		if c.Emu.Calls("secretsmanager."+action) > 0 {
-			used = append(used, "secretsmanager:"+action)
+	// Every AWS action sent, whatever it is: a new call can never be missed.
+	// Each one the emulator logged is among them.
+	used := c.AWSActions()
+	for _, call := range c.Emu.CallLog() {
+		if aws := strings.Replace(call.Action, ".", ":", 1); aws != call.Action && !slices.Contains(used, aws) {
+			t.Errorf("the emulator served %s, which the cloud's record of AWS actions lacks", call.Action)
 		}
 	}
 	return used // GetSecretValue covers TENCENTCLOUD_CREDENTIALS_SECRET's read too

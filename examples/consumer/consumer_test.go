@@ -101,6 +101,42 @@ func (e *env) seed(current, pending, live string) {
 	e.keys = append(e.keys, current, pending, live)
 }
 
+// load seeds SSM and TEO (see seed) and loads the consumer from them.
+func (e *env) load(t *testing.T, current, pending, live string) {
+	t.Helper()
+	e.seed(current, pending, live)
+	if err := e.c.Load(context.Background()); err != nil {
+		e.checkErr(t, err)
+		t.Fatal(err)
+	}
+}
+
+// do runs Do, which must succeed; when names the moment for the failure.
+func (e *env) do(t *testing.T, when string) {
+	t.Helper()
+	if err := e.c.Do(context.Background()); err != nil {
+		e.checkErr(t, err)
+		t.Fatalf("Do %s: %v", when, err)
+	}
+}
+
+// wantReads checks the GetSecretValue calls since the last reset; which
+// says what they read.
+func (e *env) wantReads(t *testing.T, want int, which string) {
+	t.Helper()
+	if n := e.emu.Calls("GetSecretValue"); n != want {
+		t.Fatalf("GetSecretValue calls = %d, want %d (%s)", n, want, which)
+	}
+}
+
+// wantKey checks that the consumer keeps key; else says what went wrong.
+func (e *env) wantKey(t *testing.T, key, wrong string) {
+	t.Helper()
+	if !e.c.Key().Equal(secret.New(key)) {
+		t.Fatal(wrong)
+	}
+}
+
 func (e *env) checkNoKeys(t *testing.T) {
 	t.Helper()
 	for _, k := range e.keys {
@@ -132,22 +168,12 @@ func wantTried(t *testing.T, got []string, want ...string) {
 func TestSteady(t *testing.T) {
 	e := newEnv(t)
 	old := newKey(t)
-	e.seed(old, "", old)
-	ctx := context.Background()
-	if err := e.c.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.load(t, old, "", old)
 	for range 3 {
-		if err := e.c.Do(ctx); err != nil {
-			e.checkErr(t, err)
-			t.Fatal(err)
-		}
+		e.do(t, "in the steady state")
 	}
 	wantTried(t, e.gw.takeTried(), fp(old), fp(old), fp(old))
-	// Load read current and tried pending (absent); Do read nothing.
-	if n := e.emu.Calls("GetSecretValue"); n != 2 {
-		t.Fatalf("GetSecretValue calls = %d, want 2", n)
-	}
+	e.wantReads(t, 2, "Load read current and tried pending, absent; Do read nothing")
 }
 
 // (b) The key was modified: TEO's live key is pending, current is still
@@ -155,31 +181,18 @@ func TestSteady(t *testing.T) {
 // works and stays in use.
 func TestModifiedUsesPending(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
 	old, next := newKey(t), newKey(t)
-	e.seed(old, "", old)
-	if err := e.c.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.load(t, old, "", old)
 	// The rotator stages next and makes it live.
 	e.seed(old, next, next)
 	e.emu.ResetCounters()
 
-	if err := e.c.Do(ctx); err != nil {
-		e.checkErr(t, err)
-		t.Fatalf("Do during the rotation: %v", err)
-	}
+	e.do(t, "during the rotation")
 	// current re-read gave the refused key again, so it is not re-offered.
 	wantTried(t, e.gw.takeTried(), fp(old), fp(next))
-	if n := e.emu.Calls("GetSecretValue"); n != 2 {
-		t.Fatalf("GetSecretValue calls = %d, want 2 (current, then pending)", n)
-	}
-	if !e.c.Key().Equal(secret.New(next)) {
-		t.Fatal("the consumer does not keep the pending key")
-	}
-	if err := e.c.Do(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.wantReads(t, 2, "current, then pending")
+	e.wantKey(t, next, "the consumer does not keep the pending key")
+	e.do(t, "once the pending key works")
 	wantTried(t, e.gw.takeTried(), fp(next))
 }
 
@@ -187,18 +200,11 @@ func TestModifiedUsesPending(t *testing.T) {
 // copy still gets the consumer through.
 func TestModifiedUsesPreloadedPending(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
 	old, next := newKey(t), newKey(t)
-	e.seed(old, next, old)
-	if err := e.c.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.load(t, old, next, old)
 	e.emu.SetKey(zone, next)
 	e.emu.Inject(emulator.Fault{Action: "GetSecretValue", Code: "InternalError"})
-	if err := e.c.Do(ctx); err != nil {
-		e.checkErr(t, err)
-		t.Fatalf("Do with SSM down: %v", err)
-	}
+	e.do(t, "with SSM down")
 	wantTried(t, e.gw.takeTried(), fp(old), fp(next))
 }
 
@@ -206,26 +212,15 @@ func TestModifiedUsesPreloadedPending(t *testing.T) {
 // consumer still on the old key recovers by re-reading current.
 func TestPromotedRereadsCurrent(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
 	old, next := newKey(t), newKey(t)
-	e.seed(old, "", old)
-	if err := e.c.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.load(t, old, "", old)
 	e.seed(next, "", next)
 	e.emu.ResetCounters()
 
-	if err := e.c.Do(ctx); err != nil {
-		e.checkErr(t, err)
-		t.Fatalf("Do after promotion: %v", err)
-	}
+	e.do(t, "after promotion")
 	wantTried(t, e.gw.takeTried(), fp(old), fp(next))
-	if n := e.emu.Calls("GetSecretValue"); n != 1 {
-		t.Fatalf("GetSecretValue calls = %d, want 1 (current only)", n)
-	}
-	if !e.c.Key().Equal(secret.New(next)) {
-		t.Fatal("the consumer does not use the promoted key")
-	}
+	e.wantReads(t, 1, "current only")
+	e.wantKey(t, next, "the consumer does not use the promoted key")
 }
 
 // No key in SSM works: the error says so without naming a key, and only
@@ -234,19 +229,14 @@ func TestNoWorkingKey(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	old, next, other := newKey(t), newKey(t), newKey(t)
-	e.seed(old, next, other)
-	if err := e.c.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.load(t, old, next, other)
 	err := e.c.Do(ctx)
 	if !errors.Is(err, ErrNoWorkingKey) {
 		t.Fatalf("Do = %v, want ErrNoWorkingKey", err)
 	}
 	e.checkErr(t, err)
 	wantTried(t, e.gw.takeTried(), fp(old), fp(next))
-	if !e.c.Key().Equal(secret.New(old)) {
-		t.Fatal("a refused key was adopted")
-	}
+	e.wantKey(t, old, "a refused key was adopted")
 
 	// A failure that is not about the key is returned as is.
 	boom := errors.New("connection refused")

@@ -22,6 +22,7 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/tcapi"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/handlerkit"
 )
 
 const (
@@ -64,7 +65,7 @@ func runCLI(t *testing.T, c *testkit.Cloud, stdin string, args ...string) result
 	h := &keyrotator.Handler{
 		Getenv: c.Getenv,
 		Logger: slog.New(slog.NewJSONHandler(&stderr, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Tuning: testkit.Fast,
+		Tuning: handlerkit.Fast,
 	}
 	code := Main(context.Background(), args, Env{
 		Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &stderr, Getenv: c.Getenv, Handler: h,

@@ -12,13 +12,13 @@ import (
 	"net/rpc"
 	"slices"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	keyrotator "github.com/mpgw-keyrotator/mpgw-keyrotator"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/envmap"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/scf"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
@@ -122,7 +122,7 @@ type demoRun struct {
 	rpcLis   net.Listener
 	rpcAddr  string
 	client   *rpc.Client
-	env      *lockedEnv
+	env      *envmap.Env
 }
 
 func startDemo() (*demoRun, error) {
@@ -148,7 +148,7 @@ func startDemo() (*demoRun, error) {
 	// The function's configuration, as a deploy file would set it. No
 	// credentials here: they come with each invoke.
 	aws := d.emu.AWSCredential()
-	d.env = &lockedEnv{vars: map[string]string{
+	d.env = envmap.New(map[string]string{
 		// AWS Secrets Manager too, through the AWS SDK's own variables (on
 		// Lambda the role's keys arrive the same way).
 		"AWS_SECRET_ID":                    demoAWSSecret,
@@ -165,10 +165,10 @@ func startDemo() (*demoRun, error) {
 		"TENCENTCLOUD_REGION":              demoRegion,
 		"WEBHOOK_URL":                      d.hookURL,
 		"WEBHOOK_SECRET":                   whsec,
-	}}
+	})
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	h := &keyrotator.Handler{Getenv: d.env.get, Logger: logger}
-	srv := &scf.Server{Handler: h, Setenv: d.env.set, Logger: logger}
+	h := &keyrotator.Handler{Getenv: d.env.Get, Logger: logger}
+	srv := &scf.Server{Handler: h, Setenv: d.env.Set, Logger: logger}
 	if d.rpcLis, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		d.close()
 		return nil, err
@@ -280,24 +280,4 @@ func (d *demoRun) close() {
 	if d.emu != nil {
 		d.emu.Close()
 	}
-}
-
-// lockedEnv is the function's environment inside the demo: the SCF runtime
-// applies each invoke's Environment to it, as it would to the process.
-type lockedEnv struct {
-	mu   sync.Mutex
-	vars map[string]string
-}
-
-func (e *lockedEnv) get(k string) string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.vars[k]
-}
-
-func (e *lockedEnv) set(k, v string) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.vars[k] = v
-	return nil
 }

@@ -2,7 +2,6 @@ package credentials
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/tcapi"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
 )
 
 const (
@@ -23,15 +23,7 @@ const (
 
 func stsCloud(t *testing.T) (*emulator.Emulator, config.Endpoint) {
 	t.Helper()
-	emu := emulator.New(emulator.Options{Zones: []string{roleZone}, Roles: []string{testRole}})
-	srv := httptest.NewServer(emu)
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { emu.Close() })
-	ep, err := config.ParseEndpoint(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return emu, ep
+	return testkit.StartEmulator(t, emulator.Options{Zones: []string{roleZone}, Roles: []string{testRole}})
 }
 
 func permanent(emu *emulator.Emulator) Credential {

@@ -1,20 +1,19 @@
 package emulator
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/logbuf"
 )
 
 func startedClient(t *testing.T, e *Emulator, cred Credential, region string) *common.Client {
@@ -170,22 +169,9 @@ func TestControlSurface(t *testing.T) {
 	})
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is the shared test log buffer, under the name this package's
+// tests (aws_test.go too) use.
+type syncBuffer = logbuf.Buffer
 
 // TestLogNeverShowsSecrets logs one line per call, with no key, secret
 // value, secret key, token or signature in it.

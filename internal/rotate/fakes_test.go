@@ -1,7 +1,6 @@
 package rotate
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -19,6 +18,7 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/logbuf"
 )
 
 const (
@@ -523,26 +523,8 @@ var (
 	_ TEO = (*fakeTEO)(nil)
 )
 
-// lockedBuffer collects log lines from concurrent zones.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func newEngine(teo *fakeTEO, allowed []string, sinks ...sink.Sink) (*Engine, *lockedBuffer) {
-	logs := &lockedBuffer{}
+func newEngine(teo *fakeTEO, allowed []string, sinks ...sink.Sink) (*Engine, *logbuf.Buffer) {
+	logs := &logbuf.Buffer{}
 	return &Engine{
 		Allowed: allowed, TEO: teo, Sinks: sinks,
 		Margin:       time.Millisecond,
@@ -553,7 +535,7 @@ func newEngine(teo *fakeTEO, allowed []string, sinks ...sink.Sink) (*Engine, *lo
 
 // noLeak fails if any key the fake ever held shows in the report, its
 // error, the logs, the failure notices of the given hooks or extra.
-func noLeak(t *testing.T, teo *fakeTEO, rep Report, logs *lockedBuffer, hooks []*hookSink, extra ...string) {
+func noLeak(t *testing.T, teo *fakeTEO, rep Report, logs *logbuf.Buffer, hooks []*hookSink, extra ...string) {
 	t.Helper()
 	b, err := json.Marshal(rep)
 	if err != nil {

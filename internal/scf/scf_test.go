@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/scf"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/logbuf"
 )
 
 // Local copies of the wire messages, declared as scf-go-lib declares them. The
@@ -67,40 +69,15 @@ type (
 	}
 )
 
-// serve runs srv on a loopback listener until the test ends, then checks that
-// Serve returned because the listener was closed.
-func serve(t *testing.T, srv *scf.Server) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	t.Cleanup(func() {
-		l.Close()
-		if err := <-done; !errors.Is(err, net.ErrClosed) {
-			t.Errorf("Serve returned %v, want net.ErrClosed", err)
-		}
-	})
-	return l.Addr().String()
-}
-
-func dial(t *testing.T, addr string) *rpc.Client {
-	t.Helper()
-	c, err := rpc.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// start serves h and returns a connected client.
-func start(t *testing.T, srv *scf.Server) *rpc.Client {
-	t.Helper()
-	return dial(t, serve(t, srv))
-}
+// serve, dial and start are the SCF set-up that the root package's
+// end-to-end tests share: serve runs a server on loopback until the test
+// ends (and checks that Serve then returned net.ErrClosed), dial connects a
+// client, start does both.
+var (
+	serve = testkit.ServeSCF
+	dial  = testkit.DialSCF
+	start = testkit.StartSCF
+)
 
 func invoke(t *testing.T, c *rpc.Client, req InvokeRequest) InvokeResponse {
 	t.Helper()
@@ -122,24 +99,6 @@ func sent(ch chan<- context.Context, h scf.HandlerFunc) scf.HandlerFunc {
 }
 
 func echo(_ context.Context, payload []byte) ([]byte, error) { return payload, nil }
-
-// lockedBuffer lets the server's goroutines log while the test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func TestPing(t *testing.T) {
 	t.Parallel()
@@ -334,7 +293,7 @@ func TestEnvironment(t *testing.T) {
 
 func TestLogging(t *testing.T) {
 	t.Parallel()
-	var out lockedBuffer
+	var out logbuf.Buffer
 	c := start(t, &scf.Server{
 		Handler: scf.HandlerFunc(echo),
 		Logger:  slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug})),

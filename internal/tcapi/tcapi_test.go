@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/endpoint"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/ratelimit"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
 )
 
 const (
@@ -27,7 +27,7 @@ const (
 )
 
 // fastRetry is retry.API()'s number of attempts without the waiting.
-var fastRetry = retry.Policy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond}
+var fastRetry = testkit.FastRetry
 
 type keyAnswer struct{ SecretKey string }
 
@@ -37,19 +37,10 @@ type zoneParams struct{ ZoneId string }
 // client signing with the emulator's role credential.
 func newCloud(t *testing.T) (*emulator.Emulator, *Client) {
 	t.Helper()
-	emu := emulator.New(emulator.Options{Zones: []string{testZone}})
-	srv := httptest.NewServer(emu)
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { emu.Close() })
-	ep, err := endpoint.Parse(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	role := emu.RoleCredential()
+	emu, ep := testkit.StartEmulator(t, emulator.Options{Zones: []string{testZone}})
 	return emu, &Client{
-		Service: "teo", Version: "2022-09-01", Endpoint: ep,
-		Credential: common.NewTokenCredential(role.SecretID, role.SecretKey, role.Token),
-		Timeout:    5 * time.Second, Retry: fastRetry,
+		Service: "teo", Version: "2022-09-01", Endpoint: ep, Credential: testkit.RoleCredential(emu),
+		Timeout: 5 * time.Second, Retry: fastRetry,
 	}
 }
 

@@ -1,27 +1,34 @@
 // Package testkit sets up the function against the built-in emulator for
-// tests: a cloud with zones, the function's environment, a handler tuned
-// for fast retries, and a log buffer to scan for leaked keys.
+// tests: a cloud with zones, the function's environment, webhook receivers
+// that misbehave on demand, and a log buffer to scan for leaked keys.
+//
+// It does not import the root package, so that the tests of the lower
+// packages can use it too; handlerkit builds the function's Handler on a
+// Cloud.
 package testkit
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	keyrotator "github.com/mpgw-keyrotator/mpgw-keyrotator"
+	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
+
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/envmap"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/webhook"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/logbuf"
 )
 
 // Region of the emulated SSM secrets.
@@ -40,14 +47,10 @@ const (
 	AWSSecretID = "mpgw/{zone}"
 )
 
-// Fast retries: the same logic as production, without the waiting.
-var Fast = keyrotator.Tuning{
-	APITimeout:     5 * time.Second,
-	APIRetry:       retry.Policy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond},
-	WebhookRetry:   retry.Policy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond},
-	WebhookTimeout: 2 * time.Second,
-	RefreshRetry:   retry.Policy{Attempts: 3, Initial: time.Millisecond, Max: 5 * time.Millisecond},
-}
+// FastRetry is the production number of attempts of an API call or a
+// webhook delivery (4) without the waiting: tests that are not about timing
+// use it so that a transient fault costs milliseconds.
+var FastRetry = retry.Policy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond}
 
 // Cloud is an emulator, optionally a webhook receiver, and the function's
 // environment pointing at them.
@@ -55,9 +58,10 @@ type Cloud struct {
 	Emu      *emulator.Emulator
 	Receiver *webhook.Receiver // nil unless WithWebhook
 	Hook     *HookFault        // makes the receiver misbehave; nil unless WithWebhook
-	Env      map[string]string
+	env      *envmap.Env
 	Logs     *Buffer
 	mu       sync.Mutex
+	actions  map[string]bool // "service:action" of every API request received: true for AWS
 }
 
 // Option adjusts a Cloud before it starts.
@@ -87,6 +91,35 @@ func WithEnv(kv map[string]string) Option {
 // WithEmulator changes the emulator's options (Zones are set by NewCloud).
 func WithEmulator(o emulator.Options) Option { return func(s *setup) { s.emuOpts = o } }
 
+// StartEmulator serves a new emulator on loopback until the test ends (then
+// closes both) and returns it with its endpoint: the set-up of every test
+// that talks to the emulator through a client of its own.
+func StartEmulator(t testing.TB, o emulator.Options) (*emulator.Emulator, config.Endpoint) {
+	t.Helper()
+	emu := emulator.New(o)
+	return emu, serve(t, emu, emu)
+}
+
+// serve serves h (emu, or a handler in front of it) on loopback until the
+// test ends, then closes emu, and returns the endpoint.
+func serve(t testing.TB, emu *emulator.Emulator, h http.Handler) config.Endpoint {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { emu.Close() })
+	ep, err := config.ParseEndpoint(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ep
+}
+
+// RoleCredential is emu's role (temporary) credential as the SDK signs with it.
+func RoleCredential(emu *emulator.Emulator) *common.Credential {
+	role := emu.RoleCredential()
+	return common.NewTokenCredential(role.SecretID, role.SecretKey, role.Token)
+}
+
 // NewCloud starts an emulator holding zones and returns the environment of a
 // function configured for them with the role (temporary) credentials.
 func NewCloud(t testing.TB, zones []string, opts ...Option) *Cloud {
@@ -99,32 +132,30 @@ func NewCloud(t testing.TB, zones []string, opts ...Option) *Cloud {
 	c := &Cloud{Logs: &Buffer{}}
 	s.emuOpts.Logger = slog.New(slog.NewJSONHandler(c.Logs, nil))
 	c.Emu = emulator.New(s.emuOpts)
-	srv := httptest.NewServer(c.Emu)
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { c.Emu.Close() })
+	url := serve(t, c.Emu, c.recordActions(c.Emu)).URL()
 	role := c.Emu.RoleCredential()
-	c.Env = map[string]string{
+	vars := map[string]string{
 		"ZONE_IDS":                  strings.Join(zones, ","),
-		"TEO_ENDPOINT":              srv.URL,
-		"SSM_ENDPOINT":              srv.URL,
-		"STS_ENDPOINT":              srv.URL,
+		"TEO_ENDPOINT":              url,
+		"SSM_ENDPOINT":              url,
+		"STS_ENDPOINT":              url,
 		"TENCENTCLOUD_REGION":       Region,
 		"TENCENTCLOUD_SECRETID":     role.SecretID,
 		"TENCENTCLOUD_SECRETKEY":    role.SecretKey,
 		"TENCENTCLOUD_SESSIONTOKEN": role.Token,
 	}
 	if s.ssm {
-		c.Env["SSM_SECRET_NAME"] = SecretName
-		c.Env["SSM_VERSION_ID"] = VersionID
+		vars["SSM_SECRET_NAME"] = SecretName
+		vars["SSM_VERSION_ID"] = VersionID
 	}
 	if s.aws {
 		cred := c.Emu.AWSCredential()
-		c.Env["AWS_SECRET_ID"] = AWSSecretID
-		c.Env["AWS_REGION"] = AWSRegion
-		c.Env["AWS_ACCESS_KEY_ID"] = cred.AccessKeyID
-		c.Env["AWS_SECRET_ACCESS_KEY"] = cred.SecretAccessKey
-		c.Env["AWS_SESSION_TOKEN"] = cred.SessionToken
-		c.Env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = srv.URL
+		vars["AWS_SECRET_ID"] = AWSSecretID
+		vars["AWS_REGION"] = AWSRegion
+		vars["AWS_ACCESS_KEY_ID"] = cred.AccessKeyID
+		vars["AWS_SECRET_ACCESS_KEY"] = cred.SecretAccessKey
+		vars["AWS_SESSION_TOKEN"] = cred.SessionToken
+		vars["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = url
 	}
 	if s.webhook {
 		secret := NewWebhookSecret()
@@ -137,16 +168,17 @@ func NewCloud(t testing.TB, zones []string, opts ...Option) *Cloud {
 		t.Cleanup(hook.Close)
 		t.Cleanup(c.Hook.Clear) // release hanging requests before the server closes
 		c.Receiver = recv
-		c.Env["WEBHOOK_URL"] = hook.URL + "/hook"
-		c.Env["WEBHOOK_SECRET"] = secret
+		vars["WEBHOOK_URL"] = hook.URL + "/hook"
+		vars["WEBHOOK_SECRET"] = secret
 	}
 	for k, v := range s.env {
 		if v == "" {
-			delete(c.Env, k)
+			delete(vars, k)
 		} else {
-			c.Env[k] = v
+			vars[k] = v
 		}
 	}
+	c.env = envmap.New(vars)
 	return c
 }
 
@@ -158,27 +190,66 @@ func NewWebhookSecret() string {
 }
 
 // Getenv reads the function's environment (safe for concurrent use).
-func (c *Cloud) Getenv(k string) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.Env[k]
-}
+func (c *Cloud) Getenv(k string) string { return c.env.Get(k) }
 
 // Setenv changes the function's environment (safe for concurrent use).
-func (c *Cloud) Setenv(k, v string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.Env[k] = v
-	return nil
+func (c *Cloud) Setenv(k, v string) error { return c.env.Set(k, v) }
+
+// tc3Service is the service of a TC3-HMAC-SHA256 Authorization header's
+// credential scope (<SecretId>/<date>/<service>/tc3_request).
+var tc3Service = regexp.MustCompile(`Credential=[^/,]+/[^/,]+/([^/,]+)/tc3_request`)
+
+// recordActions notes the service and action of every API request before
+// the emulator serves it: for a Tencent Cloud call the service its signature
+// is scoped to and X-TC-Action, for an AWS one X-Amz-Target
+// ("secretsmanager.X").
+func (c *Cloud) recordActions(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var action string
+		aws := false
+		if target := r.Header.Get("X-Amz-Target"); target != "" {
+			action, aws = strings.Replace(target, ".", ":", 1), true
+		} else if a := r.Header.Get("X-TC-Action"); a != "" {
+			service := "?"
+			if m := tc3Service.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+				service = m[1]
+			}
+			action = service + ":" + a
+		}
+		if action != "" {
+			c.mu.Lock()
+			if c.actions == nil {
+				c.actions = map[string]bool{}
+			}
+			c.actions[action] = aws
+			c.mu.Unlock()
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
-// Handler returns a new function instance on this cloud, logging to Logs.
-func (c *Cloud) Handler() *keyrotator.Handler {
-	return &keyrotator.Handler{
-		Getenv: c.Getenv,
-		Logger: slog.New(slog.NewJSONHandler(c.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Tuning: Fast,
+// Actions is every action the function sent to the cloud, as
+// "service:action" ("teo:RefreshMultiPathGatewaySecretKey",
+// "secretsmanager:GetSecretValue"), sorted: what its role must be granted.
+func (c *Cloud) Actions() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Sorted(maps.Keys(c.actions))
+}
+
+// AWSActions is Actions without the Tencent Cloud ones: what the function's
+// AWS role must be granted.
+func (c *Cloud) AWSActions() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for a, aws := range c.actions {
+		if aws {
+			out = append(out, a)
+		}
 	}
+	slices.Sort(out)
+	return out
 }
 
 // SecretName is the SSM secret of zone.
@@ -267,23 +338,9 @@ func excerpt(out, s string) string {
 	return strings.ReplaceAll(out[start:i], "\n", " ") + "<SECRET>"
 }
 
-// Buffer is a bytes.Buffer safe for concurrent writers.
-type Buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+// Buffer is a bytes.Buffer safe for concurrent writers (logbuf's, for the
+// tests that import testkit).
+type Buffer = logbuf.Buffer
 
 // HookFault makes the webhook endpoint fail the way real ones do.
 type HookFault struct {

@@ -8,13 +8,10 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
@@ -44,7 +41,7 @@ var reads = []string{"GetSecretValue", "DescribeSecret", "ListSecretVersionIds"}
 
 // fastRetry is the client's policy: production logic without the waiting.
 // A transient failure that persists is sent fastRetry.Attempts times.
-var fastRetry = retry.Policy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond}
+var fastRetry = testkit.FastRetry
 
 type fixture struct {
 	emu  *emulator.Emulator
@@ -56,20 +53,12 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	emu := emulator.New(emulator.Options{})
-	srv := httptest.NewServer(emu)
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { emu.Close() })
-	ep, err := config.ParseEndpoint(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	emu, ep := testkit.StartEmulator(t, emulator.Options{})
 	logs := &testkit.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	role := emu.RoleCredential()
 	api := &tcapi.Client{
 		Endpoint:   ep,
-		Credential: common.NewTokenCredential(role.SecretID, role.SecretKey, role.Token),
+		Credential: testkit.RoleCredential(emu),
 		Limits:     tcapi.NewLimits(20, ssm.RateLimits()),
 		Timeout:    5 * time.Second, Retry: fastRetry, Logger: logger,
 	}

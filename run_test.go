@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit/handlerkit"
 )
 
 const (
@@ -29,11 +32,35 @@ func zoneIDs(n int) []string {
 
 func run(t *testing.T, c *testkit.Cloud, req rotate.Request) rotate.Report {
 	t.Helper()
-	rep, err := c.Handler().Run(context.Background(), req)
+	rep, err := handlerkit.New(c).Run(context.Background(), req)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	return rep
+}
+
+// assertRotated checks that z says rotated and the cloud agrees: zone's key
+// changed from before, SSM and every sink of also (its name → the value it
+// holds) hold the live key, and the report's fingerprints are the live
+// key's and before's.
+func assertRotated(t *testing.T, c *testkit.Cloud, z rotate.ZoneResult, before string, also map[string]string) {
+	t.Helper()
+	live := c.Live(z.ZoneID)
+	sinks := map[string]string{"SSM": c.SSMValue(z.ZoneID)}
+	maps.Copy(sinks, also)
+	switch {
+	case z.Outcome != rotate.Rotated:
+		t.Errorf("%s: outcome %s: %s", z.ZoneID, z.Outcome, z.Error)
+	case live == before:
+		t.Errorf("%s: key not changed", z.ZoneID)
+	case z.Fingerprint != secret.Fingerprint(live) || z.PreviousFingerprint != secret.Fingerprint(before):
+		t.Errorf("%s: fingerprints %s <- %s do not match the emulator", z.ZoneID, z.Fingerprint, z.PreviousFingerprint)
+	}
+	for _, name := range slices.Sorted(maps.Keys(sinks)) {
+		if v := sinks[name]; v != live {
+			t.Errorf("%s: %s holds %s, live is %s", z.ZoneID, name, secret.Fingerprint(v), secret.Fingerprint(live))
+		}
+	}
 }
 
 func reportJSON(t testing.TB, rep rotate.Report) string {
@@ -46,8 +73,10 @@ func reportJSON(t testing.TB, rep rotate.Report) string {
 }
 
 func TestRotateEveryZone(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{1, 50} {
 		t.Run(fmt.Sprintf("%d zones", n), func(t *testing.T) {
+			t.Parallel()
 			zones := zoneIDs(n)
 			c := testkit.NewCloud(t, zones)
 			before := map[string]string{}
@@ -59,19 +88,10 @@ func TestRotateEveryZone(t *testing.T) {
 				t.Fatalf("report not ok: %s", reportJSON(t, rep))
 			}
 			for i, z := range rep.Zones {
-				live := c.Live(z.ZoneID)
-				switch {
-				case z.ZoneID != zones[i]:
+				if z.ZoneID != zones[i] {
 					t.Errorf("zone %d is %s, want %s (report keeps request order)", i, z.ZoneID, zones[i])
-				case z.Outcome != rotate.Rotated:
-					t.Errorf("%s: outcome %s: %s", z.ZoneID, z.Outcome, z.Error)
-				case live == before[z.ZoneID]:
-					t.Errorf("%s: key not changed", z.ZoneID)
-				case c.SSMValue(z.ZoneID) != live:
-					t.Errorf("%s: SSM holds %s, live is %s", z.ZoneID, secret.Fingerprint(c.SSMValue(z.ZoneID)), secret.Fingerprint(live))
-				case z.Fingerprint != secret.Fingerprint(live) || z.PreviousFingerprint != secret.Fingerprint(before[z.ZoneID]):
-					t.Errorf("%s: fingerprints %s <- %s do not match the emulator", z.ZoneID, z.Fingerprint, z.PreviousFingerprint)
 				}
+				assertRotated(t, c, z, before[z.ZoneID], nil)
 			}
 			if got := c.Emu.Performed(actionRefresh); got != n {
 				t.Errorf("%d refreshes for %d zones", got, n)
@@ -102,6 +122,7 @@ func values(m map[string]string) []string {
 }
 
 func TestAllowList(t *testing.T) {
+	t.Parallel()
 	// zone-outside exists in the account but is not in ZONE_IDS.
 	c := testkit.NewCloud(t, []string{"zone-inside", "zone-outside"}, testkit.WithEnv(map[string]string{"ZONE_IDS": "zone-inside"}))
 	outsideKey := c.Live("zone-outside")
@@ -128,6 +149,7 @@ func TestAllowList(t *testing.T) {
 }
 
 func TestUnknownZone(t *testing.T) {
+	t.Parallel()
 	c := testkit.NewCloud(t, []string{"zone-known"}, testkit.WithEnv(map[string]string{"ZONE_IDS": "zone-known,zone-ghost"}))
 	rep := run(t, c, rotate.Request{Action: rotate.Rotate})
 	ghost := rep.Zones[1]
@@ -151,6 +173,7 @@ func TestUnknownZone(t *testing.T) {
 // transient ones are retried and succeed, and a refresh whose answer was
 // lost is never repeated.
 func TestAPIErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name         string
 		fault        emulator.Fault
@@ -205,6 +228,7 @@ func TestAPIErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			zone := "zone-errors"
 			c := testkit.NewCloud(t, []string{zone})
 			// A first rotation creates the secret, so that later faults hit
@@ -249,6 +273,7 @@ func TestAPIErrors(t *testing.T) {
 }
 
 func TestWrongCredentials(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ name, variable, value, wantCode string }{
 		{"wrong secret key", "TENCENTCLOUD_SECRETKEY", "not-the-key", "AuthFailure.SignatureFailure"},
 		{"unknown secret id", "TENCENTCLOUD_SECRETID", "AKIDunknown", "AuthFailure.SecretIdNotFound"},
@@ -256,6 +281,7 @@ func TestWrongCredentials(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			c := testkit.NewCloud(t, []string{"zone-creds"}, testkit.WithEnv(map[string]string{tc.variable: tc.value}))
 			rep := run(t, c, rotate.Request{Action: rotate.Rotate})
 			z := rep.Zones[0]
@@ -276,7 +302,7 @@ func TestMissingCredentials(t *testing.T) {
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("TENCENTCLOUD_CREDENTIALS_FILE", "unset below") // restores the original when done
 	os.Unsetenv("TENCENTCLOUD_CREDENTIALS_FILE")
-	_, err := c.Handler().Run(context.Background(), rotate.Request{Action: rotate.Rotate})
+	_, err := handlerkit.New(c).Run(context.Background(), rotate.Request{Action: rotate.Rotate})
 	if err == nil || !strings.Contains(err.Error(), "TENCENTCLOUD_SECRETID") {
 		t.Fatalf("err = %v", err)
 	}

@@ -1,0 +1,5 @@
+//go:build race
+
+package keyrotator_test
+
+func init() { raceEnabled = true }

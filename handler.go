@@ -25,6 +25,7 @@ import (
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/credentials"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/endpoint"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/httptrigger"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
@@ -235,7 +236,7 @@ func (h *Handler) engine(ctx context.Context, cfg config.Config, getenv func(str
 		return nil, err
 	}
 	t := h.Tuning
-	api := func(ep config.Endpoint, limits *tcapi.Limits) *tcapi.Client {
+	api := func(ep endpoint.Endpoint, limits *tcapi.Limits) *tcapi.Client {
 		return &tcapi.Client{Endpoint: ep, Credential: cred, Limits: limits,
 			Timeout: t.APITimeout, Retry: t.APIRetry, Transport: h.Transport, Logger: log}
 	}

@@ -16,8 +16,8 @@ import (
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
 
 	keyrotator "github.com/mpgw-keyrotator/mpgw-keyrotator"
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/endpoint"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/tcapi"
@@ -497,7 +497,7 @@ func TestEmulatorCommand(t *testing.T) {
 	if vars["ZONE_IDS"] != "zone-emu01,zone-emu02" {
 		t.Errorf("ZONE_IDS=%s", vars["ZONE_IDS"])
 	}
-	ep, err := config.ParseEndpoint(vars["TEO_ENDPOINT"])
+	ep, err := endpoint.Parse(vars["TEO_ENDPOINT"])
 	if err != nil || ep.Scheme != "http" || !strings.HasPrefix(ep.Host, "127.0.0.1:") {
 		t.Fatalf("TEO_ENDPOINT %q: %v", vars["TEO_ENDPOINT"], err)
 	}

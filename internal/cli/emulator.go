@@ -11,6 +11,7 @@ import (
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/endpoint"
 )
 
 // serveEmulator runs the built-in cloud emulator until interrupted, after
@@ -34,7 +35,7 @@ func serveEmulator(ctx context.Context, args []string, env Env) int {
 			return ExitUsage
 		}
 	}
-	if host, _, err := net.SplitHostPort(*addr); err != nil || !config.IsLoopback(host) {
+	if host, _, err := net.SplitHostPort(*addr); err != nil || !endpoint.IsLoopback(host) {
 		// The control surface has no authentication and the credentials
 		// are printed: say so when the emulator is reachable from outside.
 		fmt.Fprintf(env.Stderr, "emulator: warning: %s is not a loopback address; anyone who can reach it can read its state and inject faults\n", *addr)

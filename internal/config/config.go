@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/endpoint"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/stdwebhook"
 )
@@ -50,7 +51,7 @@ func ForZone(template, zone string) string {
 // Config is the validated configuration of one function instance.
 type Config struct {
 	Zones        []string // the allow-list, in configured order, without duplicates
-	TEO          Endpoint
+	TEO          endpoint.Endpoint
 	TEORateLimit float64
 	// DeliveryWindow: a zone is refreshed only with this much time left.
 	DeliveryWindow time.Duration
@@ -76,7 +77,7 @@ type Config struct {
 	TriggerSecret string
 
 	RoleARN string
-	STS     Endpoint
+	STS     endpoint.Endpoint
 	Region  string // TENCENTCLOUD_REGION, the function's own region
 
 	LogLevel slog.Level
@@ -90,7 +91,7 @@ type SSM struct {
 	// promoted to VersionID; never equal to VersionID.
 	PendingVersionID string
 	Region           string
-	Endpoint         Endpoint
+	Endpoint         endpoint.Endpoint
 }
 
 // SecretNameFor is the secret that holds zone's key.
@@ -287,8 +288,8 @@ func (l *loader) zones(name string) []string {
 	return zones
 }
 
-func (l *loader) endpoint(name, def string) Endpoint {
-	e, err := ParseEndpoint(l.get(name, def))
+func (l *loader) endpoint(name, def string) endpoint.Endpoint {
+	e, err := endpoint.Parse(l.get(name, def))
 	if err != nil {
 		l.fail(name, "%v", err)
 	}
@@ -462,7 +463,7 @@ func (l *loader) awsEnvironment() {
 	}
 	for _, name := range []string{"AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"} {
 		if v := l.get(name, ""); v != "" {
-			if _, err := ParseEndpoint(v); err != nil {
+			if _, err := endpoint.Parse(v); err != nil {
 				l.fail(name, "%v", err)
 			}
 		}
@@ -487,14 +488,14 @@ func (l *loader) webhook() *Webhook {
 	case u.Fragment != "":
 		l.fail("WEBHOOK_URL", "must not have a fragment")
 	case u.Scheme == "https":
-	case u.Scheme == "http" && IsLoopback(u.Hostname()):
+	case u.Scheme == "http" && endpoint.IsLoopback(u.Hostname()):
 	case u.Scheme == "http":
 		l.fail("WEBHOOK_URL", "must be https (http is accepted only for loopback hosts): the body carries the key")
 	default:
 		l.fail("WEBHOOK_URL", "scheme %q is not https", u.Scheme)
 	}
 	if err == nil && u.Host != "" {
-		if herr := validHostPort(u.Host); herr != nil {
+		if herr := endpoint.ValidHostPort(u.Host); herr != nil {
 			l.fail("WEBHOOK_URL", "%v", herr)
 		}
 	}

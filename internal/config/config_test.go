@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/endpoint"
 )
 
 func TestParseZones(t *testing.T) {
@@ -41,56 +43,6 @@ func TestParseZones(t *testing.T) {
 		}
 		if err != nil || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("ParseZones(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
-		}
-	}
-}
-
-func TestParseEndpoint(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    Endpoint
-		wantErr string
-	}{
-		{in: "teo.tencentcloudapi.com", want: Endpoint{Scheme: "https", Host: "teo.tencentcloudapi.com"}},
-		{in: "teo.intl.tencentcloudapi.com", want: Endpoint{Scheme: "https", Host: "teo.intl.tencentcloudapi.com"}},
-		{in: "TEO.TencentCloudAPI.com", want: Endpoint{Scheme: "https", Host: "teo.tencentcloudapi.com"}},
-		{in: "https://teo.tencentcloudapi.com", want: Endpoint{Scheme: "https", Host: "teo.tencentcloudapi.com"}},
-		{in: "https://teo.tencentcloudapi.com/", want: Endpoint{Scheme: "https", Host: "teo.tencentcloudapi.com"}},
-		{in: "proxy.internal:8443", want: Endpoint{Scheme: "https", Host: "proxy.internal:8443"}},
-		{in: "http://127.0.0.1:8080", want: Endpoint{Scheme: "http", Host: "127.0.0.1:8080"}},
-		{in: "http://localhost:9", want: Endpoint{Scheme: "http", Host: "localhost:9"}},
-		{in: "http://[::1]:8080", want: Endpoint{Scheme: "http", Host: "[::1]:8080"}},
-		{in: "  https://10.0.0.1  ", want: Endpoint{Scheme: "https", Host: "10.0.0.1"}},
-		{in: "", wantErr: "empty"},
-		{in: "http://teo.tencentcloudapi.com", wantErr: "only for loopback"},
-		{in: "http://10.0.0.1:80", wantErr: "only for loopback"},
-		{in: "ftp://teo.tencentcloudapi.com", wantErr: "not https"},
-		{in: "https://teo.tencentcloudapi.com/v3", wantErr: "no path"},
-		{in: "https://user:pw@teo.tencentcloudapi.com", wantErr: "must not carry credentials"},
-		{in: "https://teo.tencentcloudapi.com?x=1", wantErr: "without credentials"},
-		{in: "teo.tencentcloudapi.com:0", wantErr: "bad port"},
-		{in: "teo.tencentcloudapi.com:70000", wantErr: "bad port"},
-		{in: "teo.tencentcloudapi.com:http", wantErr: ""},
-		{in: "teo..com", wantErr: "bad host name"},
-		{in: "-teo.com", wantErr: "bad host name"},
-		{in: "teo_x.com", wantErr: "bad host name"},
-		{in: "https://", wantErr: "missing host"},
-		{in: "://x", wantErr: ""},
-		{in: "te o.com", wantErr: ""},
-		{in: "%zz", wantErr: ""},
-		{in: "\x00", wantErr: ""},
-	}
-	for _, tc := range tests {
-		got, err := ParseEndpoint(tc.in)
-		wantFail := tc.wantErr != "" || tc.want == (Endpoint{})
-		if wantFail {
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("ParseEndpoint(%q) = %v, %v; want error %q", tc.in, got, err, tc.wantErr)
-			}
-			continue
-		}
-		if err != nil || got != tc.want {
-			t.Errorf("ParseEndpoint(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
 	}
 }
@@ -353,12 +305,12 @@ func TestEndpointNeverQuotesUserinfo(t *testing.T) {
 		"https://" + password + "@[::1",
 	}
 	for _, v := range values {
-		_, err := ParseEndpoint(v)
+		_, err := endpoint.Parse(v)
 		if err == nil || !strings.Contains(err.Error(), "must not carry credentials") {
-			t.Errorf("ParseEndpoint(%q) error = %v, want credentials refused", v, err)
+			t.Errorf("endpoint.Parse(%q) error = %v, want credentials refused", v, err)
 		}
 		if err != nil && strings.Contains(err.Error(), password) {
-			t.Errorf("ParseEndpoint error quotes the password: %v", err)
+			t.Errorf("endpoint.Parse error quotes the password: %v", err)
 		}
 		for _, name := range []string{"TEO_ENDPOINT", "SSM_ENDPOINT", "STS_ENDPOINT", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"} {
 			_, err := Load(env(map[string]string{"ZONE_IDS": "zone-a", "SSM_SECRET_NAME": "k", "TENCENTCLOUD_REGION": "ap-guangzhou",
@@ -369,7 +321,7 @@ func TestEndpointNeverQuotesUserinfo(t *testing.T) {
 		}
 	}
 	// An '@' in a path is no userinfo (the path is refused for itself).
-	if _, err := ParseEndpoint("https://teo.tencentcloudapi.com/a@b"); err == nil || !strings.Contains(err.Error(), "no path") {
+	if _, err := endpoint.Parse("https://teo.tencentcloudapi.com/a@b"); err == nil || !strings.Contains(err.Error(), "no path") {
 		t.Errorf("path with @: %v", err)
 	}
 }

@@ -8,8 +8,8 @@ import (
 
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
 
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/endpoint"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/tcapi"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
@@ -21,7 +21,7 @@ const (
 	roleZone  = "zone-role01"
 )
 
-func stsCloud(t *testing.T) (*emulator.Emulator, config.Endpoint) {
+func stsCloud(t *testing.T) (*emulator.Emulator, endpoint.Endpoint) {
 	t.Helper()
 	return testkit.StartEmulator(t, emulator.Options{Zones: []string{roleZone}, Roles: []string{testRole}})
 }
@@ -32,7 +32,7 @@ func permanent(emu *emulator.Emulator) Credential {
 }
 
 // describe calls TEO through tcapi with cred and returns the zone's key.
-func describe(t *testing.T, ep config.Endpoint, cred common.CredentialIface) (string, error) {
+func describe(t *testing.T, ep endpoint.Endpoint, cred common.CredentialIface) (string, error) {
 	t.Helper()
 	c := &tcapi.Client{Service: "teo", Version: "2022-09-01", Endpoint: ep, Credential: cred,
 		Retry: retry.Policy{Attempts: 2, Initial: time.Millisecond, Max: time.Millisecond}}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
 
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/endpoint"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/tcapi"
@@ -24,7 +24,7 @@ func newClient(t *testing.T, zones ...string) (*emulator.Emulator, *teo.Client) 
 	emu := emulator.New(emulator.Options{Zones: zones})
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
-	ep, err := config.ParseEndpoint(srv.URL)
+	ep, err := endpoint.Parse(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

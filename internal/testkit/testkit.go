@@ -25,6 +25,7 @@ import (
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/endpoint"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/envmap"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink/webhook"
@@ -94,7 +95,7 @@ func WithEmulator(o emulator.Options) Option { return func(s *setup) { s.emuOpts
 // StartEmulator serves a new emulator on loopback until the test ends (then
 // closes both) and returns it with its endpoint: the set-up of every test
 // that talks to the emulator through a client of its own.
-func StartEmulator(t testing.TB, o emulator.Options) (*emulator.Emulator, config.Endpoint) {
+func StartEmulator(t testing.TB, o emulator.Options) (*emulator.Emulator, endpoint.Endpoint) {
 	t.Helper()
 	emu := emulator.New(o)
 	return emu, serve(t, emu, emu)
@@ -102,12 +103,12 @@ func StartEmulator(t testing.TB, o emulator.Options) (*emulator.Emulator, config
 
 // serve serves h (emu, or a handler in front of it) on loopback until the
 // test ends, then closes emu, and returns the endpoint.
-func serve(t testing.TB, emu *emulator.Emulator, h http.Handler) config.Endpoint {
+func serve(t testing.TB, emu *emulator.Emulator, h http.Handler) endpoint.Endpoint {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { emu.Close() })
-	ep, err := config.ParseEndpoint(srv.URL)
+	ep, err := endpoint.Parse(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,7 +100,16 @@ const (
 	DefaultWindow  = 5 * time.Second
 	DefaultMargin  = time.Second
 	DefaultWorkers = 8
+	// DefaultConfirmRounds bounds delivery restarts: a third change of the
+	// live key under one delivery means another writer is rotating too.
+	DefaultConfirmRounds = 3
 )
+
+// defaultRefreshRetry paces the attempts of a refresh that failed without
+// replacing the key (told by Describe).
+func defaultRefreshRetry() retry.Policy {
+	return retry.Policy{Attempts: 3, Initial: 500 * time.Millisecond, Max: 2 * time.Second}
+}
 
 // Engine runs requests. Build one per invocation (its TEO client carries
 // the invocation's credentials); share Memory across invocations.
@@ -120,10 +129,10 @@ type Engine struct {
 	Workers int // default DefaultWorkers
 	// ConfirmRounds bounds how often delivery restarts because the live key
 	// changed under it.
-	ConfirmRounds int // default 3
+	ConfirmRounds int // default DefaultConfirmRounds
 	// RefreshRetry paces attempts of a refresh that failed without replacing
 	// the key (told by Describe).
-	RefreshRetry retry.Policy // default 3 attempts, 500ms..2s
+	RefreshRetry retry.Policy // default defaultRefreshRetry()
 	// MaxKeyAge makes check call a zone in sync but last rotated longer ago
 	// stale (MAX_KEY_AGE); 0 = off.
 	MaxKeyAge time.Duration
@@ -136,10 +145,10 @@ type Engine struct {
 func (e *Engine) window() time.Duration { return cmp.Or(e.Window, DefaultWindow) }
 func (e *Engine) margin() time.Duration { return cmp.Or(e.Margin, DefaultMargin) }
 func (e *Engine) workers() int          { return cmp.Or(e.Workers, DefaultWorkers) }
-func (e *Engine) confirmRounds() int    { return cmp.Or(e.ConfirmRounds, 3) }
+func (e *Engine) confirmRounds() int    { return cmp.Or(e.ConfirmRounds, DefaultConfirmRounds) }
 func (e *Engine) refreshRetry() retry.Policy {
 	if e.RefreshRetry.Attempts == 0 {
-		return retry.Policy{Attempts: 3, Initial: 500 * time.Millisecond, Max: 2 * time.Second}
+		return defaultRefreshRetry()
 	}
 	return e.RefreshRetry
 }

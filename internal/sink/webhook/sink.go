@@ -29,9 +29,9 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/stdwebhook"
 )
 
-// defaultRetry is the policy of a Sink whose Retry is the zero value: about
-// 4 s of waiting, short enough to leave a timer invocation time for its
-// other sinks.
+// defaultRetry is the policy of a Sink whose Retry is the zero value: waits
+// of up to 0.5, 1 and 2 s (jittered) between four attempts, short enough to leave a
+// timer invocation time for its other sinks.
 func defaultRetry() retry.Policy {
 	return retry.Policy{Attempts: 4, Initial: 500 * time.Millisecond, Max: 4 * time.Second}
 }
@@ -47,7 +47,7 @@ const userAgent = "mpgw-keyrotator"
 type Sink struct {
 	URL            *url.URL
 	IncludeKey     bool          // false: announce the rotation without the key
-	Retry          retry.Policy  // zero value = about 4 s of waiting over 4 attempts
+	Retry          retry.Policy  // zero value = defaultRetry()
 	AttemptTimeout time.Duration // zero = DefaultAttemptTimeout
 	// Client sends the requests; nil uses a shared client. Redirects are
 	// never followed, whatever the client says: a redirect must not carry

@@ -37,16 +37,18 @@ type Options struct {
 	Progress  io.Writer // nil discards
 }
 
-// DefaultOptions make a whole run take about a minute on two cores.
-var DefaultOptions = Options{
-	ColdStarts:    20,
-	WarmRotations: 30,
-	MinimalRounds: 30,
-	Zones:         200,
-	LargeRuns:     2,
-	TEORateLimit:  20,
-	Pace:          150 * time.Millisecond,
-	TimeLimit:     120 * time.Second,
+// DefaultOptions makes a whole run take about a minute on two cores.
+func DefaultOptions() Options {
+	return Options{
+		ColdStarts:    20,
+		WarmRotations: 30,
+		MinimalRounds: 30,
+		Zones:         200,
+		LargeRuns:     2,
+		TEORateLimit:  20,
+		Pace:          150 * time.Millisecond,
+		TimeLimit:     120 * time.Second,
+	}
 }
 
 // Artifacts are what build.sh produced.

@@ -111,7 +111,7 @@ func TestRunSmoke(t *testing.T) {
 	writeZip(t, a.Zip, a.Binary)
 
 	var progress strings.Builder
-	o := DefaultOptions
+	o := DefaultOptions()
 	o.ColdStarts, o.WarmRotations, o.MinimalRounds, o.Zones, o.LargeRuns = 2, 2, 2, 3, 1
 	o.Pace, o.Progress = 0, &progress
 	rows, err := Run(context.Background(), a, o)

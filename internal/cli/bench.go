@@ -12,7 +12,7 @@ import (
 // built-in emulator: a Markdown table on stdout, progress on stderr.
 func runBench(ctx context.Context, args []string, env Env) int {
 	fs := newFlags("bench", env)
-	o := bench.DefaultOptions
+	o := bench.DefaultOptions()
 	fs.IntVar(&o.ColdStarts, "cold", o.ColdStarts, "process starts for the cold-start median")
 	fs.IntVar(&o.WarmRotations, "warm", o.WarmRotations, "warm one-zone invocations for their median")
 	fs.IntVar(&o.MinimalRounds, "minimal", o.MinimalRounds, "rounds of the minimal SDK client for its median")

@@ -50,7 +50,7 @@ func decodeBool(raw json.RawMessage) (bool, bool) {
 	return false, false
 }
 
-// DecodeAction decodes an "action" member: one of rotate.Actions. It is
+// DecodeAction decodes an "action" member: one of rotate.Actions(). It is
 // what an HTTP body names to bind a signed request to its route.
 func DecodeAction(raw json.RawMessage) (rotate.Action, error) { return validAction(raw) }
 

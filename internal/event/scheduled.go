@@ -78,7 +78,7 @@ func parseMessage(msg string) (Event, error) {
 	default:
 		// A note naming a read-only or non-rotating action surely meant
 		// it; rotating instead would do the opposite of what was asked.
-		for _, a := range rotate.Actions {
+		for _, a := range rotate.Actions() {
 			if a != rotate.Rotate && strings.EqualFold(msg, string(a)) {
 				return Event{}, fmt.Errorf(`%q would be read as a note (= rotate); write {"action":%q} to ask for it`, msg, strings.ToLower(msg))
 			}

@@ -22,10 +22,10 @@ const (
 
 // Actions are every action there is: the one list that events, HTTP routes
 // and the command line are checked against.
-var Actions = []Action{Rotate, Sync, Check}
+func Actions() []Action { return []Action{Rotate, Sync, Check} }
 
 // Valid reports whether a is one of Actions ("" is not).
-func (a Action) Valid() bool { return slices.Contains(Actions, a) }
+func (a Action) Valid() bool { return slices.Contains(Actions(), a) }
 
 // ParseAction accepts the three action names; "" means rotate.
 func ParseAction(s string) (Action, error) {

@@ -4,9 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 )
+
+// PolicyAction is the call as an access policy names it:
+// "teo:RefreshMultiPathGatewaySecretKey" (CAM), "secretsmanager:PutSecretValue"
+// (IAM).
+func (c LoggedCall) PolicyAction() string {
+	return c.Service + ":" + strings.TrimPrefix(c.Action, c.Service+".")
+}
 
 // LoggedCall is one entry of the call log: a call that counted in Calls,
 // in the order the emulator dealt with it.
@@ -24,6 +32,10 @@ type LoggedCall struct {
 	// "ModifyMultiPathGatewaySecretKey", "PutSecretValue",
 	// "secretsmanager.PutSecretValue".
 	Action string `json:"action"`
+	// Service is the product the action belongs to: "teo", "ssm", "sts" or
+	// "secretsmanager". Service and Action name what a role's policy must
+	// grant.
+	Service string `json:"service"`
 	// Target is the ZoneId of a TEO call, the SecretName of an SSM call, the
 	// SecretId (or the Name of CreateSecret) of an AWS call, as sent.
 	Target string `json:"target,omitempty"`
@@ -70,8 +82,8 @@ func (r *callRecord) wrote(stage string, values ...string) {
 
 // logCall appends an entry to the call log and returns it, to be completed
 // with setLogCode. Only performed calls carry what the record says.
-func (e *Emulator) logCall(action, target string, performed bool, rec *callRecord, code string) *LoggedCall {
-	entry := &LoggedCall{Action: action, Target: target, Code: code, Performed: performed}
+func (e *Emulator) logCall(ep *endpoint, target string, performed bool, rec *callRecord, code string) *LoggedCall {
+	entry := &LoggedCall{Action: ep.action, Service: ep.service, Target: target, Code: code, Performed: performed}
 	if performed && rec != nil {
 		entry.Written = slices.Clone(rec.written)
 		entry.Stage = rec.stage

@@ -326,7 +326,7 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, requestID strin
 
 	p, err := pr.parse(body)
 	if err != nil {
-		e.logCall(ep.action, "", false, nil, pr.code(err))
+		e.logCall(ep, "", false, nil, pr.code(err))
 		return fail(err)
 	}
 	out.target = pr.target(p)
@@ -336,7 +336,7 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, requestID strin
 		out.fault = f.Phase.String()
 		var entry *LoggedCall
 		if code, answers := faultCode(f); answers {
-			entry = e.logCall(ep.action, out.target, false, nil, code)
+			entry = e.logCall(ep, out.target, false, nil, code)
 		}
 		if code, done := e.applyFault(w, r, requestID, pr, f); done {
 			e.setLogCode(entry, code) // "canceled" if the client left during a delay
@@ -347,7 +347,7 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, requestID strin
 
 	rec := &callRecord{}
 	res, err := e.perform(pr, ep, r, scope, p, rec)
-	entry := e.logCall(ep.action, out.target, err == nil, rec, pr.code(err))
+	entry := e.logCall(ep, out.target, err == nil, rec, pr.code(err))
 
 	if faulted && f.Phase == After {
 		out.fault = f.Phase.String()

@@ -14,7 +14,6 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -61,8 +60,6 @@ type Cloud struct {
 	Hook     *HookFault        // makes the receiver misbehave; nil unless WithWebhook
 	env      *envmap.Env
 	Logs     *Buffer
-	mu       sync.Mutex
-	actions  map[string]bool // "service:action" of every API request received: true for AWS
 }
 
 // Option adjusts a Cloud before it starts.
@@ -98,14 +95,14 @@ func WithEmulator(o emulator.Options) Option { return func(s *setup) { s.emuOpts
 func StartEmulator(t testing.TB, o emulator.Options) (*emulator.Emulator, endpoint.Endpoint) {
 	t.Helper()
 	emu := emulator.New(o)
-	return emu, serve(t, emu, emu)
+	return emu, serve(t, emu)
 }
 
-// serve serves h (emu, or a handler in front of it) on loopback until the
-// test ends, then closes emu, and returns the endpoint.
-func serve(t testing.TB, emu *emulator.Emulator, h http.Handler) endpoint.Endpoint {
+// serve serves emu on loopback until the test ends, then closes it, and
+// returns the endpoint.
+func serve(t testing.TB, emu *emulator.Emulator) endpoint.Endpoint {
 	t.Helper()
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { emu.Close() })
 	ep, err := endpoint.Parse(srv.URL)
@@ -133,7 +130,7 @@ func NewCloud(t testing.TB, zones []string, opts ...Option) *Cloud {
 	c := &Cloud{Logs: &Buffer{}}
 	s.emuOpts.Logger = slog.New(slog.NewJSONHandler(c.Logs, nil))
 	c.Emu = emulator.New(s.emuOpts)
-	url := serve(t, c.Emu, c.recordActions(c.Emu)).URL()
+	url := serve(t, c.Emu).URL()
 	role := c.Emu.RoleCredential()
 	vars := map[string]string{
 		"ZONE_IDS":                  strings.Join(zones, ","),
@@ -196,61 +193,26 @@ func (c *Cloud) Getenv(k string) string { return c.env.Get(k) }
 // Setenv changes the function's environment (safe for concurrent use).
 func (c *Cloud) Setenv(k, v string) error { return c.env.Set(k, v) }
 
-// tc3Service is the service of a TC3-HMAC-SHA256 Authorization header's
-// credential scope (<SecretId>/<date>/<service>/tc3_request).
-var tc3Service = regexp.MustCompile(`Credential=[^/,]+/[^/,]+/([^/,]+)/tc3_request`)
-
-// recordActions notes the service and action of every API request before
-// the emulator serves it: for a Tencent Cloud call the service its signature
-// is scoped to and X-TC-Action, for an AWS one X-Amz-Target
-// ("secretsmanager.X").
-func (c *Cloud) recordActions(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var action string
-		aws := false
-		if target := r.Header.Get("X-Amz-Target"); target != "" {
-			action, aws = strings.Replace(target, ".", ":", 1), true
-		} else if a := r.Header.Get("X-TC-Action"); a != "" {
-			service := "?"
-			if m := tc3Service.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
-				service = m[1]
-			}
-			action = service + ":" + a
-		}
-		if action != "" {
-			c.mu.Lock()
-			if c.actions == nil {
-				c.actions = map[string]bool{}
-			}
-			c.actions[action] = aws
-			c.mu.Unlock()
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// Actions is every action the function sent to the cloud, as
-// "service:action" ("teo:RefreshMultiPathGatewaySecretKey",
+// Actions is every action the function sent to the cloud since it
+// started, as its policy names it ("teo:RefreshMultiPathGatewaySecretKey",
 // "secretsmanager:GetSecretValue"), sorted: what its role must be granted.
-func (c *Cloud) Actions() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Sorted(maps.Keys(c.actions))
-}
+// It reads the emulator's call log, so call it before any ResetCounters.
+func (c *Cloud) Actions() []string { return c.actions(func(string) bool { return true }) }
 
 // AWSActions is Actions without the Tencent Cloud ones: what the function's
 // AWS role must be granted.
 func (c *Cloud) AWSActions() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []string
-	for a, aws := range c.actions {
-		if aws {
-			out = append(out, a)
+	return c.actions(func(service string) bool { return service == "secretsmanager" })
+}
+
+func (c *Cloud) actions(keep func(service string) bool) []string {
+	seen := map[string]bool{}
+	for _, call := range c.Emu.CallLog() {
+		if keep(call.Service) {
+			seen[call.PolicyAction()] = true
 		}
 	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // SecretName is the SSM secret of zone.

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 )
 
 // Options are the repetition counts and pacing of a run.
@@ -246,7 +247,7 @@ func (r *runner) largeRotation(ctx context.Context) (largeResult, error) {
 	for i := range r.o.LargeRuns {
 		// A second's rest refills the emulator's buckets, which hold one
 		// second's worth, as the hours between two nightly runs would.
-		if err := wait(ctx, time.Second); err != nil {
+		if err := retry.Sleep(ctx, time.Second); err != nil {
 			return largeResult{}, err
 		}
 		took, err := s.rotate(ctx, fmt.Sprintf("bench-large-%d", i+1))
@@ -321,26 +322,12 @@ func paced(ctx context.Context, n int, pace time.Duration, fn func(i int) error)
 			return err
 		}
 		if i < n-1 {
-			if err := wait(ctx, pace-time.Since(start)); err != nil {
+			if err := retry.Sleep(ctx, pace-time.Since(start)); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-func wait(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 type sizes struct{ binary, zip int64 }

@@ -17,6 +17,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 )
 
 // Options are the repetition counts and pacing of a run.
@@ -181,38 +184,32 @@ func (w warmResult) callsPerRotation() float64 {
 // same zone, the minimal client.
 func (r *runner) warmRotation(ctx context.Context) (warmResult, error) {
 	zones := zoneIDs(1)
-	c, f, err := r.start(ctx, zones)
+	s, _, err := r.startRotated(ctx, zones, "bench-first")
 	if err != nil {
 		return warmResult{}, err
 	}
-	defer c.close()
-	defer f.stop()
-	role := c.emu.RoleCredential()
-	if _, err := f.invoke(ctx, rotateEvent("bench-first"), role, r.o.TimeLimit); err != nil {
-		return warmResult{}, fmt.Errorf("first rotation: %w", err)
-	}
+	defer s.stop()
 
 	r.progress("warm rotation: %d invocations of 1 zone, one every %s at least", r.o.WarmRotations, r.o.Pace)
-	c.resetCounters()
 	times := make([]time.Duration, 0, r.o.WarmRotations)
 	err = paced(ctx, r.o.WarmRotations, r.o.Pace, func(i int) error {
-		took, err := f.invoke(ctx, rotateEvent(fmt.Sprintf("bench-%d", i+1)), role, r.o.TimeLimit)
+		took, err := s.rotate(ctx, fmt.Sprintf("bench-%d", i+1))
 		times = append(times, took)
 		return err
 	})
 	if err != nil {
 		return warmResult{}, err
 	}
-	w := warmResult{rotation: Median(times), rotations: r.o.WarmRotations, throttled: c.throttledCount()}
-	if w.calls, err = c.calls(); err != nil {
+	w := warmResult{rotation: Median(times), rotations: r.o.WarmRotations, throttled: s.c.throttledCount()}
+	if w.calls, err = s.c.calls(); err != nil {
 		return warmResult{}, err
 	}
-	if w.peakRSS, err = f.peakRSS(); err != nil {
+	if w.peakRSS, err = s.f.peakRSS(); err != nil {
 		return warmResult{}, err
 	}
 
 	r.progress("minimal client: %d rounds of %d calls", r.o.MinimalRounds, minimalCalls)
-	m := newMinimalClient(c.url, role, zones[0])
+	m := newMinimalClient(s.c.url, s.role, zones[0])
 	times = times[:0]
 	err = paced(ctx, r.o.MinimalRounds, r.o.Pace, func(int) error {
 		start := time.Now()
@@ -239,30 +236,23 @@ type largeResult struct {
 // LargeRuns steady-state rotations, each one invocation of the running
 // binary.
 func (r *runner) largeRotation(ctx context.Context) (largeResult, error) {
-	zones := zoneIDs(r.o.Zones)
-	c, f, err := r.start(ctx, zones)
+	r.progress("%d zones at TEO_RATE_LIMIT=%d: first rotation (creates the secrets)", r.o.Zones, r.o.TEORateLimit)
+	var res largeResult
+	s, first, err := r.startRotated(ctx, zoneIDs(r.o.Zones), "bench-large-first")
 	if err != nil {
 		return largeResult{}, err
 	}
-	defer c.close()
-	defer f.stop()
-	role := c.emu.RoleCredential()
-
-	r.progress("%d zones at TEO_RATE_LIMIT=%d: first rotation (creates the secrets)", r.o.Zones, r.o.TEORateLimit)
-	var res largeResult
-	if res.first, err = f.invoke(ctx, rotateEvent("bench-large-first"), role, r.o.TimeLimit); err != nil {
-		return largeResult{}, fmt.Errorf("first rotation: %w", err)
-	}
+	defer s.stop()
+	res.first = first
 	r.progress("%d zones: %s; now %d steady-state rotations", r.o.Zones, duration(res.first), r.o.LargeRuns)
-	c.resetCounters()
 	times := make([]time.Duration, 0, r.o.LargeRuns)
 	for i := range r.o.LargeRuns {
 		// A second's rest refills the emulator's buckets, which hold one
 		// second's worth, as the hours between two nightly runs would.
-		if err := wait(ctx, time.Second); err != nil {
+		if err := retry.Sleep(ctx, time.Second); err != nil {
 			return largeResult{}, err
 		}
-		took, err := f.invoke(ctx, rotateEvent(fmt.Sprintf("bench-large-%d", i+1)), role, r.o.TimeLimit)
+		took, err := s.rotate(ctx, fmt.Sprintf("bench-large-%d", i+1))
 		if err != nil {
 			return largeResult{}, err
 		}
@@ -270,25 +260,55 @@ func (r *runner) largeRotation(ctx context.Context) (largeResult, error) {
 		r.progress("%d zones: run %d took %s", r.o.Zones, i+1, duration(took))
 	}
 	res.steady = Median(times)
-	res.throttled = c.throttledCount()
-	if res.peakRSS, err = f.peakRSS(); err != nil {
+	res.throttled = s.c.throttledCount()
+	if res.peakRSS, err = s.f.peakRSS(); err != nil {
 		return largeResult{}, err
 	}
 	return res, nil
 }
 
-// start runs an emulator holding zones and the function binary pointed at it.
-func (r *runner) start(ctx context.Context, zones []string) (*cloud, *function, error) {
+// session is an emulator and the function binary pointed at it, invoked
+// with the emulator's role credential.
+type session struct {
+	c         *cloud
+	f         *function
+	role      emulator.Credential
+	timeLimit time.Duration
+}
+
+// startRotated starts a session on an emulator holding zones and runs its
+// first rotation, the one that creates every secret, under the name
+// firstID. It returns the time that rotation took; the emulator's counters
+// start after it.
+func (r *runner) startRotated(ctx context.Context, zones []string, firstID string) (*session, time.Duration, error) {
 	c, err := startCloud(zones)
 	if err != nil {
-		return nil, nil, err
+		return nil, 0, err
 	}
 	f, _, err := startFunction(ctx, r.binary, r.home, config(c, zones, r.o.TEORateLimit))
 	if err != nil {
 		c.close()
-		return nil, nil, err
+		return nil, 0, err
 	}
-	return c, f, nil
+	s := &session{c: c, f: f, role: c.emu.RoleCredential(), timeLimit: r.o.TimeLimit}
+	took, err := s.rotate(ctx, firstID)
+	if err != nil {
+		s.stop()
+		return nil, 0, fmt.Errorf("first rotation: %w", err)
+	}
+	c.resetCounters()
+	return s, took, nil
+}
+
+// rotate invokes the function once with a rotate event named rotationID.
+func (s *session) rotate(ctx context.Context, rotationID string) (time.Duration, error) {
+	return s.f.invoke(ctx, rotateEvent(rotationID), s.role, s.timeLimit)
+}
+
+// stop stops the function, then the emulator.
+func (s *session) stop() {
+	s.f.stop()
+	s.c.close()
 }
 
 func rotateEvent(rotationID string) string {
@@ -304,26 +324,12 @@ func paced(ctx context.Context, n int, pace time.Duration, fn func(i int) error)
 			return err
 		}
 		if i < n-1 {
-			if err := wait(ctx, pace-time.Since(start)); err != nil {
+			if err := retry.Sleep(ctx, pace-time.Since(start)); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-func wait(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 type sizes struct{ binary, zip int64 }

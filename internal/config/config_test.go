@@ -53,6 +53,16 @@ func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
+// field is a TestLoad check that the part of the Config get picks is want.
+func field[T comparable](what string, get func(Config) T, want T) func(*testing.T, Config) {
+	return func(t *testing.T, c Config) {
+		t.Helper()
+		if got := get(c); got != want {
+			t.Errorf("%s = %v, want %v", what, got, want)
+		}
+	}
+}
+
 func TestLoad(t *testing.T) {
 	base := func(extra map[string]string) map[string]string {
 		m := map[string]string{"ZONE_IDS": "zone-a,zone-b", "SSM_SECRET_NAME": "mpgw-{zone}", "TENCENTCLOUD_REGION": "ap-guangzhou"}
@@ -97,16 +107,8 @@ func TestLoad(t *testing.T) {
 		{name: "no region", env: base(map[string]string{"TENCENTCLOUD_REGION": "<unset>"}), wantVars: []string{"SSM_REGION"}},
 		{name: "bad region", env: base(map[string]string{"SSM_REGION": "Guangzhou!"}), wantVars: []string{"SSM_REGION"}},
 		{name: "bad version", env: base(map[string]string{"SSM_VERSION_ID": ".hidden"}), wantVars: []string{"SSM_VERSION_ID"}},
-		{name: "pending version default", env: base(nil), check: func(t *testing.T, c Config) {
-			if c.SSM.PendingVersionID != "pending" {
-				t.Errorf("pending version %q", c.SSM.PendingVersionID)
-			}
-		}},
-		{name: "pending version", env: base(map[string]string{"SSM_PENDING_VERSION_ID": "next-key"}), check: func(t *testing.T, c Config) {
-			if c.SSM.PendingVersionID != "next-key" {
-				t.Errorf("pending version %q", c.SSM.PendingVersionID)
-			}
-		}},
+		{name: "pending version default", env: base(nil), check: field("pending version", func(c Config) string { return c.SSM.PendingVersionID }, "pending")},
+		{name: "pending version", env: base(map[string]string{"SSM_PENDING_VERSION_ID": "next-key"}), check: field("pending version", func(c Config) string { return c.SSM.PendingVersionID }, "next-key")},
 		{name: "bad pending version", env: base(map[string]string{"SSM_PENDING_VERSION_ID": "-x/y"}), wantVars: []string{"SSM_PENDING_VERSION_ID"}},
 		{name: "pending version is the version, staged", env: base(map[string]string{"ROTATION_MODE": "staged", "SSM_VERSION_ID": "live", "SSM_PENDING_VERSION_ID": "live"}),
 			wantVars: []string{"SSM_PENDING_VERSION_ID"}},
@@ -121,21 +123,9 @@ func TestLoad(t *testing.T) {
 		{name: "+Inf rate", env: base(map[string]string{"TEO_RATE_LIMIT": "+Inf"}), wantVars: []string{"TEO_RATE_LIMIT"}},
 		{name: "infinity rate", env: base(map[string]string{"TEO_RATE_LIMIT": "infinity"}), wantVars: []string{"TEO_RATE_LIMIT"}},
 		{name: "-Inf rate", env: base(map[string]string{"TEO_RATE_LIMIT": "-Inf"}), wantVars: []string{"TEO_RATE_LIMIT"}},
-		{name: "fractional rate", env: base(map[string]string{"TEO_RATE_LIMIT": "2.5"}), check: func(t *testing.T, c Config) {
-			if c.TEORateLimit != 2.5 {
-				t.Errorf("rate = %v", c.TEORateLimit)
-			}
-		}},
-		{name: "default delivery window", env: base(nil), check: func(t *testing.T, c Config) {
-			if c.DeliveryWindow != DefaultDeliveryWindow {
-				t.Errorf("window = %v", c.DeliveryWindow)
-			}
-		}},
-		{name: "delivery window", env: base(map[string]string{"DELIVERY_WINDOW": "1m30s"}), check: func(t *testing.T, c Config) {
-			if c.DeliveryWindow != 90*time.Second {
-				t.Errorf("window = %v", c.DeliveryWindow)
-			}
-		}},
+		{name: "fractional rate", env: base(map[string]string{"TEO_RATE_LIMIT": "2.5"}), check: field("rate", func(c Config) float64 { return c.TEORateLimit }, 2.5)},
+		{name: "default delivery window", env: base(nil), check: field("window", func(c Config) time.Duration { return c.DeliveryWindow }, DefaultDeliveryWindow)},
+		{name: "delivery window", env: base(map[string]string{"DELIVERY_WINDOW": "1m30s"}), check: field("window", func(c Config) time.Duration { return c.DeliveryWindow }, 90*time.Second)},
 		{name: "delivery window not a duration", env: base(map[string]string{"DELIVERY_WINDOW": "5"}), wantVars: []string{"DELIVERY_WINDOW"}},
 		{name: "delivery window too short", env: base(map[string]string{"DELIVERY_WINDOW": "10ms"}), wantVars: []string{"DELIVERY_WINDOW"}},
 		{name: "delivery window too long", env: base(map[string]string{"DELIVERY_WINDOW": "1h"}), wantVars: []string{"DELIVERY_WINDOW"}},
@@ -145,35 +135,15 @@ func TestLoad(t *testing.T) {
 				t.Errorf("interval %v, key age %v", c.MinRotationInterval, c.MaxKeyAge)
 			}
 		}},
-		{name: "rotation interval off", env: base(map[string]string{"MIN_ROTATION_INTERVAL": "0"}), check: func(t *testing.T, c Config) {
-			if c.MinRotationInterval != 0 {
-				t.Errorf("interval %v", c.MinRotationInterval)
-			}
-		}},
+		{name: "rotation interval off", env: base(map[string]string{"MIN_ROTATION_INTERVAL": "0"}), check: field("interval", func(c Config) time.Duration { return c.MinRotationInterval }, 0)},
 		{name: "rotation interval bad", env: base(map[string]string{"MIN_ROTATION_INTERVAL": "soon"}), wantVars: []string{"MIN_ROTATION_INTERVAL"}},
-		{name: "key age in days", env: base(map[string]string{"MAX_KEY_AGE": "30d"}), check: func(t *testing.T, c Config) {
-			if c.MaxKeyAge != 30*24*time.Hour {
-				t.Errorf("key age %v", c.MaxKeyAge)
-			}
-		}},
-		{name: "key age duration", env: base(map[string]string{"MAX_KEY_AGE": "36h"}), check: func(t *testing.T, c Config) {
-			if c.MaxKeyAge != 36*time.Hour {
-				t.Errorf("key age %v", c.MaxKeyAge)
-			}
-		}},
+		{name: "key age in days", env: base(map[string]string{"MAX_KEY_AGE": "30d"}), check: field("key age", func(c Config) time.Duration { return c.MaxKeyAge }, 30*24*time.Hour)},
+		{name: "key age duration", env: base(map[string]string{"MAX_KEY_AGE": "36h"}), check: field("key age", func(c Config) time.Duration { return c.MaxKeyAge }, 36*time.Hour)},
 		{name: "key age bad", env: base(map[string]string{"MAX_KEY_AGE": "a month"}), wantVars: []string{"MAX_KEY_AGE"}},
 		{name: "key age negative days", env: base(map[string]string{"MAX_KEY_AGE": "-3d"}), wantVars: []string{"MAX_KEY_AGE"}},
 		{name: "key age too short", env: base(map[string]string{"MAX_KEY_AGE": "5m"}), wantVars: []string{"MAX_KEY_AGE"}},
-		{name: "refresh mode by default", env: base(nil), check: func(t *testing.T, c Config) {
-			if c.Staged {
-				t.Error("staged by default")
-			}
-		}},
-		{name: "staged mode", env: base(map[string]string{"ROTATION_MODE": "staged"}), check: func(t *testing.T, c Config) {
-			if !c.Staged {
-				t.Error("not staged")
-			}
-		}},
+		{name: "refresh mode by default", env: base(nil), check: field("staged", func(c Config) bool { return c.Staged }, false)},
+		{name: "staged mode", env: base(map[string]string{"ROTATION_MODE": "staged"}), check: field("staged", func(c Config) bool { return c.Staged }, true)},
 		{name: "staged mode without a durable sink", env: base(map[string]string{"ROTATION_MODE": "staged", "SSM_SECRET_NAME": "<unset>",
 			"WEBHOOK_URL": "https://hooks.example.com", "WEBHOOK_SECRET": goodSecret}), wantVars: []string{"ROTATION_MODE"}},
 		{name: "bad mode", env: base(map[string]string{"ROTATION_MODE": "fast"}), wantVars: []string{"ROTATION_MODE"}},
@@ -201,11 +171,7 @@ func TestLoad(t *testing.T) {
 		{name: "aws bad secret id", env: base(map[string]string{"AWS_SECRET_ID": "mpgw {zone}!", "AWS_REGION": "us-east-1"}), wantVars: []string{"AWS_SECRET_ID"}},
 		{name: "aws bad endpoint", env: base(map[string]string{"AWS_SECRET_ID": "mpgw/{zone}", "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://sm.example.com"}),
 			wantVars: []string{"AWS_ENDPOINT_URL_SECRETS_MANAGER"}},
-		{name: "tencent credentials in aws", env: base(map[string]string{"TENCENTCLOUD_CREDENTIALS_SECRET": "tencent/creds", "AWS_REGION": "us-east-1"}), check: func(t *testing.T, c Config) {
-			if c.TencentCredentialsSecret != "tencent/creds" {
-				t.Errorf("TencentCredentialsSecret = %q", c.TencentCredentialsSecret)
-			}
-		}},
+		{name: "tencent credentials in aws", env: base(map[string]string{"TENCENTCLOUD_CREDENTIALS_SECRET": "tencent/creds", "AWS_REGION": "us-east-1"}), check: field("TencentCredentialsSecret", func(c Config) string { return c.TencentCredentialsSecret }, "tencent/creds")},
 		{name: "tencent credentials secret bad", env: base(map[string]string{"TENCENTCLOUD_CREDENTIALS_SECRET": "bad name!", "AWS_REGION": "us-east-1"}),
 			wantVars: []string{"TENCENTCLOUD_CREDENTIALS_SECRET"}},
 	}

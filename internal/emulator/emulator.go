@@ -13,6 +13,8 @@ import (
 	"time"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 )
 
 const (
@@ -57,8 +59,8 @@ type Emulator struct {
 	permanent  Credential
 	role       Credential
 	control    http.Handler
-	closed     chan struct{} // closed by Close; ends injected delays
-	closeOnce  sync.Once
+	life       context.Context // ended by Close; ends injected delays
+	end        context.CancelFunc
 	server     *http.Server // set by Start
 	listenAddr string       // set by Start
 	awsCred    AWSCredential
@@ -103,7 +105,6 @@ func New(opts Options) *Emulator {
 		now:        now,
 		logger:     logger,
 		endpoints:  newEndpoints(teoRate),
-		closed:     make(chan struct{}),
 		creds:      map[string]Credential{},
 		zones:      map[string]string{},
 		secrets:    map[secretKey]*SecretState{},
@@ -132,6 +133,7 @@ func New(opts Options) *Emulator {
 		e.zones[z] = newGatewayKey()
 	}
 	e.control = e.controlHandler()
+	e.life, e.end = context.WithCancel(context.Background())
 	return e
 }
 
@@ -170,7 +172,7 @@ func (e *Emulator) URL() string {
 // Close ends pending injected delays and, for a started emulator, stops the
 // server and closes its connections.
 func (e *Emulator) Close() error {
-	e.closeOnce.Do(func() { close(e.closed) })
+	e.end()
 	if e.server == nil {
 		return nil
 	}
@@ -420,16 +422,8 @@ func (e *Emulator) count(counter map[string]int, action string) {
 // sleep waits d unless the client goes away or the emulator is closed first;
 // it reports whether the full delay elapsed.
 func (e *Emulator) sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-	case <-e.closed:
-	}
-	return false
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(e.life, cancel)()
+	return retry.Sleep(ctx, d) == nil
 }

@@ -99,13 +99,25 @@ func (p Policy) DoPaced(ctx context.Context, pace func(ctx context.Context) erro
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
 			return err
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if Sleep(ctx, wait) != nil {
 			return err
-		case <-t.C:
 		}
+	}
+}
+
+// Sleep waits d, or less if ctx ends first: then it returns ctx's error. A
+// d of zero or less does not wait.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

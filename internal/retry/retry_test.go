@@ -321,3 +321,14 @@ func TestDoPaced(t *testing.T) {
 type retryableErr struct{ error }
 
 func (retryableErr) Retryable() bool { return true }
+
+func TestSleep(t *testing.T) {
+	if err := Sleep(context.Background(), 0); err != nil {
+		t.Errorf("Sleep(0) = %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("Sleep after cancel = %v, want context.Canceled", err)
+	}
+}

@@ -44,6 +44,14 @@ func randomKey() string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
+// locked returns read's result computed under mu: the fakes' getters read
+// what the engine's goroutines write, each under its fake's mutex.
+func locked[T any](mu *sync.Mutex, read func() T) T {
+	mu.Lock()
+	defer mu.Unlock()
+	return read()
+}
+
 // event is one call a fake received, in the order of a shared trace.
 type event struct{ op, zone string }
 
@@ -63,9 +71,7 @@ func (tr *trace) add(op, zone string) {
 }
 
 func (tr *trace) events() []event {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	return slices.Clone(tr.ev)
+	return locked(&tr.mu, func() []event { return slices.Clone(tr.ev) })
 }
 
 // waitFunc runs at the start of a fake's call, without the fake's lock: it
@@ -155,47 +161,51 @@ func (f *fakeTEO) enter(ctx context.Context, op, zone string) (n int, err error)
 	return n, ctx.Err()
 }
 
-func (f *fakeTEO) Describe(ctx context.Context, zone string) (secret.Key, error) {
-	n, err := f.enter(ctx, "describe", zone)
+// answerKey serves a call that returns a key: enter, then answer(n) under
+// f.mu, n counting the calls of op on zone so far, this one included.
+func (f *fakeTEO) answerKey(ctx context.Context, op, zone string, answer func(n int) (secret.Key, error)) (secret.Key, error) {
+	n, err := f.enter(ctx, op, zone)
 	if err != nil {
 		return secret.Key{}, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.describeErr != nil {
-		if err := f.describeErr(zone, n); err != nil {
-			return secret.Key{}, err
+	return answer(n)
+}
+
+func (f *fakeTEO) Describe(ctx context.Context, zone string) (secret.Key, error) {
+	return f.answerKey(ctx, "describe", zone, func(n int) (secret.Key, error) {
+		if f.describeErr != nil {
+			if err := f.describeErr(zone, n); err != nil {
+				return secret.Key{}, err
+			}
 		}
-	}
-	if f.onDescribe != nil {
-		f.onDescribe(f, zone, n)
-	}
-	k, ok := f.keys[zone]
-	if !ok {
-		return secret.Key{}, &apiErr{action: opDescribe, code: "ResourceNotFound.ZoneNotFound"}
-	}
-	return secret.New(k), nil
+		if f.onDescribe != nil {
+			f.onDescribe(f, zone, n)
+		}
+		k, ok := f.keys[zone]
+		if !ok {
+			return secret.Key{}, &apiErr{action: opDescribe, code: "ResourceNotFound.ZoneNotFound"}
+		}
+		return secret.New(k), nil
+	})
 }
 
 func (f *fakeTEO) Refresh(ctx context.Context, zone string) (secret.Key, error) {
-	n, err := f.enter(ctx, "refresh", zone)
-	if err != nil {
-		return secret.Key{}, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.refreshErr != nil {
-		if err, lost := f.refreshErr(zone, n); err != nil {
-			if lost {
-				f.replaceLocked(zone)
+	return f.answerKey(ctx, "refresh", zone, func(n int) (secret.Key, error) {
+		if f.refreshErr != nil {
+			if err, lost := f.refreshErr(zone, n); err != nil {
+				if lost {
+					f.replaceLocked(zone)
+				}
+				return secret.Key{}, err
 			}
-			return secret.Key{}, err
 		}
-	}
-	if _, ok := f.keys[zone]; !ok {
-		return secret.Key{}, &apiErr{action: opRefresh, code: "ResourceNotFound.ZoneNotFound"}
-	}
-	return secret.New(f.replaceLocked(zone)), nil
+		if _, ok := f.keys[zone]; !ok {
+			return secret.Key{}, &apiErr{action: opRefresh, code: "ResourceNotFound.ZoneNotFound"}
+		}
+		return secret.New(f.replaceLocked(zone)), nil
+	})
 }
 
 // Modify sets a caller-chosen key (staged mode).
@@ -214,9 +224,7 @@ func (f *fakeTEO) Modify(ctx context.Context, zone string, key secret.Key) error
 }
 
 func (f *fakeTEO) key(zone string) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.keys[zone]
+	return locked(&f.mu, func() string { return f.keys[zone] })
 }
 
 func (f *fakeTEO) setKey(zone, key string) {
@@ -227,43 +235,33 @@ func (f *fakeTEO) setKey(zone, key string) {
 }
 
 func (f *fakeTEO) refreshes(zone string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.refreshCalls[zone]
+	return locked(&f.mu, func() int { return f.refreshCalls[zone] })
 }
 
 func (f *fakeTEO) describes(zone string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.describeCalls[zone]
+	return locked(&f.mu, func() int { return f.describeCalls[zone] })
 }
 
 func (f *fakeTEO) totalRefreshes() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, c := range f.refreshCalls {
-		n += c
-	}
-	return n
+	return locked(&f.mu, func() int {
+		n := 0
+		for _, c := range f.refreshCalls {
+			n += c
+		}
+		return n
+	})
 }
 
 func (f *fakeTEO) totalCalls() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls
+	return locked(&f.mu, func() int { return f.calls })
 }
 
 func (f *fakeTEO) asked(zone string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.seen[zone]
+	return locked(&f.mu, func() bool { return f.seen[zone] })
 }
 
 func (f *fakeTEO) keysEverHeld() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.all)
+	return locked(&f.mu, func() []string { return slices.Clone(f.all) })
 }
 
 // beginCall is one call of Begin as the store received it.
@@ -406,9 +404,7 @@ func (s *storeSink) Deliver(ctx context.Context, d sink.Delivery) (sink.Outcome,
 }
 
 func (s *storeSink) held(zone string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.keys[zone]
+	return locked(&s.mu, func() string { return s.keys[zone] })
 }
 
 func (s *storeSink) record(zone string) (sink.Record, bool) {
@@ -420,33 +416,23 @@ func (s *storeSink) record(zone string) (sink.Record, bool) {
 
 // count returns how often method (inspect, begin, deliver) was called.
 func (s *storeSink) count(method string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[method]
+	return locked(&s.mu, func() int { return s.calls[method] })
 }
 
 func (s *storeSink) totalCalls() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls["inspect"] + s.calls["begin"] + s.calls["deliver"]
+	return locked(&s.mu, func() int { return s.calls["inspect"] + s.calls["begin"] + s.calls["deliver"] })
 }
 
 func (s *storeSink) delivered() []sink.Delivery {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.deliveries)
+	return locked(&s.mu, func() []sink.Delivery { return slices.Clone(s.deliveries) })
 }
 
 func (s *storeSink) begun() []beginCall {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.begins)
+	return locked(&s.mu, func() []beginCall { return slices.Clone(s.begins) })
 }
 
 func (s *storeSink) written() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.writes
+	return locked(&s.mu, func() int { return s.writes })
 }
 
 // notice is one failure notice with the state of its context at call time.
@@ -493,25 +479,21 @@ func (h *hookSink) NotifyFailure(ctx context.Context, f sink.Failure) error {
 }
 
 func (h *hookSink) delivered() []sink.Delivery {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.deliveries)
+	return locked(&h.mu, func() []sink.Delivery { return slices.Clone(h.deliveries) })
 }
 
 func (h *hookSink) failures() []sink.Failure {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := make([]sink.Failure, len(h.notices))
-	for i, n := range h.notices {
-		out[i] = n.f
-	}
-	return out
+	return locked(&h.mu, func() []sink.Failure {
+		out := make([]sink.Failure, len(h.notices))
+		for i, n := range h.notices {
+			out[i] = n.f
+		}
+		return out
+	})
 }
 
 func (h *hookSink) noticesSent() []notice {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.notices)
+	return locked(&h.mu, func() []notice { return slices.Clone(h.notices) })
 }
 
 var (

@@ -13,14 +13,28 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 )
 
-// TestSigningVector proves the signing input (id.timestamp.body) and the
-// header encoding against the reference vector of standard-webhooks.md §2.
-func TestSigningVector(t *testing.T) {
-	u, _ := url.Parse("https://hooks.example.com/x")
-	s, err := New(config.Webhook{URL: u, Secret: "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="})
+// vectorSecret is the signing key of the reference vector of
+// standard-webhooks.md §2.
+const vectorSecret = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+// newVectorSink is a Sink posting to rawURL and signing with vectorSecret.
+func newVectorSink(t *testing.T, rawURL string) *Sink {
+	t.Helper()
+	u, err := url.Parse(rawURL)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s, err := New(config.Webhook{URL: u, Secret: vectorSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestSigningVector proves the signing input (id.timestamp.body) and the
+// header encoding against the reference vector of standard-webhooks.md §2.
+func TestSigningVector(t *testing.T) {
+	s := newVectorSink(t, "https://hooks.example.com/x")
 	req, err := s.newRequest(context.Background(), "msg_test", time.Unix(1700000000, 0), []byte(`{"type":"teo.key.rotated"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -86,12 +100,8 @@ func TestAttemptCarriesRetryAfter(t *testing.T) {
 			w.Header().Set("Retry-After", "3")
 			w.WriteHeader(tt.status)
 		}))
-		u, _ := url.Parse(srv.URL)
-		s, err := New(config.Webhook{URL: u, Secret: "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="})
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = s.attempt(context.Background(), s.client(), "msg_x", []byte(`{}`), 1)
+		s := newVectorSink(t, srv.URL)
+		err := s.attempt(context.Background(), s.client(), "msg_x", []byte(`{}`), 1)
 		srv.Close()
 		var ra interface{ RetryAfter() time.Duration }
 		got := time.Duration(0)

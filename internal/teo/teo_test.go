@@ -4,33 +4,20 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/endpoint"
-	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/tcapi"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/teo"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
 )
 
 func newClient(t *testing.T, zones ...string) (*emulator.Emulator, *teo.Client) {
 	t.Helper()
-	emu := emulator.New(emulator.Options{Zones: zones})
-	srv := httptest.NewServer(emu)
-	t.Cleanup(srv.Close)
-	ep, err := endpoint.Parse(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	role := emu.RoleCredential()
-	return emu, teo.New(&tcapi.Client{Endpoint: ep, Credential: common.NewTokenCredential(role.SecretID, role.SecretKey, role.Token),
-		Retry: retry.Policy{Attempts: 2, Initial: time.Millisecond}})
+	emu, ep := testkit.StartEmulator(t, emulator.Options{Zones: zones})
+	return emu, teo.New(&tcapi.Client{Endpoint: ep, Credential: testkit.RoleCredential(emu), Retry: testkit.FastRetry})
 }
 
 func newKey(t *testing.T) secret.Key {

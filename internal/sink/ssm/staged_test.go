@@ -3,12 +3,12 @@ package ssm_test
 import (
 	"context"
 	"fmt"
-	"maps"
 	"testing"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
 )
 
 // storedRecord is the record in the secret's description (nil if none).
@@ -275,14 +275,8 @@ func TestPending(t *testing.T) {
 			f := newFixture(t)
 			key := newKey(t)
 			f.seedStaged(tc.seed, map[string]string{"<key>": key})
-			if tc.fault != nil {
-				f.emu.Inject(*tc.fault)
-			}
-			got, found, err := f.sink.Pending(context.Background(), zone)
-			f.err(err)
-			f.allCalls(t, map[string]int{"GetSecretValue": tc.wantCalls})
-			if tc.wantCode != "" {
-				checkError(t, err, tc.wantCode, false)
+			got, found, err := f.pendingCall().Call(t, tc.fault, tc.wantCalls, tc.wantCode)
+			if f.err(err); tc.wantCode != "" {
 				return
 			}
 			if err != nil || found != tc.wantFound || (found && got.Reveal() != key) || (!found && !got.IsZero()) {
@@ -293,15 +287,17 @@ func TestPending(t *testing.T) {
 	}
 }
 
-// TestPromote: the current version gets the key, the pending version goes,
-// the record says Done, with the calls of each path.
-// with returns a copy of calls with action's count set to n.
-func with(calls map[string]int, action string, n int) map[string]int {
-	c := maps.Clone(calls)
-	c[action] = n
-	return c
+// pendingCall calls Pending on f's sink for the zone.
+func (f *fixture) pendingCall() testkit.PendingCall {
+	return testkit.PendingCall{Emu: f.emu, Stager: f.sink, Zone: zone, AllCalls: f.allCalls,
+		CheckError: func(t *testing.T, err error, code string) { checkError(t, err, code, false) }}
 }
 
+// with returns a copy of calls with action's count set to n.
+var with = testkit.With
+
+// TestPromote: the current version gets the key, the pending version goes,
+// the record says Done, with the calls of each path.
 func TestPromote(t *testing.T) {
 	const (
 		keyV   = "<key>"

@@ -173,23 +173,15 @@ func TestStage(t *testing.T) {
 			wantCode:  "LimitExceeded"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
+		parallel(t, tc.name, func(t *testing.T, f *fixture) {
 			ctx := context.Background()
 			key, live, other := newKey(t), newKey(t), newKey(t)
 			subst := map[string]string{keyV: key, liveV: live, otherV: other, "": ""}
 			f.seedStaged(tc.seed, subst)
-			h, err := f.sink.Inspect(ctx, zone)
-			if err != nil {
-				t.Fatalf("Inspect: %v", err)
-			}
-			f.emu.ResetCounters()
-			for _, flt := range tc.faults {
-				f.emu.Inject(flt)
-			}
+			h := f.holding(t)
+			f.arm(tc.faults)
 			rec := stageRecord(key)
-			err = f.err(f.sink.Stage(ctx, zone, h, rec, secret.New(key), secret.New(live)))
+			err := f.err(f.sink.Stage(ctx, zone, h, rec, secret.New(key), secret.New(live)))
 			f.allCalls(t, tc.wantCalls)
 			if tc.wantCode != "" {
 				checkError(t, err, tc.wantCode, tc.wantRetryable)
@@ -222,19 +214,14 @@ func TestStage(t *testing.T) {
 // leaves one pending version.
 func TestStageTwice(t *testing.T) {
 	for _, exists := range []bool{true, false} {
-		t.Run(fmt.Sprintf("exists=%v", exists), func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
+		parallel(t, fmt.Sprintf("exists=%v", exists), func(t *testing.T, f *fixture) {
 			ctx := context.Background()
 			key, live := newKey(t), newKey(t)
 			f.seedStaged(stagedSeed{exists: exists, current: live}, nil)
 			rec := stageRecord(key)
 			for i := range 2 {
-				h, err := f.sink.Inspect(ctx, zone)
-				if err != nil {
-					t.Fatalf("Inspect: %v", err)
-				}
-				f.emu.ResetCounters()
+				h := f.holding(t)
+				f.arm(nil)
 				if err := f.err(f.sink.Stage(ctx, zone, h, rec, secret.New(key), secret.New(live))); err != nil {
 					t.Fatalf("Stage %d: %v", i+1, err)
 				}
@@ -270,9 +257,7 @@ func TestPending(t *testing.T) {
 			fault: &emulator.Fault{Action: "GetSecretValue", Code: "UnauthorizedOperation"}, wantCode: "UnauthorizedOperation", wantCalls: 1},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
+		parallel(t, tc.name, func(t *testing.T, f *fixture) {
 			key := newKey(t)
 			f.seedStaged(tc.seed, map[string]string{"<key>": key})
 			got, found, err := f.pendingCall().Call(t, tc.fault, tc.wantCalls, tc.wantCode)
@@ -392,9 +377,7 @@ func TestPromote(t *testing.T) {
 			wantCode:  "InternalError", wantRetryable: true, wantPending: true},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
+		parallel(t, tc.name, func(t *testing.T, f *fixture) {
 			ctx := context.Background()
 			key, old, other := newKey(t), newKey(t), newKey(t)
 			subst := map[string]string{keyV: key, oldV: old, otherV: other, "": ""}

@@ -283,7 +283,7 @@ func TestInspect(t *testing.T) {
 	tenWithCurrent := append(slices.Clone(current), tenOthers[:9]...)
 	steady := map[string]int{"GetSecretValue": 1, "DescribeSecret": 1}
 
-	tests := []struct {
+	type inspectCase struct {
 		name   string
 		secret *emulator.SecretState // nil: none
 		fault  *emulator.Fault
@@ -296,7 +296,18 @@ func TestInspect(t *testing.T) {
 		wantCode      string // "" = no error
 		wantRetryable bool
 		wantText      string
-	}{
+	}
+	// denied is CAM refusing action on secret s (nil: one that does not
+	// exist yet).
+	denied := func(action string, s *emulator.SecretState) inspectCase {
+		name := action + " denied"
+		if s == nil {
+			name += " for a secret that does not exist yet"
+		}
+		return inspectCase{name: name, secret: s, fault: &emulator.Fault{Action: action, Code: "UnauthorizedOperation"},
+			wantCode: "UnauthorizedOperation", wantCalls: steady}
+	}
+	tests := []inspectCase{
 		{name: "steady secret with a record",
 			secret:     &emulator.SecretState{Description: withRecord, Versions: current},
 			wantExists: true, wantKey: true, wantRecord: true, wantCalls: steady},
@@ -327,20 +338,10 @@ func TestInspect(t *testing.T) {
 		{name: "a status the sink does not know",
 			secret:   &emulator.SecretState{Status: "Frozen", Versions: current},
 			wantCode: "ResourceUnavailable", wantText: "is Frozen", wantCalls: steady},
-		{name: "GetSecretValue denied for a secret that does not exist yet",
-			fault:    &emulator.Fault{Action: "GetSecretValue", Code: "UnauthorizedOperation"},
-			wantCode: "UnauthorizedOperation", wantCalls: steady},
-		{name: "GetSecretValue denied",
-			secret:   &emulator.SecretState{Versions: current},
-			fault:    &emulator.Fault{Action: "GetSecretValue", Code: "UnauthorizedOperation"},
-			wantCode: "UnauthorizedOperation", wantCalls: steady},
-		{name: "DescribeSecret denied",
-			secret:   &emulator.SecretState{Versions: current},
-			fault:    &emulator.Fault{Action: "DescribeSecret", Code: "UnauthorizedOperation"},
-			wantCode: "UnauthorizedOperation", wantCalls: steady},
-		{name: "DescribeSecret denied for a secret that does not exist yet",
-			fault:    &emulator.Fault{Action: "DescribeSecret", Code: "UnauthorizedOperation"},
-			wantCode: "UnauthorizedOperation", wantCalls: steady},
+		denied("GetSecretValue", nil),
+		denied("GetSecretValue", &emulator.SecretState{Versions: current}),
+		denied("DescribeSecret", &emulator.SecretState{Versions: current}),
+		denied("DescribeSecret", nil),
 		{name: "ListSecretVersionIds denied",
 			secret:    &emulator.SecretState{Versions: nineOthers},
 			fault:     &emulator.Fault{Action: "ListSecretVersionIds", Code: "UnauthorizedOperation"},

@@ -383,14 +383,15 @@ func token(parts ...string) string {
 func (s *Sink) Deliver(ctx context.Context, d sink.Delivery) (sink.Outcome, error) {
 	id := s.secretID(d.ZoneID)
 	outcome, err := s.deliver(ctx, id, d)
-	if err != nil {
-		s.logger().LogAttrs(ctx, slog.LevelWarn, "aws delivery failed", slog.String("zoneId", d.ZoneID),
-			slog.String("secret", id), slog.String("apiAction", operation(err)), slog.String("code", Code(err)))
-		return sink.Failed, err
-	}
-	s.logger().LogAttrs(ctx, slog.LevelInfo, "aws delivery", slog.String("zoneId", d.ZoneID), slog.String("secret", id),
-		slog.String("outcome", string(outcome)), slog.String("fingerprint", d.Key.Fingerprint()))
-	return outcome, nil
+	return s.log().Ended(ctx, "delivery", d.ZoneID, id, d.Key, outcome, err), err
+}
+
+// log is how the sink logs the end of a step: an error by the AWS action
+// that failed and its code.
+func (s *Sink) log() sink.Log {
+	return sink.Log{Logger: s.logger(), Sink: "aws", Failure: func(err error) []slog.Attr {
+		return []slog.Attr{slog.String("apiAction", operation(err)), slog.String("code", Code(err))}
+	}}
 }
 
 func operation(err error) string {

@@ -116,6 +116,15 @@ func (f *fixture) allCalls(t *testing.T, want map[string]int) {
 	}
 }
 
+// with returns a copy of calls with action's count set to n.
+var with = testkit.With
+
+// pendingCall calls Pending on f's sink for the zone.
+func (f *fixture) pendingCall() testkit.PendingCall {
+	return testkit.PendingCall{Emu: f.emu, Stager: f.sink, Zone: zone, AllCalls: f.allCalls,
+		CheckError: func(t *testing.T, err error, code string) { checkFinal(t, err, "GetSecretValue", code, false) }}
+}
+
 // seed makes the secret exist, holding value as AWSCURRENT (no version
 // when value is empty).
 func (f *fixture) seed(value string, tags map[string]string) {

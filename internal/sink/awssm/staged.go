@@ -32,8 +32,7 @@ const promoteRounds = 3
 func (s *Sink) Stage(ctx context.Context, zone string, h sink.Holding, rec sink.Record, key, live secret.Key) error {
 	id := s.secretID(zone)
 	if err := s.stage(ctx, id, zone, h, rec, key, live); err != nil {
-		s.logger().LogAttrs(ctx, slog.LevelWarn, "aws stage failed", slog.String("zoneId", zone),
-			slog.String("secret", id), slog.String("apiAction", operation(err)), slog.String("code", Code(err)))
+		s.log().Failed(ctx, "stage", zone, id, err)
 		return err
 	}
 	s.logger().LogAttrs(ctx, slog.LevelInfo, "aws staged", slog.String("zoneId", zone), slog.String("secret", id),
@@ -76,14 +75,7 @@ func (s *Sink) Pending(ctx context.Context, zone string) (secret.Key, bool, erro
 func (s *Sink) Promote(ctx context.Context, zone string, key secret.Key, rec sink.Record) (sink.Outcome, error) {
 	id := s.secretID(zone)
 	outcome, err := s.promote(ctx, id, zone, key, rec)
-	if err != nil {
-		s.logger().LogAttrs(ctx, slog.LevelWarn, "aws promote failed", slog.String("zoneId", zone),
-			slog.String("secret", id), slog.String("apiAction", operation(err)), slog.String("code", Code(err)))
-		return sink.Failed, err
-	}
-	s.logger().LogAttrs(ctx, slog.LevelInfo, "aws promote", slog.String("zoneId", zone), slog.String("secret", id),
-		slog.String("outcome", string(outcome)), slog.String("fingerprint", key.Fingerprint()))
-	return outcome, nil
+	return s.log().Ended(ctx, "promote", zone, id, key, outcome, err), err
 }
 
 func (s *Sink) promote(ctx context.Context, id, zone string, key secret.Key, rec sink.Record) (sink.Outcome, error) {

@@ -3,7 +3,6 @@ package awssm_test
 import (
 	"context"
 	"errors"
-	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -217,14 +216,8 @@ func TestPending(t *testing.T) {
 			if !tc.missing {
 				f.seedVersions(nil, versions...)
 			}
-			if tc.fault != nil {
-				f.emu.Inject(*tc.fault)
-			}
-			got, found, err := f.sink.Pending(context.Background(), zone)
-			f.err(err)
-			f.allCalls(t, map[string]int{"GetSecretValue": tc.wantCalls})
-			if tc.wantCode != "" {
-				checkFinal(t, err, "GetSecretValue", tc.wantCode, false)
+			got, found, err := f.pendingCall().Call(t, tc.fault, tc.wantCalls, tc.wantCode)
+			if f.err(err); tc.wantCode != "" {
 				return
 			}
 			if err != nil || found != tc.wantFound || (found && !got.Equal(key)) {
@@ -232,13 +225,6 @@ func TestPending(t *testing.T) {
 			}
 		})
 	}
-}
-
-// with returns a copy of calls with action's count set to n.
-func with(calls map[string]int, action string, n int) map[string]int {
-	c := maps.Clone(calls)
-	c[action] = n
-	return c
 }
 
 // TestPromote: AWSCURRENT on the staged version, AWSPREVIOUS on the old

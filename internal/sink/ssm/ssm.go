@@ -114,6 +114,12 @@ func (s *Sink) logger() *slog.Logger {
 	return s.Logger
 }
 
+// log is how the sink logs the end of a step: an error by its code.
+func (s *Sink) log() sink.Log {
+	return sink.Log{Logger: s.logger(), Sink: "ssm",
+		Failure: func(err error) []slog.Attr { return []slog.Attr{slog.String("code", tcapi.Code(err))} }}
+}
+
 // Error is a failure of the SSM sink for one secret.
 type Error struct {
 	Secret string
@@ -285,14 +291,7 @@ func (s *Sink) Begin(ctx context.Context, zone string, h sink.Holding, rec sink.
 func (s *Sink) Deliver(ctx context.Context, d sink.Delivery) (sink.Outcome, error) {
 	name := s.secretName(d.ZoneID)
 	outcome, err := s.deliver(ctx, name, d)
-	if err != nil {
-		s.logger().LogAttrs(ctx, slog.LevelWarn, "ssm delivery failed", slog.String("zoneId", d.ZoneID),
-			slog.String("secret", name), slog.String("code", tcapi.Code(err)))
-		return sink.Failed, s.fail(name, err)
-	}
-	s.logger().LogAttrs(ctx, slog.LevelInfo, "ssm delivery", slog.String("zoneId", d.ZoneID), slog.String("secret", name),
-		slog.String("outcome", string(outcome)), slog.String("fingerprint", d.Key.Fingerprint()))
-	return outcome, nil
+	return s.log().Ended(ctx, "delivery", d.ZoneID, name, d.Key, outcome, err), s.fail(name, err)
 }
 
 func (s *Sink) deliver(ctx context.Context, name string, d sink.Delivery) (sink.Outcome, error) {

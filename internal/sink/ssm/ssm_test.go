@@ -76,6 +76,15 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{emu: emu, sink: s, logs: logs}
 }
 
+// parallel runs body as a parallel subtest on a fixture of its own.
+func parallel(t *testing.T, name string, body func(t *testing.T, f *fixture)) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		t.Parallel()
+		body(t, newFixture(t))
+	})
+}
+
 func (f *fixture) err(err error) error {
 	if err != nil {
 		f.errs = append(f.errs, err.Error())
@@ -121,6 +130,26 @@ func (f *fixture) allCalls(t *testing.T, want map[string]int) {
 		}
 	}
 	f.calls(t, full)
+}
+
+// holding is what Inspect answers for the zone now; the test stops when it
+// fails.
+func (f *fixture) holding(t *testing.T) sink.Holding {
+	t.Helper()
+	h, err := f.sink.Inspect(context.Background(), zone)
+	if err != nil {
+		t.Fatalf("Inspect: %v", err)
+	}
+	return h
+}
+
+// arm counts the calls afresh and injects faults: what a test checks
+// afterwards is what the step under test did.
+func (f *fixture) arm(faults []emulator.Fault) {
+	f.emu.ResetCounters()
+	for _, flt := range faults {
+		f.emu.Inject(flt)
+	}
 }
 
 // value is what consumers read from the configured version ("" if none).
@@ -254,7 +283,7 @@ func TestInspect(t *testing.T) {
 	tenWithCurrent := append(slices.Clone(current), tenOthers[:9]...)
 	steady := map[string]int{"GetSecretValue": 1, "DescribeSecret": 1}
 
-	tests := []struct {
+	type inspectCase struct {
 		name   string
 		secret *emulator.SecretState // nil: none
 		fault  *emulator.Fault
@@ -267,7 +296,18 @@ func TestInspect(t *testing.T) {
 		wantCode      string // "" = no error
 		wantRetryable bool
 		wantText      string
-	}{
+	}
+	// denied is CAM refusing action on secret s (nil: one that does not
+	// exist yet).
+	denied := func(action string, s *emulator.SecretState) inspectCase {
+		name := action + " denied"
+		if s == nil {
+			name += " for a secret that does not exist yet"
+		}
+		return inspectCase{name: name, secret: s, fault: &emulator.Fault{Action: action, Code: "UnauthorizedOperation"},
+			wantCode: "UnauthorizedOperation", wantCalls: steady}
+	}
+	tests := []inspectCase{
 		{name: "steady secret with a record",
 			secret:     &emulator.SecretState{Description: withRecord, Versions: current},
 			wantExists: true, wantKey: true, wantRecord: true, wantCalls: steady},
@@ -298,20 +338,10 @@ func TestInspect(t *testing.T) {
 		{name: "a status the sink does not know",
 			secret:   &emulator.SecretState{Status: "Frozen", Versions: current},
 			wantCode: "ResourceUnavailable", wantText: "is Frozen", wantCalls: steady},
-		{name: "GetSecretValue denied for a secret that does not exist yet",
-			fault:    &emulator.Fault{Action: "GetSecretValue", Code: "UnauthorizedOperation"},
-			wantCode: "UnauthorizedOperation", wantCalls: steady},
-		{name: "GetSecretValue denied",
-			secret:   &emulator.SecretState{Versions: current},
-			fault:    &emulator.Fault{Action: "GetSecretValue", Code: "UnauthorizedOperation"},
-			wantCode: "UnauthorizedOperation", wantCalls: steady},
-		{name: "DescribeSecret denied",
-			secret:   &emulator.SecretState{Versions: current},
-			fault:    &emulator.Fault{Action: "DescribeSecret", Code: "UnauthorizedOperation"},
-			wantCode: "UnauthorizedOperation", wantCalls: steady},
-		{name: "DescribeSecret denied for a secret that does not exist yet",
-			fault:    &emulator.Fault{Action: "DescribeSecret", Code: "UnauthorizedOperation"},
-			wantCode: "UnauthorizedOperation", wantCalls: steady},
+		denied("GetSecretValue", nil),
+		denied("GetSecretValue", &emulator.SecretState{Versions: current}),
+		denied("DescribeSecret", &emulator.SecretState{Versions: current}),
+		denied("DescribeSecret", nil),
 		{name: "ListSecretVersionIds denied",
 			secret:    &emulator.SecretState{Versions: nineOthers},
 			fault:     &emulator.Fault{Action: "ListSecretVersionIds", Code: "UnauthorizedOperation"},
@@ -340,9 +370,7 @@ func TestInspect(t *testing.T) {
 			wantCalls: map[string]int{"GetSecretValue": 2, "DescribeSecret": 1}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
+		parallel(t, tc.name, func(t *testing.T, f *fixture) {
 			if tc.secret != nil {
 				f.put(*tc.secret)
 			}
@@ -402,9 +430,7 @@ func TestInspectDistrustsEdits(t *testing.T) {
 		{"line truncated", line, line[:len(line)/2]},
 	}
 	for _, tc := range edits {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
+		parallel(t, tc.name, func(t *testing.T, f *fixture) {
 			ctx := context.Background()
 			key := newKey(t)
 			f.seed(sameValue, key, "")
@@ -516,16 +542,11 @@ func TestBegin(t *testing.T) {
 			wantCalls: map[string]int{"UpdateDescription": 1}, wantCode: "ResourceNotFound", wantNoSecret: true},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
+		parallel(t, tc.name, func(t *testing.T, f *fixture) {
 			ctx := context.Background()
 			live, old, other := newKey(t), newKey(t), newKey(t)
 			f.seed(tc.seed, live, old)
-			h, err := f.sink.Inspect(ctx, zone)
-			if err != nil {
-				t.Fatalf("Inspect: %v", err)
-			}
+			h := f.holding(t)
 			if tc.gone {
 				h = sink.Holding{Exists: true, Key: secret.New(old)}
 			}
@@ -538,16 +559,13 @@ func TestBegin(t *testing.T) {
 				f.put(s)
 			}
 			before, _ := f.emu.Secret(region, name)
-			f.emu.ResetCounters()
-			for _, flt := range tc.faults {
-				f.emu.Inject(flt)
-			}
+			f.arm(tc.faults)
 			liveKey := secret.New(live)
 			if tc.zeroLive {
 				liveKey = secret.Key{}
 			}
 			rec := record("rot-1", secret.Fingerprint(old))
-			err = f.err(f.sink.Begin(ctx, zone, h, rec, liveKey))
+			err := f.err(f.sink.Begin(ctx, zone, h, rec, liveKey))
 			f.allCalls(t, tc.wantCalls)
 			after, exists := f.emu.Secret(region, name)
 			if tc.wantNoSecret && exists {
@@ -685,9 +703,7 @@ func TestDeliver(t *testing.T) {
 			wantCalls: map[string]int{"GetSecretValue": 1, "DescribeSecret": 1, "CreateSecret": 1}},
 	}
 	for _, tc := range tests {
-		t.Run(fmt.Sprintf("%s, fresh %v", tc.seed, tc.fresh), func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
+		parallel(t, fmt.Sprintf("%s, fresh %v", tc.seed, tc.fresh), func(t *testing.T, f *fixture) {
 			key, old := newKey(t), newKey(t)
 			f.seed(tc.seed, key, old)
 			got, err := f.sink.Deliver(context.Background(), delivery(key, tc.fresh))
@@ -844,9 +860,7 @@ func TestDeliverFaults(t *testing.T) {
 			wantCalls: map[string]int{"UpdateSecret": 1}, allCalls: true},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
+		parallel(t, tc.name, func(t *testing.T, f *fixture) {
 			key, old := newKey(t), newKey(t)
 			f.seed(tc.seed, key, old)
 			if tc.fault != (emulator.Fault{}) {
@@ -964,9 +978,7 @@ func TestCreateWithoutRefusedTags(t *testing.T) {
 		{name: "refused without tags too: the error stands", fault: refused, wantCreates: 2, wantCode: "InvalidParameterValue.TagsNotExisted"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
+		parallel(t, tc.name, func(t *testing.T, f *fixture) {
 			ctx := context.Background()
 			live := newKey(t)
 			f.emu.Inject(tc.fault)

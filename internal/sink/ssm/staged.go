@@ -28,8 +28,7 @@ func (s *Sink) pendingID() (string, error) {
 func (s *Sink) Stage(ctx context.Context, zone string, h sink.Holding, rec sink.Record, key, live secret.Key) error {
 	name := s.secretName(zone)
 	if err := s.stage(ctx, name, zone, h, rec, key, live); err != nil {
-		s.logger().LogAttrs(ctx, slog.LevelWarn, "ssm stage failed", slog.String("zoneId", zone),
-			slog.String("secret", name), slog.String("code", tcapi.Code(err)))
+		s.log().Failed(ctx, "stage", zone, name, err)
 		return s.fail(name, err)
 	}
 	s.logger().LogAttrs(ctx, slog.LevelInfo, "ssm staged", slog.String("zoneId", zone), slog.String("secret", name),
@@ -123,14 +122,7 @@ func (s *Sink) Pending(ctx context.Context, zone string) (secret.Key, bool, erro
 func (s *Sink) Promote(ctx context.Context, zone string, key secret.Key, rec sink.Record) (sink.Outcome, error) {
 	name := s.secretName(zone)
 	outcome, err := s.promote(ctx, name, zone, key, rec)
-	if err != nil {
-		s.logger().LogAttrs(ctx, slog.LevelWarn, "ssm promote failed", slog.String("zoneId", zone),
-			slog.String("secret", name), slog.String("code", tcapi.Code(err)))
-		return sink.Failed, s.fail(name, err)
-	}
-	s.logger().LogAttrs(ctx, slog.LevelInfo, "ssm promote", slog.String("zoneId", zone), slog.String("secret", name),
-		slog.String("outcome", string(outcome)), slog.String("fingerprint", key.Fingerprint()))
-	return outcome, nil
+	return s.log().Ended(ctx, "promote", zone, name, key, outcome, err), s.fail(name, err)
 }
 
 func (s *Sink) promote(ctx context.Context, name, zone string, key secret.Key, rec sink.Record) (sink.Outcome, error) {

@@ -3,12 +3,12 @@ package ssm_test
 import (
 	"context"
 	"fmt"
-	"maps"
 	"testing"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/testkit"
 )
 
 // storedRecord is the record in the secret's description (nil if none).
@@ -75,7 +75,7 @@ func TestStage(t *testing.T) {
 	// the calls that stage a key in it.
 	live := stagedSeed{exists: true, current: liveV}
 	staging := map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": 1}
-	tests := []struct {
+	type stageCase struct {
 		name   string
 		seed   stagedSeed
 		faults []emulator.Fault
@@ -86,67 +86,54 @@ func TestStage(t *testing.T) {
 		wantRecord    bool // the record is there afterwards
 		wantPending   bool // the pending version holds the key afterwards
 		wantCurrent   string
-	}{
-		{name: "existing secret", seed: live,
-			wantCalls:  staging,
-			wantRecord: true, wantPending: true, wantCurrent: liveV},
-		{name: "missing secret is created holding the live key", seed: stagedSeed{},
-			wantCalls:  map[string]int{"CreateSecret": 1, "GetSecretValue": 1, "PutSecretValue": 1},
-			wantRecord: true, wantPending: true, wantCurrent: liveV},
+	}
+	// staged is a case that ends with the record written and the key in the
+	// pending version beside the live key; once, one whose fault (Times 1)
+	// costs its action one more call on the staging path.
+	staged := func(name string, seed stagedSeed, calls map[string]int, faults ...emulator.Fault) stageCase {
+		return stageCase{name: name, seed: seed, faults: faults, wantCalls: calls, wantRecord: true, wantPending: true, wantCurrent: liveV}
+	}
+	once := func(name string, flt emulator.Fault) stageCase {
+		return staged(name, live, with(staging, flt.Action, 2), flt)
+	}
+	tests := []stageCase{
+		staged("existing secret", live, staging),
+		staged("missing secret is created holding the live key", stagedSeed{},
+			map[string]int{"CreateSecret": 1, "GetSecretValue": 1, "PutSecretValue": 1}),
 		{name: "existing secret without the current version", seed: stagedSeed{exists: true, others: 1},
 			wantCalls:  staging,
 			wantRecord: true, wantPending: true},
-		{name: "pending version holds the key already", seed: stagedSeed{exists: true, current: liveV, pending: keyV},
-			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "GetSecretValue": 1},
-			wantRecord: true, wantPending: true, wantCurrent: liveV},
-		{name: "pending version holds another key", seed: stagedSeed{exists: true, current: liveV, pending: otherV},
-			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "GetSecretValue": 1, "UpdateSecret": 1},
-			wantRecord: true, wantPending: true, wantCurrent: liveV},
-		{name: "nine versions with the current one: room for the pending one", seed: stagedSeed{exists: true, current: liveV, others: 8},
-			wantCalls:  staging,
-			wantRecord: true, wantPending: true, wantCurrent: liveV},
-		{name: "ten versions with the pending one: it is updated", seed: stagedSeed{exists: true, current: liveV, pending: otherV, others: 8},
-			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "GetSecretValue": 1, "UpdateSecret": 1},
-			wantRecord: true, wantPending: true, wantCurrent: liveV},
+		staged("pending version holds the key already", stagedSeed{exists: true, current: liveV, pending: keyV},
+			map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "GetSecretValue": 1}),
+		staged("pending version holds another key", stagedSeed{exists: true, current: liveV, pending: otherV},
+			map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "GetSecretValue": 1, "UpdateSecret": 1}),
+		staged("nine versions with the current one: room for the pending one", stagedSeed{exists: true, current: liveV, others: 8},
+			staging),
+		staged("ten versions with the pending one: it is updated", stagedSeed{exists: true, current: liveV, pending: otherV, others: 8},
+			map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "GetSecretValue": 1, "UpdateSecret": 1}),
 
 		// transient faults
-		{name: "ListSecretVersionIds throttled once", seed: live,
-			faults:     []emulator.Fault{{Action: "ListSecretVersionIds", Code: "RequestLimitExceeded", Times: 1}},
-			wantCalls:  with(staging, "ListSecretVersionIds", 2),
-			wantRecord: true, wantPending: true, wantCurrent: liveV},
-		{name: "UpdateDescription answer lost", seed: live,
-			faults:     []emulator.Fault{{Action: "UpdateDescription", Phase: emulator.After, Code: "InternalError", Times: 1}},
-			wantCalls:  with(staging, "UpdateDescription", 2),
-			wantRecord: true, wantPending: true, wantCurrent: liveV},
-		{name: "PutSecretValue failing once", seed: live,
-			faults:     []emulator.Fault{{Action: "PutSecretValue", Code: "InternalError", Times: 1}},
-			wantCalls:  with(staging, "PutSecretValue", 2),
-			wantRecord: true, wantPending: true, wantCurrent: liveV},
-		{name: "PutSecretValue answer lost: the retry finds the version and updates it", seed: live,
-			faults:     []emulator.Fault{{Action: "PutSecretValue", Phase: emulator.After, Drop: true, Times: 1}},
-			wantCalls:  map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": 2, "UpdateSecret": 1},
-			wantRecord: true, wantPending: true, wantCurrent: liveV},
-		{name: "UpdateSecret answer lost", seed: stagedSeed{exists: true, current: liveV, pending: otherV},
-			faults: []emulator.Fault{{Action: "UpdateSecret", Phase: emulator.After, Code: "InternalError", Times: 1}},
-			wantCalls: map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "GetSecretValue": 1,
-				"UpdateSecret": 2},
-			wantRecord: true, wantPending: true, wantCurrent: liveV},
-		{name: "missing secret, CreateSecret answer lost", seed: stagedSeed{},
-			faults: []emulator.Fault{{Action: "CreateSecret", Phase: emulator.After, Code: "InternalError", Times: 1}},
-			wantCalls: map[string]int{"CreateSecret": 2, "UpdateDescription": 1, "GetSecretValue": 1,
-				"PutSecretValue": 1},
-			wantRecord: true, wantPending: true, wantCurrent: liveV},
+		once("ListSecretVersionIds throttled once", emulator.Fault{Action: "ListSecretVersionIds", Code: "RequestLimitExceeded", Times: 1}),
+		once("UpdateDescription answer lost", emulator.Fault{Action: "UpdateDescription", Phase: emulator.After, Code: "InternalError", Times: 1}),
+		once("PutSecretValue failing once", emulator.Fault{Action: "PutSecretValue", Code: "InternalError", Times: 1}),
+		staged("PutSecretValue answer lost: the retry finds the version and updates it", live,
+			map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": 2, "UpdateSecret": 1},
+			emulator.Fault{Action: "PutSecretValue", Phase: emulator.After, Drop: true, Times: 1}),
+		staged("UpdateSecret answer lost", stagedSeed{exists: true, current: liveV, pending: otherV},
+			map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "GetSecretValue": 1, "UpdateSecret": 2},
+			emulator.Fault{Action: "UpdateSecret", Phase: emulator.After, Code: "InternalError", Times: 1}),
+		staged("missing secret, CreateSecret answer lost", stagedSeed{},
+			map[string]int{"CreateSecret": 2, "UpdateDescription": 1, "GetSecretValue": 1, "PutSecretValue": 1},
+			emulator.Fault{Action: "CreateSecret", Phase: emulator.After, Code: "InternalError", Times: 1}),
 		{name: "PutSecretValue failing for good: one read tells it did not land", seed: live,
 			faults: []emulator.Fault{{Action: "PutSecretValue", Code: "InternalError"}},
 			wantCalls: map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": fastRetry.Attempts,
 				"GetSecretValue": 1},
 			wantCode: "InternalError", wantRetryable: true, wantRecord: true, wantCurrent: liveV},
-		{name: "PutSecretValue answers all lost, but it landed", seed: live,
-			faults: []emulator.Fault{{Action: "PutSecretValue", Phase: emulator.After, Code: "InternalError", Times: 1},
-				{Action: "PutSecretValue", Code: "InternalError"}},
-			wantCalls: map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": fastRetry.Attempts,
-				"GetSecretValue": 1},
-			wantRecord: true, wantPending: true, wantCurrent: liveV},
+		staged("PutSecretValue answers all lost, but it landed", live,
+			map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1, "PutSecretValue": fastRetry.Attempts, "GetSecretValue": 1},
+			emulator.Fault{Action: "PutSecretValue", Phase: emulator.After, Code: "InternalError", Times: 1},
+			emulator.Fault{Action: "PutSecretValue", Code: "InternalError"}),
 
 		// final failures
 		{name: "the record first: PutSecretValue denied after it", seed: live,
@@ -173,23 +160,15 @@ func TestStage(t *testing.T) {
 			wantCode:  "LimitExceeded"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
+		parallel(t, tc.name, func(t *testing.T, f *fixture) {
 			ctx := context.Background()
 			key, live, other := newKey(t), newKey(t), newKey(t)
 			subst := map[string]string{keyV: key, liveV: live, otherV: other, "": ""}
 			f.seedStaged(tc.seed, subst)
-			h, err := f.sink.Inspect(ctx, zone)
-			if err != nil {
-				t.Fatalf("Inspect: %v", err)
-			}
-			f.emu.ResetCounters()
-			for _, flt := range tc.faults {
-				f.emu.Inject(flt)
-			}
+			h := f.holding(t)
+			f.arm(tc.faults)
 			rec := stageRecord(key)
-			err = f.err(f.sink.Stage(ctx, zone, h, rec, secret.New(key), secret.New(live)))
+			err := f.err(f.sink.Stage(ctx, zone, h, rec, secret.New(key), secret.New(live)))
 			f.allCalls(t, tc.wantCalls)
 			if tc.wantCode != "" {
 				checkError(t, err, tc.wantCode, tc.wantRetryable)
@@ -222,19 +201,14 @@ func TestStage(t *testing.T) {
 // leaves one pending version.
 func TestStageTwice(t *testing.T) {
 	for _, exists := range []bool{true, false} {
-		t.Run(fmt.Sprintf("exists=%v", exists), func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
+		parallel(t, fmt.Sprintf("exists=%v", exists), func(t *testing.T, f *fixture) {
 			ctx := context.Background()
 			key, live := newKey(t), newKey(t)
 			f.seedStaged(stagedSeed{exists: exists, current: live}, nil)
 			rec := stageRecord(key)
 			for i := range 2 {
-				h, err := f.sink.Inspect(ctx, zone)
-				if err != nil {
-					t.Fatalf("Inspect: %v", err)
-				}
-				f.emu.ResetCounters()
+				h := f.holding(t)
+				f.arm(nil)
 				if err := f.err(f.sink.Stage(ctx, zone, h, rec, secret.New(key), secret.New(live))); err != nil {
 					t.Fatalf("Stage %d: %v", i+1, err)
 				}
@@ -270,19 +244,11 @@ func TestPending(t *testing.T) {
 			fault: &emulator.Fault{Action: "GetSecretValue", Code: "UnauthorizedOperation"}, wantCode: "UnauthorizedOperation", wantCalls: 1},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
+		parallel(t, tc.name, func(t *testing.T, f *fixture) {
 			key := newKey(t)
 			f.seedStaged(tc.seed, map[string]string{"<key>": key})
-			if tc.fault != nil {
-				f.emu.Inject(*tc.fault)
-			}
-			got, found, err := f.sink.Pending(context.Background(), zone)
-			f.err(err)
-			f.allCalls(t, map[string]int{"GetSecretValue": tc.wantCalls})
-			if tc.wantCode != "" {
-				checkError(t, err, tc.wantCode, false)
+			got, found, err := f.pendingCall().Call(t, tc.fault, tc.wantCalls, tc.wantCode)
+			if f.err(err); tc.wantCode != "" {
 				return
 			}
 			if err != nil || found != tc.wantFound || (found && got.Reveal() != key) || (!found && !got.IsZero()) {
@@ -293,15 +259,17 @@ func TestPending(t *testing.T) {
 	}
 }
 
-// TestPromote: the current version gets the key, the pending version goes,
-// the record says Done, with the calls of each path.
-// with returns a copy of calls with action's count set to n.
-func with(calls map[string]int, action string, n int) map[string]int {
-	c := maps.Clone(calls)
-	c[action] = n
-	return c
+// pendingCall calls Pending on f's sink for the zone.
+func (f *fixture) pendingCall() testkit.PendingCall {
+	return testkit.PendingCall{Emu: f.emu, Stager: f.sink, Zone: zone, AllCalls: f.allCalls,
+		CheckError: func(t *testing.T, err error, code string) { checkError(t, err, code, false) }}
 }
 
+// with returns a copy of calls with action's count set to n.
+var with = testkit.With
+
+// TestPromote: the current version gets the key, the pending version goes,
+// the record says Done, with the calls of each path.
 func TestPromote(t *testing.T) {
 	const (
 		keyV   = "<key>"
@@ -312,7 +280,7 @@ func TestPromote(t *testing.T) {
 	// one the old key; promoted, the calls that promote it.
 	staged := stagedSeed{exists: true, current: oldV, pending: keyV}
 	promoted := map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1}
-	tests := []struct {
+	type promoteCase struct {
 		name   string
 		seed   stagedSeed
 		faults []emulator.Fault
@@ -322,60 +290,40 @@ func TestPromote(t *testing.T) {
 		wantCode      string
 		wantRetryable bool
 		wantPending   bool // a pending version is left
-	}{
-		{name: "staged key promoted", seed: staged,
-			wantCalls:   promoted,
-			wantOutcome: sink.OK},
+	}
+	// ok is a case that ends with the key promoted; once, one whose fault
+	// (Times 1) on the staged secret costs its action one more call.
+	ok := func(name string, seed stagedSeed, calls map[string]int, faults ...emulator.Fault) promoteCase {
+		return promoteCase{name: name, seed: seed, faults: faults, wantCalls: calls, wantOutcome: sink.OK}
+	}
+	once := func(name string, flt emulator.Fault) promoteCase {
+		return ok(name, staged, with(promoted, flt.Action, 2), flt)
+	}
+	tests := []promoteCase{
+		ok("staged key promoted", staged, promoted),
 		{name: "already promoted: unchanged, the record still written", seed: stagedSeed{exists: true, current: keyV},
 			wantCalls:   map[string]int{"GetSecretValue": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1},
 			wantOutcome: sink.Unchanged},
-		{name: "current holds the key, pending left over", seed: stagedSeed{exists: true, current: keyV, pending: keyV},
-			wantCalls:   map[string]int{"GetSecretValue": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1},
-			wantOutcome: sink.OK},
-		{name: "pending version lost", seed: stagedSeed{exists: true, current: oldV},
-			wantCalls:   promoted,
-			wantOutcome: sink.OK},
-		{name: "pending version holds another key", seed: stagedSeed{exists: true, current: oldV, pending: otherV},
-			wantCalls:   promoted,
-			wantOutcome: sink.OK},
-		{name: "current version missing: put", seed: stagedSeed{exists: true, pending: keyV, others: 1},
-			wantCalls: map[string]int{"GetSecretValue": 1, "DescribeSecret": 1, "PutSecretValue": 1, "DeleteSecretVersion": 1,
-				"UpdateDescription": 1},
-			wantOutcome: sink.OK},
-		{name: "secret lost: created holding the key", seed: stagedSeed{},
-			wantCalls: map[string]int{"GetSecretValue": 1, "DescribeSecret": 1, "CreateSecret": 1, "DeleteSecretVersion": 1,
-				"UpdateDescription": 1},
-			wantOutcome: sink.OK},
+		ok("current holds the key, pending left over", stagedSeed{exists: true, current: keyV, pending: keyV},
+			map[string]int{"GetSecretValue": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1}),
+		ok("pending version lost", stagedSeed{exists: true, current: oldV}, promoted),
+		ok("pending version holds another key", stagedSeed{exists: true, current: oldV, pending: otherV}, promoted),
+		ok("current version missing: put", stagedSeed{exists: true, pending: keyV, others: 1},
+			map[string]int{"GetSecretValue": 1, "DescribeSecret": 1, "PutSecretValue": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1}),
+		ok("secret lost: created holding the key", stagedSeed{},
+			map[string]int{"GetSecretValue": 1, "DescribeSecret": 1, "CreateSecret": 1, "DeleteSecretVersion": 1, "UpdateDescription": 1}),
 
 		// transient faults
-		{name: "GetSecretValue throttled once", seed: staged,
-			faults:      []emulator.Fault{{Action: "GetSecretValue", Code: "RequestLimitExceeded", Times: 1}},
-			wantCalls:   with(promoted, "GetSecretValue", 2),
-			wantOutcome: sink.OK},
-		{name: "UpdateSecret failing once", seed: staged,
-			faults:      []emulator.Fault{{Action: "UpdateSecret", Code: "InternalError", Times: 1}},
-			wantCalls:   with(promoted, "UpdateSecret", 2),
-			wantOutcome: sink.OK},
-		{name: "UpdateSecret answer lost", seed: staged,
-			faults:      []emulator.Fault{{Action: "UpdateSecret", Phase: emulator.After, Drop: true, Times: 1}},
-			wantCalls:   with(promoted, "UpdateSecret", 2),
-			wantOutcome: sink.OK},
-		{name: "UpdateSecret answers all lost, but it landed", seed: staged,
-			faults:      []emulator.Fault{{Action: "UpdateSecret", Phase: emulator.After, Code: "InternalError"}},
-			wantCalls:   with(with(promoted, "GetSecretValue", 2), "UpdateSecret", fastRetry.Attempts),
-			wantOutcome: sink.OK},
-		{name: "DeleteSecretVersion failing once", seed: staged,
-			faults:      []emulator.Fault{{Action: "DeleteSecretVersion", Code: "InternalError", Times: 1}},
-			wantCalls:   with(promoted, "DeleteSecretVersion", 2),
-			wantOutcome: sink.OK},
-		{name: "DeleteSecretVersion answer lost: the retry finds it gone", seed: staged,
-			faults:      []emulator.Fault{{Action: "DeleteSecretVersion", Phase: emulator.After, Code: "InternalError", Times: 1}},
-			wantCalls:   with(promoted, "DeleteSecretVersion", 2),
-			wantOutcome: sink.OK},
-		{name: "UpdateDescription answer lost", seed: staged,
-			faults:      []emulator.Fault{{Action: "UpdateDescription", Phase: emulator.After, Code: "InternalError", Times: 1}},
-			wantCalls:   with(promoted, "UpdateDescription", 2),
-			wantOutcome: sink.OK},
+		once("GetSecretValue throttled once", emulator.Fault{Action: "GetSecretValue", Code: "RequestLimitExceeded", Times: 1}),
+		once("UpdateSecret failing once", emulator.Fault{Action: "UpdateSecret", Code: "InternalError", Times: 1}),
+		once("UpdateSecret answer lost", emulator.Fault{Action: "UpdateSecret", Phase: emulator.After, Drop: true, Times: 1}),
+		ok("UpdateSecret answers all lost, but it landed", staged,
+			with(with(promoted, "GetSecretValue", 2), "UpdateSecret", fastRetry.Attempts),
+			emulator.Fault{Action: "UpdateSecret", Phase: emulator.After, Code: "InternalError"}),
+		once("DeleteSecretVersion failing once", emulator.Fault{Action: "DeleteSecretVersion", Code: "InternalError", Times: 1}),
+		once("DeleteSecretVersion answer lost: the retry finds it gone",
+			emulator.Fault{Action: "DeleteSecretVersion", Phase: emulator.After, Code: "InternalError", Times: 1}),
+		once("UpdateDescription answer lost", emulator.Fault{Action: "UpdateDescription", Phase: emulator.After, Code: "InternalError", Times: 1}),
 
 		// final failures
 		{name: "UpdateSecret denied: the pending version stays", seed: staged,
@@ -396,9 +344,7 @@ func TestPromote(t *testing.T) {
 			wantCode:  "InternalError", wantRetryable: true, wantPending: true},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
+		parallel(t, tc.name, func(t *testing.T, f *fixture) {
 			ctx := context.Background()
 			key, old, other := newKey(t), newKey(t), newKey(t)
 			subst := map[string]string{keyV: key, oldV: old, otherV: other, "": ""}

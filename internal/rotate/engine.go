@@ -314,6 +314,21 @@ func (r *run) refreshBy() time.Time {
 	return r.deadline.Add(-r.e.margin() - r.e.window())
 }
 
+// mayChangeKey stops a zone before its key changes: failed when a step
+// failed for good earlier in this run (a sink that is down takes no more
+// keys), skipped when too little time is left to deliver a new key. The
+// broken step is told first, so the outcome does not depend on how long the
+// zone that found it took. It returns res and false when the key may change.
+func (r *run) mayChangeKey(res ZoneResult) (ZoneResult, bool) {
+	if b := r.brokenStep(); b != nil {
+		return fail(res, false, fmt.Errorf("%s is failing in this run, so no more keys are changed: %w", b.what, b.err)), false
+	}
+	if why := r.timeToRefresh(); why != "" {
+		return skipped(res.ZoneID, why), false
+	}
+	return res, true
+}
+
 // timeToRefresh says why a zone must not be refreshed now for lack of time,
 // or "" when it may.
 func (r *run) timeToRefresh() string {
@@ -348,9 +363,8 @@ func (r *run) zone(zone string) ZoneResult {
 	case r.ctx.Err() != nil:
 		res = skipped(zone, "the invocation ran out of time before this zone's turn")
 	case r.req.Action == Rotate:
-		if why := r.timeToRefresh(); why != "" {
-			res = skipped(zone, why)
-		} else {
+		var ok bool
+		if res, ok = r.mayChangeKey(ZoneResult{ZoneID: zone}); ok {
 			res = r.rotate(zone)
 		}
 	case r.req.Action == Sync:

@@ -200,11 +200,8 @@ func (z *rotation) record() (resumed bool, err error) {
 // left to deliver, or the refresh failed.
 func (z *rotation) refresh() (key secret.Key, res ZoneResult, done bool) {
 	z.res.PreviousFingerprint = z.from
-	if b := z.brokenStep(); b != nil {
-		return key, fail(z.res, false, fmt.Errorf("%s is failing in this run, so no more keys are refreshed: %w", b.what, b.err)), true
-	}
-	if why := z.timeToRefresh(); why != "" {
-		return key, skipped(z.zone, why), true
+	if stop, ok := z.mayChangeKey(z.res); !ok {
+		return key, stop, true
 	}
 	key, changed, err := z.changeKey(func(ctx context.Context) (secret.Key, error) { return z.e.TEO.Refresh(ctx, z.zone) })
 	if err == nil {

@@ -45,11 +45,8 @@ func (z *rotation) staged() ZoneResult {
 	if z.own != nil {
 		return z.resumeStaged()
 	}
-	if b := z.brokenStep(); b != nil {
-		return fail(z.res, false, fmt.Errorf("%s is failing in this run, so no more keys are changed: %w", b.what, b.err))
-	}
-	if why := z.timeToRefresh(); why != "" {
-		return skipped(z.zone, why)
+	if stop, ok := z.mayChangeKey(z.res); !ok {
+		return stop
 	}
 	key, err := z.create()
 	if err != nil {

@@ -17,6 +17,7 @@
 package event
 
 import (
+	"bytes"
 	"net/http"
 	"net/url"
 	"strings"
@@ -88,7 +89,8 @@ type Response struct {
 // error is an *Error; for a recognised HTTP shape its HTTP method reports
 // true, so the caller can still answer with an integration response.
 func Parse(payload []byte) (Event, error) {
-	v, dup, err := scan(payload)
+	// Any Unicode space around the object is tolerated, as it always was.
+	v, dup, err := scan(bytes.TrimSpace(payload))
 	if err != nil || v.members == nil {
 		return Event{}, unknownShape(describe(payload))
 	}

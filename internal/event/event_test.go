@@ -54,6 +54,17 @@ func TestParse(t *testing.T) {
 			file: "timer-json.json",
 			want: Event{Kind: Timer, Action: "check", Zones: []string{"zone-2abc1234", "zone-9xyz0000"}, RotationID: "timer:hourly-check:2025-01-01T03:00:00Z"},
 		},
+		// Unicode space around the object (vertical tab, form feed, NEL,
+		// no-break space) is tolerated, as plain JSON space is.
+		{name: "direct invoke after a vertical tab", payload: "\v{}", want: Event{Kind: Direct}},
+		{name: "direct invoke before a form feed", payload: "{}\f", want: Event{Kind: Direct}},
+		{name: "direct invoke after a no-break space", payload: "\u00a0{}", want: Event{Kind: Direct}},
+		{name: "direct invoke before a NEL", payload: "{}\u0085", want: Event{Kind: Direct}},
+		{
+			name:    "timer after a vertical tab",
+			payload: "\v" + `{"Type":"Timer","TriggerName":"t","Time":"2025-01-01T00:00:00Z"}`,
+			want:    Event{Kind: Timer, RotationID: "timer:t:2025-01-01T00:00:00Z"},
+		},
 		{
 			name:    "timer without Message member",
 			payload: `{"Type":"Timer","TriggerName":"t","Time":"2025-01-01T00:00:00Z"}`,

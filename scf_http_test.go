@@ -224,6 +224,8 @@ func TestHTTPTrigger(t *testing.T) {
 		{name: "zone outside the allow-list", method: "POST", path: "/rotate", body: `{"zones":["zone-alpha","zone-outside"]}`, auth: bearer,
 			wantStatus: 403, wantMsg: zoneOutside},
 		{name: "oversize body", method: "POST", path: "/rotate", bodyBytes: oversize, auth: bearer, wantStatus: 413, wantMsg: "64 KiB"},
+		// Wiring: the limit holds on the decoded body, before authentication.
+		{name: "oversize body before authentication", method: "POST", path: "/rotate", bodyBytes: oversize, auth: noAuth, wantStatus: 413, wantMsg: "64 KiB"},
 	}
 	for _, shape := range httpShapes {
 		for _, tc := range tests {

@@ -45,7 +45,8 @@ type Client struct {
 // For returns a new client with c's settings for service at version: the
 // callers that own a service (teo, ssm, sts) take the client they are given
 // this way, so that it stays as its owner made it. The new client shares
-// c's rate limits, transport and cached SDK clients, never its own state.
+// c's rate limits and transport, never its own state; its SDK client comes
+// from the package cache when Transport is nil.
 func (c *Client) For(service, version string) *Client {
 	return &Client{
 		Service: service, Version: version,

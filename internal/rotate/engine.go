@@ -318,7 +318,7 @@ func (r *run) refreshBy() time.Time {
 // failed for good earlier in this run (a sink that is down takes no more
 // keys), skipped when too little time is left to deliver a new key. The
 // broken step is told first, so the outcome does not depend on how long the
-// zone that found it took. It returns res and false when the key may change.
+// zone that found it took. It returns res and true when the key may change.
 func (r *run) mayChangeKey(res ZoneResult) (ZoneResult, bool) {
 	if b := r.brokenStep(); b != nil {
 		return fail(res, false, fmt.Errorf("%s is failing in this run, so no more keys are changed: %w", b.what, b.err)), false
@@ -363,8 +363,13 @@ func (r *run) zone(zone string) ZoneResult {
 	case r.ctx.Err() != nil:
 		res = skipped(zone, "the invocation ran out of time before this zone's turn")
 	case r.req.Action == Rotate:
-		var ok bool
-		if res, ok = r.mayChangeKey(ZoneResult{ZoneID: zone}); ok {
+		// With a step already broken, the zone is read to tell whether it
+		// only has a delivery to finish (a retried rotation): that is worth
+		// doing whatever time is left, and the others fail for the broken
+		// step, not for the time the zone that found it took.
+		if why := r.timeToRefresh(); why != "" && r.brokenStep() == nil {
+			res = skipped(zone, why)
+		} else {
 			res = r.rotate(zone)
 		}
 	case r.req.Action == Sync:

@@ -297,7 +297,7 @@ func TestDeliveryWindow(t *testing.T) {
 
 // TestCanary: the first zone of a rotation runs alone; a sink, or the
 // confirming Describe, that fails for good there costs one refreshed zone,
-// and the others are not refreshed, nor even read.
+// and the others are not refreshed, nor recorded.
 func TestCanary(t *testing.T) {
 	deliverErr := &apiErr{action: "Deliver", code: "HTTP503"}
 	tests := []struct {
@@ -347,15 +347,58 @@ func TestCanary(t *testing.T) {
 			if n := hook.failures(); len(n) != 8 {
 				t.Errorf("%d notices, want one per failed zone", len(n))
 			}
-			// The others stop before any call: what broke is told before
-			// the time check, so their outcome does not hang on how long
-			// the canary took.
-			if i, b := store.count("inspect"), store.count("begin"); i != 1 || b != 1 {
-				t.Errorf("%d Inspect and %d Begin calls, want the canary's one each", i, b)
+			// The others are read (a retried rotation would still finish
+			// its delivery), then stop: nothing recorded, nothing written.
+			if i, b := store.count("inspect"), store.count("begin"); i != 8 || b != 1 {
+				t.Errorf("%d Inspect and %d Begin calls, want 8 and the canary's one", i, b)
 			}
 			noLeak(t, teo, rep, logs, []*hookSink{hook})
 		})
 	}
+}
+
+// TestBrokenSinkStillFinishesRetriedDeliveries: a zone whose key an earlier
+// attempt of the same rotation refreshed but did not deliver is delivered
+// by the retry even after a sink failed for good in it: the healthy sinks
+// get the live key, the zone is reported failed with its key rotated, and
+// nothing is refreshed again.
+func TestBrokenSinkStillFinishesRetriedDeliveries(t *testing.T) {
+	teo := newFakeTEO("zone-1", "zone-2")
+	store, hook := newStore(), &hookSink{}
+	for _, z := range []string{"zone-1", "zone-2"} {
+		store.seed(z, teo.key(z))
+	}
+	deliverErr := &apiErr{action: "Deliver", code: "InternalError"}
+	store.deliverErr = func(n int) error {
+		if n == 2 { // zone-2's delivery, after the canary's
+			return deliverErr
+		}
+		return nil
+	}
+	e, logs := newEngine(teo, []string{"zone-1", "zone-2"}, store, hook)
+	req := Request{Action: Rotate, RotationID: "rot-1"}
+	if rep := e.Run(context.Background(), req); rep.Zones[1].Outcome != Failed || !rep.Zones[1].KeyChanged {
+		t.Fatalf("first attempt: %+v", rep.Zones)
+	}
+	store.mu.Lock()
+	store.deliverErr = nil
+	store.mu.Unlock()
+	hook.mu.Lock()
+	hook.deliverErr = &apiErr{action: "Deliver", code: "HTTP503"} // breaks at the canary this time
+	hook.mu.Unlock()
+
+	rep := e.Run(context.Background(), req)
+	z := rep.Zones[1]
+	if z.Outcome != Failed || !z.KeyChanged || !strings.HasPrefix(z.Error, "key rotated, delivery incomplete") {
+		t.Errorf("retry, zone-2: %+v", z)
+	}
+	if store.held("zone-2") != teo.key("zone-2") {
+		t.Error("the store did not get zone-2's live key")
+	}
+	if teo.refreshes("zone-1") != 1 || teo.refreshes("zone-2") != 1 {
+		t.Errorf("refreshes: zone-1 %d, zone-2 %d; want one each", teo.refreshes("zone-1"), teo.refreshes("zone-2"))
+	}
+	noLeak(t, teo, rep, logs, []*hookSink{hook})
 }
 
 // TestRateLimitNoTime: a call refused by the rate limiter because its slot

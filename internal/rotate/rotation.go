@@ -46,6 +46,11 @@ func (r *run) rotate(zone string) ZoneResult {
 	if r.e.Staged {
 		return z.staged()
 	}
+	if r.brokenStep() != nil && z.own == nil {
+		// A new rotation while a step is failing: nothing to record.
+		stop, _ := z.mayChangeKey(z.res)
+		return stop
+	}
 	resumed, err := z.record()
 	if err != nil {
 		return r.unchanged(z.res, err)

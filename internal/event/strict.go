@@ -128,18 +128,23 @@ func (s *scanner) array(depth int) error {
 	return err
 }
 
-// DuplicateMember returns the first member name that appears twice in one
-// object of the JSON text data, at any depth. encoding/json keeps the last
-// of duplicate members, so {"action":"check","action":"rotate"} would read
-// as rotate while a reviewer (or another parser) reads check: every payload
-// and body this function reads is refused when it has one. In text that is
-// not valid JSON, a duplicate before the error is still found; its own
-// decoding refuses such text anyway.
-func DuplicateMember(data []byte) (string, bool) {
-	if _, dup, _ := scan(data); dup != nil {
-		return *dup, true
+// Members reads the JSON text data in one pass. It returns the top-level
+// members by exact name when data is an object (nil otherwise), and the
+// first member name that appears twice in one object at any depth (nil if
+// none). encoding/json keeps the last of duplicate members, so
+// {"action":"check","action":"rotate"} would read as rotate while a reviewer
+// (or another parser) reads check: every payload and body this function
+// reads is refused when it has one. err is set when data is not one valid
+// JSON value; a duplicate found before the error is still returned.
+func Members(data []byte) (members map[string]json.RawMessage, dup *string, err error) {
+	v, dup, err := scan(data)
+	if v.members != nil {
+		members = make(map[string]json.RawMessage, len(v.members))
+		for name, m := range v.members {
+			members[name] = m.raw
+		}
 	}
-	return "", false
+	return members, dup, err
 }
 
 // duplicateError describes a duplicate member by its name only.

@@ -3,11 +3,12 @@ package event
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
 
-func TestDuplicateMember(t *testing.T) {
+func TestMembersDuplicate(t *testing.T) {
 	tests := []struct {
 		in   string
 		want string // "" = none
@@ -27,9 +28,49 @@ func TestDuplicateMember(t *testing.T) {
 		{in: ``},
 	}
 	for _, tt := range tests {
-		got, dup := DuplicateMember([]byte(tt.in))
-		if got != tt.want || dup != (tt.want != "") {
-			t.Errorf("DuplicateMember(%s) = %q, %v; want %q", tt.in, got, dup, tt.want)
+		_, dup, _ := Members([]byte(tt.in))
+		got := ""
+		if dup != nil {
+			got = *dup
+		}
+		if (dup != nil) != (tt.want != "") || got != tt.want {
+			t.Errorf("Members(%s) duplicate = %q (found %v); want %q", tt.in, got, dup != nil, tt.want)
+		}
+	}
+}
+
+// TestMembers: the top-level members by exact name, each with its JSON text.
+func TestMembers(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    map[string]string // nil = not an object
+		wantErr bool
+	}{
+		{in: `{"action":"check","zones":["zone-a"]}`, want: map[string]string{"action": `"check"`, "zones": `["zone-a"]`}},
+		{in: ` { "Zones" : [ ] , "a" : { "b" : null } } `, want: map[string]string{"Zones": `[ ]`, "a": `{ "b" : null }`}},
+		{in: `{}`, want: map[string]string{}},
+		{in: `["x"]`},
+		{in: `null`},
+		{in: `{"a":1} {}`, want: map[string]string{"a": `1`}, wantErr: true}, // trailing data
+		{in: `{"a":1,`, wantErr: true},
+	}
+	for _, tt := range tests {
+		members, _, err := Members([]byte(tt.in))
+		if (err != nil) != tt.wantErr {
+			t.Errorf("Members(%s) error = %v, want error %v", tt.in, err, tt.wantErr)
+		}
+		if tt.wantErr && tt.want == nil {
+			continue
+		}
+		got := map[string]string(nil)
+		if members != nil {
+			got = map[string]string{}
+			for k, v := range members {
+				got[k] = string(v)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) || (got == nil) != (tt.want == nil) {
+			t.Errorf("Members(%s) = %v, want %v", tt.in, got, tt.want)
 		}
 	}
 }

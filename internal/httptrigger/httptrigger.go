@@ -8,7 +8,6 @@ package httptrigger
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -151,14 +150,14 @@ func parseBody(body []byte) (action rotate.Action, zones []string, err error) {
 		return "", nil, nil
 	}
 	const want = `the body must be empty or {"action":"rotate|sync|check","zones":["zone-…",…]}`
-	var obj map[string]json.RawMessage
-	// A body must be an object; json.Unmarshal would read null as an empty map.
-	if body[0] != '{' || json.Unmarshal(body, &obj) != nil {
+	// One pass: the members, and any member given twice (json.Unmarshal
+	// would keep the last one: {"action":"check","action":"rotate"}).
+	obj, dup, err := event.Members(body)
+	if err != nil || obj == nil {
 		return "", nil, fmt.Errorf("%s: not a JSON object", want)
 	}
-	if name, dup := event.DuplicateMember(body); dup {
-		// json.Unmarshal keeps the last one: {"action":"check","action":"rotate"}.
-		return "", nil, fmt.Errorf("%s: member %q appears more than once", want, excerpt.Of(name, 32))
+	if dup != nil {
+		return "", nil, fmt.Errorf("%s: member %q appears more than once", want, excerpt.Of(*dup, 32))
 	}
 	for _, key := range slices.Sorted(maps.Keys(obj)) {
 		if key != "zones" && key != "action" {

@@ -149,14 +149,17 @@ func (z *rotation) resumeStaged() ZoneResult {
 	case found:
 		// Stored, not yet live: set the same key.
 		z.from = z.own.From
-		if why := z.timeToRefresh(); why != "" {
-			return skipped(z.zone, why)
+		if stop, ok := z.mayChangeKey(z.res); !ok {
+			return stop
 		}
 		return z.setTestFinish(key)
 	default:
 		// Recorded but never stored (a crash between the two): that key
 		// never left this process, so a new one takes its place.
 		z.from = z.own.From
+		if stop, ok := z.mayChangeKey(z.res); !ok {
+			return stop
+		}
 		key, err := z.create()
 		if err != nil {
 			return z.unchanged(z.res, err)

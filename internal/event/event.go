@@ -90,7 +90,8 @@ type Response struct {
 // true, so the caller can still answer with an integration response.
 func Parse(payload []byte) (Event, error) {
 	// Any Unicode space around the object is tolerated, as it always was.
-	v, dup, err := scan(bytes.TrimSpace(payload))
+	payload = bytes.TrimSpace(payload)
+	v, dup, err := scan(payload)
 	if err != nil || v.members == nil {
 		return Event{}, unknownShape(describe(payload))
 	}

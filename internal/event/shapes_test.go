@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"reflect"
@@ -193,6 +194,19 @@ func TestSamplesShape(t *testing.T) {
 		}
 		if shape != s.shape {
 			t.Errorf("%s: shape %q, want %q", s.file, shape, s.shape)
+		}
+	}
+}
+
+// TestSamplesPadded: any Unicode space around a payload (here a no-break
+// space, a vertical tab and a NEL) changes nothing, whatever the shape.
+func TestSamplesPadded(t *testing.T) {
+	for _, s := range samples {
+		raw := readSample(t, s.file)
+		want, wantErr := Parse(raw)
+		got, err := Parse([]byte("\u00a0\v" + string(raw) + "\u0085"))
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s padded: %+v, %v; unpadded: %+v, %v", s.file, got, err, want, wantErr)
 		}
 	}
 }

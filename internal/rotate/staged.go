@@ -45,6 +45,12 @@ func (z *rotation) staged() ZoneResult {
 	if z.own != nil {
 		return z.resumeStaged()
 	}
+	return z.newKey()
+}
+
+// newKey runs the steps with a new key (create, then set, test, finish),
+// unless a broken step or the time left forbids changing the key.
+func (z *rotation) newKey() ZoneResult {
 	if stop, ok := z.mayChangeKey(z.res); !ok {
 		return stop
 	}
@@ -157,14 +163,7 @@ func (z *rotation) resumeStaged() ZoneResult {
 		// Recorded but never stored (a crash between the two): that key
 		// never left this process, so a new one takes its place.
 		z.from = z.own.From
-		if stop, ok := z.mayChangeKey(z.res); !ok {
-			return stop
-		}
-		key, err := z.create()
-		if err != nil {
-			return z.unchanged(z.res, err)
-		}
-		return z.setTestFinish(key)
+		return z.newKey()
 	}
 }
 

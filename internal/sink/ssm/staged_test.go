@@ -137,21 +137,17 @@ func TestStage(t *testing.T) {
 
 		// final failures
 		{name: "the record first: PutSecretValue denied after it", seed: live,
-			faults:    []emulator.Fault{{Action: "PutSecretValue", Code: "UnauthorizedOperation"}},
-			wantCalls: staging,
-			wantCode:  "UnauthorizedOperation", wantRecord: true, wantCurrent: liveV},
+			faults: denied("PutSecretValue"), wantCalls: staging,
+			wantCode: "UnauthorizedOperation", wantRecord: true, wantCurrent: liveV},
 		{name: "the record first: missing secret, PutSecretValue denied after it", seed: stagedSeed{},
-			faults:    []emulator.Fault{{Action: "PutSecretValue", Code: "UnauthorizedOperation"}},
-			wantCalls: map[string]int{"CreateSecret": 1, "GetSecretValue": 1, "PutSecretValue": 1},
-			wantCode:  "UnauthorizedOperation", wantRecord: true, wantCurrent: liveV},
+			faults: denied("PutSecretValue"), wantCalls: map[string]int{"CreateSecret": 1, "GetSecretValue": 1, "PutSecretValue": 1},
+			wantCode: "UnauthorizedOperation", wantRecord: true, wantCurrent: liveV},
 		{name: "UpdateDescription denied: no pending version", seed: live,
-			faults:    []emulator.Fault{{Action: "UpdateDescription", Code: "UnauthorizedOperation"}},
-			wantCalls: map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1},
-			wantCode:  "UnauthorizedOperation", wantCurrent: liveV},
+			faults: denied("UpdateDescription"), wantCalls: map[string]int{"ListSecretVersionIds": 1, "UpdateDescription": 1},
+			wantCode: "UnauthorizedOperation", wantCurrent: liveV},
 		{name: "ListSecretVersionIds denied: nothing changes", seed: live,
-			faults:    []emulator.Fault{{Action: "ListSecretVersionIds", Code: "UnauthorizedOperation"}},
-			wantCalls: map[string]int{"ListSecretVersionIds": 1},
-			wantCode:  "UnauthorizedOperation", wantCurrent: liveV},
+			faults: denied("ListSecretVersionIds"), wantCalls: map[string]int{"ListSecretVersionIds": 1},
+			wantCode: "UnauthorizedOperation", wantCurrent: liveV},
 		{name: "ten versions, none pending: no room, nothing changes", seed: stagedSeed{exists: true, current: liveV, others: 9},
 			wantCalls: map[string]int{"ListSecretVersionIds": 1},
 			wantCode:  "LimitExceeded", wantCurrent: liveV},
@@ -268,6 +264,11 @@ func (f *fixture) pendingCall() testkit.PendingCall {
 // with returns a copy of calls with action's count set to n.
 var with = testkit.With
 
+// denied is CAM refusing action, for good.
+func denied(action string) []emulator.Fault {
+	return []emulator.Fault{{Action: action, Code: "UnauthorizedOperation"}}
+}
+
 // TestPromote: the current version gets the key, the pending version goes,
 // the record says Done, with the calls of each path.
 func TestPromote(t *testing.T) {
@@ -327,17 +328,14 @@ func TestPromote(t *testing.T) {
 
 		// final failures
 		{name: "UpdateSecret denied: the pending version stays", seed: staged,
-			faults:    []emulator.Fault{{Action: "UpdateSecret", Code: "UnauthorizedOperation"}},
-			wantCalls: map[string]int{"GetSecretValue": 1, "UpdateSecret": 1},
-			wantCode:  "UnauthorizedOperation", wantPending: true},
+			faults: denied("UpdateSecret"), wantCalls: map[string]int{"GetSecretValue": 1, "UpdateSecret": 1},
+			wantCode: "UnauthorizedOperation", wantPending: true},
 		{name: "DeleteSecretVersion denied", seed: staged,
-			faults:    []emulator.Fault{{Action: "DeleteSecretVersion", Code: "UnauthorizedOperation"}},
-			wantCalls: map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 1},
-			wantCode:  "UnauthorizedOperation", wantPending: true},
+			faults: denied("DeleteSecretVersion"), wantCalls: map[string]int{"GetSecretValue": 1, "UpdateSecret": 1, "DeleteSecretVersion": 1},
+			wantCode: "UnauthorizedOperation", wantPending: true},
 		{name: "UpdateDescription denied", seed: staged,
-			faults:    []emulator.Fault{{Action: "UpdateDescription", Code: "UnauthorizedOperation"}},
-			wantCalls: promoted,
-			wantCode:  "UnauthorizedOperation"},
+			faults: denied("UpdateDescription"), wantCalls: promoted,
+			wantCode: "UnauthorizedOperation"},
 		{name: "GetSecretValue failing for good", seed: staged,
 			faults:    []emulator.Fault{{Action: "GetSecretValue", Code: "InternalError"}},
 			wantCalls: map[string]int{"GetSecretValue": fastRetry.Attempts},

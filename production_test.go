@@ -295,6 +295,40 @@ func TestSlowAnswerIsRetried(t *testing.T) {
 	}
 }
 
+// TestSlowRefreshAtTheRealisticDeadline: a Refresh whose answer would come
+// after 6 s, with 10 s to run: the attempt's 5 s timer fires, Describe tells
+// the key did not change, and the window is then gone, so the zone is
+// skipped with its key unchanged. The Describe that judges the lost answer
+// is sent although the refresh's own send-by time has passed.
+func TestSlowRefreshAtTheRealisticDeadline(t *testing.T) {
+	t.Parallel()
+	const zone = "zone-slowrefresh"
+	c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook())
+	if rep := run(t, c, rotate.Request{Action: rotate.Rotate, RotationID: "setup"}); !rep.OK {
+		t.Fatalf("setup: %s", reportJSON(t, rep))
+	}
+	c.Emu.ResetCounters()
+	before := c.Live(zone)
+	c.Emu.Inject(emulator.Fault{Action: actionRefresh, Delay: 6 * time.Second, Times: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), realisticDeadline)
+	defer cancel()
+	rep, err := productionHandler(c).Run(ctx, rotate.Request{Action: rotate.Rotate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := rep.Zones[0]
+	if z.Outcome != rotate.Skipped || z.KeyChanged || c.Live(zone) != before || c.SSMValue(zone) != before {
+		t.Errorf("want skipped with the key unchanged: %s", reportJSON(t, rep))
+	}
+	if got := c.Emu.Calls(actionDescribe); got != 1 {
+		t.Errorf("%d Describe calls, want the one that judged the lost answer", got)
+	}
+	if got := c.Emu.Performed(actionRefresh); got != 0 {
+		t.Errorf("%d refreshes performed", got)
+	}
+	testkit.AssertNoLeak(t, []string{before}, c.Logs.String(), reportJSON(t, rep))
+}
+
 // TestReceiverDownRefreshesOneZone: a webhook receiver that is down costs
 // one refreshed zone (the canary); the other zones are not refreshed.
 func TestReceiverDownRefreshesOneZone(t *testing.T) {

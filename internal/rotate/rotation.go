@@ -230,13 +230,16 @@ func (z *rotation) refresh() (key secret.Key, res ZoneResult, done bool) {
 // (AuthFailure, OperationDenied, …) followed by a live key that is not
 // From sets z.refused: the key is delivered but not called a rotation.
 func (z *rotation) changeKey(op func(ctx context.Context) (secret.Key, error)) (key secret.Key, changed bool, err error) {
-	ctx := z.ctx
-	if by := z.refreshBy(); !by.IsZero() {
-		// A rate-limit wait must not push the change past the window.
-		ctx = ratelimit.WithSendBy(ctx, by)
-	}
-	err = z.e.refreshRetry().Do(ctx, func(ctx context.Context, attempt int) error {
-		k, oerr := op(ctx)
+	by := z.refreshBy()
+	err = z.e.refreshRetry().Do(z.ctx, func(ctx context.Context, attempt int) error {
+		opCtx := ctx
+		if !by.IsZero() {
+			// A rate-limit wait must not push the change past the window.
+			// Only the change: the Describe that judges a lost answer
+			// must still be sent after it.
+			opCtx = ratelimit.WithSendBy(ctx, by)
+		}
+		k, oerr := op(opCtx)
 		if oerr == nil {
 			key = k
 			return nil

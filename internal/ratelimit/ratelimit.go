@@ -51,6 +51,9 @@ type Limiter struct {
 	sends []time.Time // ring of the last len(sends) send times; zero: no send yet
 	next  int         // ring index of the oldest send, which the next one replaces
 	limit int         // sends allowed per window: len(sends) until Throttled lowers it
+	// throttledAt is the last Throttled; limit is back to len(sends) once
+	// recoverAfter windows pass without another.
+	throttledAt time.Time
 	// queue holds the waiters in arrival order. Only the first one watches
 	// the clock; each channel is closed when its waiter becomes the first.
 	queue []chan struct{}
@@ -188,14 +191,20 @@ func (l *Limiter) wait(ctx context.Context) (slot int, at time.Time, err error) 
 	}
 }
 
+// recoverAfter is how many windows without a refusal restore N: limiters
+// live as long as a warm instance, and whoever shared the quota when the
+// server refused may be long gone.
+const recoverAfter = 10
+
 // Throttled tells the limiter that the server refused a request as over its
 // limit. Our count is then behind the server's (someone else shares the
 // quota): the window counts as full from now and N drops by one, never
-// below 1, for the rest of the limiter's life.
+// below 1, until recoverAfter windows pass without another refusal.
 func (l *Limiter) Throttled() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
+	l.throttledAt = now
 	for i := range l.sends {
 		if l.sends[i].Before(now) {
 			l.sends[i] = now
@@ -219,6 +228,9 @@ func inTime(ctx context.Context, now, at time.Time) error {
 // before it go as early as they may: each send must come at least W after
 // the send limit places before it.
 func (l *Limiter) earliestLocked(now time.Time, ahead int) time.Time {
+	if l.limit < len(l.sends) && now.Sub(l.throttledAt) >= recoverAfter*l.width {
+		l.limit = len(l.sends)
+	}
 	planned := make([]time.Time, 0, ahead+1)
 	for j := 0; j <= ahead; j++ {
 		before := l.limit - j // the send limit places back, counted from the newest recorded

@@ -489,6 +489,38 @@ func TestThrottled(t *testing.T) {
 	}
 }
 
+// TestThrottledRecovers: limiters live as long as a warm instance, so N
+// comes back once recoverAfter windows pass without a refusal; before that
+// it stays lowered.
+func TestThrottledRecovers(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		quiet int // windows after the refusal
+		wantN int // sends at once
+	}{
+		{name: "lowered before", quiet: recoverAfter - 1, wantN: 19},
+		{name: "back after", quiet: recoverAfter, wantN: 20},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, l := autoLimiter(20, DefaultMargin)
+			sendAll(t, l, c, []time.Duration{0})
+			l.Throttled()
+			c.Advance(time.Duration(tt.quiet) * l.width)
+			start := c.Now()
+			grants := sendAll(t, l, c, make([]time.Duration, 20))
+			n := 0
+			for _, g := range grants {
+				if g.Equal(start) {
+					n++
+				}
+			}
+			if n != tt.wantN {
+				t.Errorf("%d sends at once after %d quiet windows, want %d", n, tt.quiet, tt.wantN)
+			}
+		})
+	}
+}
+
 // TestWaitersTakeSuccessiveSlots: of several blocked waiters only one wakes
 // per slot.
 func TestWaitersTakeSuccessiveSlots(t *testing.T) {

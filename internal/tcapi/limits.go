@@ -8,8 +8,8 @@ import (
 )
 
 // Limits holds one sliding-window limiter per action, shared by every zone
-// of a run, so that a run never sends an action faster than the service
-// allows.
+// of a run and by the runs of a warm instance, so that the instance never
+// sends an action faster than the service allows.
 type Limits struct {
 	perSecond float64
 	actions   map[string]float64

@@ -172,10 +172,12 @@ func (s *Sink) logger() *slog.Logger {
 
 // call runs op with the sink's retries; each attempt's error is classified
 // once, into an *Error.
-func (s *Sink) call(ctx context.Context, id, action string, op func(ctx context.Context) error) error {
+// written is the key the call stores (zero for the others): AWS's own
+// message may quote the request, so the key is cut out of it.
+func (s *Sink) call(ctx context.Context, id, action string, written secret.Key, op func(ctx context.Context) error) error {
 	err := s.policy().Do(ctx, func(actx context.Context, attempt int) error {
 		start := time.Now()
-		err := classify(ctx, actx, id, action, op(actx))
+		err := classify(ctx, actx, id, action, written, op(actx))
 		s.logger().LogAttrs(ctx, slog.LevelDebug, "api call", slog.String("service", "secretsmanager"),
 			slog.String("apiAction", action), slog.String("secret", id), slog.Int("attempt", attempt),
 			slog.String("code", Code(err)), slog.Duration("duration", time.Since(start)))
@@ -183,7 +185,7 @@ func (s *Sink) call(ctx context.Context, id, action string, op func(ctx context.
 	})
 	// Do answers a context error of its own when the caller ran out of time
 	// before an attempt: it too names the secret and the action.
-	return classify(ctx, ctx, id, action, err)
+	return classify(ctx, ctx, id, action, written, err)
 }
 
 // get returns AWSCURRENT's value and version id; found is false when the
@@ -196,7 +198,7 @@ func (s *Sink) get(ctx context.Context, id string) (key secret.Key, versionID st
 // getStage is get for the version holding label stage.
 func (s *Sink) getStage(ctx context.Context, id, stage string) (key secret.Key, versionID string, found bool, err error) {
 	var out *secretsmanager.GetSecretValueOutput
-	err = s.call(ctx, id, ActionGet, func(ctx context.Context) error {
+	err = s.call(ctx, id, ActionGet, secret.Key{}, func(ctx context.Context) error {
 		var err error
 		out, err = s.API.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
 			SecretId: aws.String(id), VersionStage: aws.String(stage),
@@ -225,7 +227,7 @@ func (s *Sink) reader(ctx context.Context, id, stage string) sink.Read {
 // exist.
 func (s *Sink) describe(ctx context.Context, id string) (*secretsmanager.DescribeSecretOutput, bool, error) {
 	var out *secretsmanager.DescribeSecretOutput
-	err := s.call(ctx, id, ActionDescribe, func(ctx context.Context) error {
+	err := s.call(ctx, id, ActionDescribe, secret.Key{}, func(ctx context.Context) error {
 		var err error
 		out, err = s.API.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)})
 		return err
@@ -333,7 +335,7 @@ func (s *Sink) Begin(ctx context.Context, zone string, h sink.Holding, rec sink.
 }
 
 func (s *Sink) tag(ctx context.Context, id string, tags ...types.Tag) error {
-	return s.call(ctx, id, ActionTag, func(ctx context.Context) error {
+	return s.call(ctx, id, ActionTag, secret.Key{}, func(ctx context.Context) error {
 		_, err := s.API.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(id), Tags: tags})
 		return err
 	})
@@ -350,7 +352,7 @@ func (s *Sink) create(ctx context.Context, id, zone string, key secret.Key, tok 
 		{Key: aws.String(ManagedByTag), Value: aws.String(ManagedBy)},
 		{Key: aws.String(ZoneTag), Value: aws.String(zone)},
 	}, extra...)
-	return s.call(ctx, id, ActionCreate, func(ctx context.Context) error {
+	return s.call(ctx, id, ActionCreate, key, func(ctx context.Context) error {
 		_, err := s.API.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 			Name:               aws.String(id),
 			SecretString:       aws.String(key.Reveal()),
@@ -431,7 +433,7 @@ func (s *Sink) write(ctx context.Context, id string, d sink.Delivery, base strin
 	fp := d.Key.Fingerprint()
 	put := func() error {
 		tok := token("put", d.RotationID, d.ZoneID, fp, base)
-		return s.call(ctx, id, ActionPut, func(ctx context.Context) error {
+		return s.call(ctx, id, ActionPut, d.Key, func(ctx context.Context) error {
 			_, err := s.API.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
 				SecretId:           aws.String(id),
 				SecretString:       aws.String(d.Key.Reveal()),

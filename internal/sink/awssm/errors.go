@@ -13,6 +13,7 @@ import (
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/secret"
 )
 
 // Codes for failures that carry no AWS error type: the answer never came,
@@ -98,8 +99,9 @@ func finalError(secret, action, code, message string) *Error {
 }
 
 // classify converts what the SDK returned for one attempt. ctx is the
-// caller's context, actx the attempt's (from retry.Do).
-func classify(ctx, actx context.Context, secret, action string, err error) error {
+// caller's context, actx the attempt's (from retry.Do); written is the key
+// the request carried, if any, which AWS's message must not quote.
+func classify(ctx, actx context.Context, secretID, action string, written secret.Key, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -107,7 +109,7 @@ func classify(ctx, actx context.Context, secret, action string, err error) error
 	if errors.As(err, &already) {
 		return err
 	}
-	e := &Error{Secret: secret, Action: action}
+	e := &Error{Secret: secretID, Action: action}
 	var re *smithyhttp.ResponseError
 	if errors.As(err, &re) && re.Response != nil {
 		e.Status = re.HTTPStatusCode()
@@ -128,7 +130,12 @@ func classify(ctx, actx context.Context, secret, action string, err error) error
 		e.Code, e.Message, e.retryable = CodeTimeout, "no answer within the attempt timeout", true
 	case errors.As(err, &api):
 		e.Code = api.ErrorCode()
-		e.Message = excerpt.Of(api.ErrorMessage(), 200)
+		msg := api.ErrorMessage()
+		if !written.IsZero() {
+			// Before the excerpt: a cut must not leave part of the key.
+			msg = strings.ReplaceAll(msg, written.Reveal(), "[redacted]")
+		}
+		e.Message = excerpt.Of(msg, 200)
 		e.retryable = retryableCodes[e.Code] || e.Status >= 500 || e.Status == http.StatusTooManyRequests
 		if e.Code == "" {
 			e.Code = CodeHTTPStatus

@@ -86,7 +86,7 @@ func TestTokenIsAValidClientRequestToken(t *testing.T) {
 func TestClientErrorsQuoteNothing(t *testing.T) {
 	const sentinel = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSENTINEL"
 	cause := errors.New(`get credentials: parse failed of process output: {"Version":1,"SecretAccessKey":"` + sentinel + `"}`)
-	err := classify(context.Background(), context.Background(), "tencent/creds", ActionGet, cause)
+	err := classify(context.Background(), context.Background(), "tencent/creds", ActionGet, secret.Key{}, cause)
 	if strings.Contains(err.Error(), sentinel) || Code(err) != CodeClient || retry.IsRetryable(err) {
 		t.Errorf("classify = %q (code %s, retryable %v)", err, Code(err), retry.IsRetryable(err))
 	}

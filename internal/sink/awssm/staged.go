@@ -48,7 +48,7 @@ func (s *Sink) stage(ctx context.Context, id, zone string, h sink.Holding, rec s
 		return err
 	}
 	tok := token("stage", rec.RotationID, zone, key.Fingerprint())
-	err := s.call(ctx, id, ActionPut, func(ctx context.Context) error {
+	err := s.call(ctx, id, ActionPut, key, func(ctx context.Context) error {
 		_, err := s.API.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
 			SecretId:           aws.String(id),
 			SecretString:       aws.String(key.Reveal()),
@@ -169,7 +169,7 @@ func (s *Sink) promoteOnce(ctx context.Context, id, zone string, key secret.Key,
 }
 
 func (s *Sink) updateStage(ctx context.Context, id string, in *secretsmanager.UpdateSecretVersionStageInput) error {
-	return s.call(ctx, id, ActionUpdateStage, func(ctx context.Context) error {
+	return s.call(ctx, id, ActionUpdateStage, secret.Key{}, func(ctx context.Context) error {
 		_, err := s.API.UpdateSecretVersionStage(ctx, in)
 		return err
 	})

@@ -329,6 +329,32 @@ func TestSlowRefreshAtTheRealisticDeadline(t *testing.T) {
 	testkit.AssertNoLeak(t, []string{before}, c.Logs.String(), reportJSON(t, rep))
 }
 
+// TestReceiverHangsOnceAtTheRealisticDeadline: a receiver that does not
+// answer the first POST, with production settings and 10 s to run: the
+// attempt's timer fires inside DELIVERY_WINDOW, the retry delivers, and
+// the zone is rotated with every sink on the live key.
+func TestReceiverHangsOnceAtTheRealisticDeadline(t *testing.T) {
+	t.Parallel()
+	const zone = "zone-hang"
+	c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook())
+	if rep := run(t, c, rotate.Request{Action: rotate.Rotate, RotationID: "setup"}); !rep.OK {
+		t.Fatalf("setup: %s", reportJSON(t, rep))
+	}
+	before := c.Live(zone)
+	c.Hook.Set(testkit.HookHang, 0, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), realisticDeadline)
+	defer cancel()
+	rep, err := productionHandler(c).Run(ctx, rotate.Request{Action: rotate.Rotate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := c.Live(zone)
+	if z := rep.Zones[0]; z.Outcome != rotate.Rotated || live == before || !allSinksHold(c, zone, live) {
+		t.Errorf("want rotated and delivered everywhere: %s", reportJSON(t, rep))
+	}
+	testkit.AssertNoLeak(t, []string{before, live}, c.Logs.String(), reportJSON(t, rep))
+}
+
 // TestReceiverDownRefreshesOneZone: a webhook receiver that is down costs
 // one refreshed zone (the canary); the other zones are not refreshed.
 func TestReceiverDownRefreshesOneZone(t *testing.T) {

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/config"
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/endpoint"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/retry"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/sink"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/stdwebhook"
@@ -37,8 +37,11 @@ func defaultRetry() retry.Policy {
 }
 
 // DefaultAttemptTimeout bounds one POST (connect, send, answer): it is the
-// attempt timeout of the retry policy, the one timer of an attempt.
-const DefaultAttemptTimeout = 10 * time.Second
+// attempt timeout of the retry policy, the one timer of an attempt. Like a
+// cloud API attempt (retry.APITimeout) it fits in the default
+// DELIVERY_WINDOW, so a receiver that hangs once still leaves a retry time
+// at a realistic deadline.
+const DefaultAttemptTimeout = retry.APITimeout
 
 const userAgent = "mpgw-keyrotator"
 
@@ -293,16 +296,9 @@ func retryAfter(h http.Header, limit time.Duration) time.Duration {
 }
 
 // sharedClient follows no redirects and keeps no cookies. Its transport is
-// the default one without the dial and TLS handshake timeouts: the attempt's
-// context is the one timer of a POST.
-var sharedClient = &http.Client{Transport: sharedTransport(), CheckRedirect: noRedirect}
-
-func sharedTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext
-	t.TLSHandshakeTimeout = 0
-	return t
-}
+// the function's one keep-alive transport, without timers of its own: the
+// attempt's context is the one timer of a POST.
+var sharedClient = &http.Client{Transport: endpoint.Transport(), CheckRedirect: noRedirect}
 
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/excerpt"
 )
 
 // Endpoint is where an API service is reached: a host with an
@@ -48,24 +50,33 @@ func Parse(value string) (Endpoint, error) {
 	}
 	u, err := url.Parse(v)
 	if err != nil {
-		return Endpoint{}, fmt.Errorf("%q is not a host[:port] or URL", value)
+		return Endpoint{}, fmt.Errorf("%s is not a host[:port] or URL", quote(value))
 	}
 	if u.Scheme != "https" && u.Scheme != "http" {
 		return Endpoint{}, fmt.Errorf("scheme %q is not https", u.Scheme)
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return Endpoint{}, fmt.Errorf("%q: an endpoint is a host[:port] without credentials, query or fragment", value)
+		return Endpoint{}, fmt.Errorf("%s: an endpoint is a host[:port] without credentials, query or fragment", quote(value))
 	}
 	if u.Path != "" && u.Path != "/" {
-		return Endpoint{}, fmt.Errorf("%q: an endpoint has no path (the API is always at /)", value)
+		return Endpoint{}, fmt.Errorf("%s: an endpoint has no path (the API is always at /)", quote(value))
 	}
 	if err := ValidHostPort(u.Host); err != nil {
-		return Endpoint{}, fmt.Errorf("%q: %w", value, err)
+		return Endpoint{}, fmt.Errorf("%s: %w", quote(value), err)
 	}
 	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
-		return Endpoint{}, fmt.Errorf("%q: http is accepted only for loopback hosts; use https", value)
+		return Endpoint{}, fmt.Errorf("%s: http is accepted only for loopback hosts; use https", quote(value))
 	}
 	return Endpoint{Scheme: u.Scheme, Host: strings.ToLower(u.Host)}, nil
+}
+
+// quote shows an endpoint value in an error: without its query and fragment,
+// which may carry a token (…?X-Amz-Security-Token=…), and shortened.
+func quote(value string) string {
+	if i := strings.IndexAny(value, "?#"); i >= 0 {
+		value = value[:i] + "…"
+	}
+	return strconv.Quote(excerpt.Of(value, 64))
 }
 
 // hasUserinfo reports whether v's authority (after any scheme, before the

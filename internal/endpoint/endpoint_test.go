@@ -95,3 +95,21 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestParseErrorsQuoteNoQuery: a refused endpoint is quoted without its
+// query or fragment, which may carry a token.
+func TestParseErrorsQuoteNoQuery(t *testing.T) {
+	const token = "tok-SENTINEL-0123456789"
+	for _, v := range []string{
+		"https://teo.tencentcloudapi.com/?X-Amz-Security-Token=" + token,
+		"https://teo.tencentcloudapi.com/path?token=" + token,
+		"http://10.0.0.1/?t=" + token,
+		"https://bad_host/?t=" + token,
+		"https://teo.tencentcloudapi.com/#" + token,
+	} {
+		_, err := Parse(v)
+		if err == nil || strings.Contains(err.Error(), token) {
+			t.Errorf("Parse(%q) error = %v, want a refusal without the token", v, err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -49,7 +50,9 @@ const (
 // The default chain, when used, fetches credentials with the SDK's own HTTP
 // client: config.LoadDefaultConfig refuses a plain *http.Client when the
 // process has AWS_CA_BUNDLE set ("has no WithTransportOptions").
-func NewAPI(getenv func(string) string, httpClient aws.HTTPClient) (*secretsmanager.Client, error) {
+func NewAPI(environ func(string) string, httpClient aws.HTTPClient) (*secretsmanager.Client, error) {
+	// Trimmed as config reads them, so what config accepted is what is used.
+	getenv := func(name string) string { return strings.TrimSpace(environ(name)) }
 	if httpClient == nil {
 		httpClient = sharedHTTPClient
 		if path := getenv(EnvCABundle); path != "" {

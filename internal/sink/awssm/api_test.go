@@ -69,6 +69,12 @@ func TestNewAPIConfiguresFromVariables(t *testing.T) {
 			"AWS_DEFAULT_REGION": "ap-southeast-2", "AWS_ENDPOINT_URL": srv.URL,
 			"AWS_ACCESS_KEY_ID": testKeyID, "AWS_SECRET_ACCESS_KEY": testSecret,
 		}, "ap-southeast-2", ""},
+		// Read as config reads them: blank is unset, space around is cut.
+		{"blank AWS_REGION and service endpoint, padded values", map[string]string{
+			"AWS_REGION": "  ", "AWS_DEFAULT_REGION": " us-east-1\n",
+			"AWS_ENDPOINT_URL_SECRETS_MANAGER": " ", "AWS_ENDPOINT_URL": " " + srv.URL + " ",
+			"AWS_ACCESS_KEY_ID": testKeyID, "AWS_SECRET_ACCESS_KEY": testSecret,
+		}, "us-east-1", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -341,7 +341,13 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, requestID strin
 			entry = e.logCall(ep, out.target, false, nil, code)
 		}
 		if code, done := e.applyFault(w, r, requestID, pr, f); done {
-			e.setLogCode(entry, code) // "canceled" if the client left during a delay
+			// "canceled" if the client left during a delay; a delay-only
+			// fault logged nothing yet, and every counted call is logged.
+			if entry == nil {
+				e.logCall(ep, out.target, false, nil, code)
+			} else {
+				e.setLogCode(entry, code)
+			}
 			out.code = code
 			return out
 		}

@@ -253,4 +253,8 @@ func TestDelayHonoursClientCancellation(t *testing.T) {
 	if after, _ := f.emu.Key("zone-a"); after != before || f.emu.Performed(refresh) != 0 || f.emu.Calls(refresh) != 1 {
 		t.Errorf("key changed %v, Performed %d, Calls %d; want false, 0, 1", after != before, f.emu.Performed(refresh), f.emu.Calls(refresh))
 	}
+	// A counted call is in the call log too, with the code it ended with.
+	if log := f.emu.CallLog(); len(log) != 1 || log[0].Action != refresh || log[0].Code != "canceled" || log[0].Performed {
+		t.Errorf("call log %+v, want the one canceled, unperformed Refresh", log)
+	}
 }

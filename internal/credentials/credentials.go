@@ -49,6 +49,12 @@ func (c Credential) String() string { return "credentials from " + c.Source }
 // LogValue keeps slog from reflecting into the secret key.
 func (c Credential) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
+// GoString, Format and MarshalText keep %#v, %+v and encoders from
+// reflecting into it too.
+func (c Credential) GoString() string             { return c.String() }
+func (c Credential) Format(f fmt.State, _ rune)   { _, _ = f.Write([]byte(c.String())) }
+func (c Credential) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
 // ErrNotFound means no source held credentials.
 var ErrNotFound = errors.New("no Tencent Cloud credentials: set TENCENTCLOUD_SECRETID, TENCENTCLOUD_SECRETKEY and TENCENTCLOUD_SESSIONTOKEN (the SCF execution role sets them), or TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or write ~/.tencentcloud/credentials")
 

@@ -1,6 +1,7 @@
 package credentials
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -92,7 +93,8 @@ func TestCredentialNeverPrintsItsKey(t *testing.T) {
 	}
 	var logs strings.Builder
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "cred", c)
-	for _, out := range []string{fmt.Sprint(c), fmt.Sprintf("%+v %v", c, struct{ C Credential }{c}), logs.String()} {
+	asJSON, _ := json.Marshal(struct{ C Credential }{c})
+	for _, out := range []string{fmt.Sprint(c), fmt.Sprintf("%+v %v %#v %#v", c, struct{ C Credential }{c}, c, struct{ C Credential }{c}), logs.String(), string(asJSON)} {
 		if strings.Contains(out, "SENTINEL") {
 			t.Errorf("credential printed its secret: %s", out)
 		}

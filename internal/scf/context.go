@@ -3,6 +3,7 @@ package scf
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -30,6 +31,13 @@ type Invocation struct {
 func (inv Invocation) String() string {
 	return fmt.Sprintf("invocation %s of %s/%s in %s", inv.RequestID, inv.Namespace, inv.FunctionName, inv.Region)
 }
+
+// GoString, Format, LogValue and MarshalText leave it out of %#v, %+v,
+// slog and encoders as well.
+func (inv Invocation) GoString() string             { return inv.String() }
+func (inv Invocation) Format(f fmt.State, _ rune)   { _, _ = f.Write([]byte(inv.String())) }
+func (inv Invocation) LogValue() slog.Value         { return slog.StringValue(inv.String()) }
+func (inv Invocation) MarshalText() ([]byte, error) { return []byte(inv.String()), nil }
 
 type invocationKey struct{}
 

@@ -187,6 +187,21 @@ func TestContextRoundTrip(t *testing.T) {
 	}
 }
 
+// TestInvocationNeverPrintsItsEnvironment: the role's secret key and token
+// in Environment stay out of every way an Invocation can be printed.
+func TestInvocationNeverPrintsItsEnvironment(t *testing.T) {
+	t.Parallel()
+	inv := scf.Invocation{RequestID: "r", Environment: map[string]string{"TENCENTCLOUD_SECRETKEY": "SENTINEL-KEY", "TENCENTCLOUD_SESSIONTOKEN": "SENTINEL-TOKEN"}}
+	var logs strings.Builder
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "invocation", inv)
+	asJSON, _ := json.Marshal(struct{ I scf.Invocation }{inv})
+	for _, out := range []string{fmt.Sprint(inv), fmt.Sprintf("%v %+v %#v %s", inv, inv, inv, inv), logs.String(), string(asJSON)} {
+		if strings.Contains(out, "SENTINEL") {
+			t.Errorf("the invocation printed its Environment: %s", out)
+		}
+	}
+}
+
 // TestEnvironmentAppliedToProcess uses the default Setenv, as in production:
 // the handler must see the platform's fresh credentials through os.Getenv.
 // t.Setenv restores the process environment afterwards (and keeps the test

@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -258,3 +260,19 @@ func TestLoadWithoutCurrent(t *testing.T) {
 type gatewayFunc func(context.Context, secret.Key) error
 
 func (f gatewayFunc) Do(ctx context.Context, k secret.Key) error { return f(ctx, k) }
+
+// TestGatewayErrorHidesTheURL: a failed round trip names the gateway's host,
+// never its URL, whose query may hold a token.
+func TestGatewayErrorHidesTheURL(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	g := &HTTPGateway{URL: "http://" + addr + "/health?token=SENTINEL-TOKEN", Client: &http.Client{}}
+	err = g.Do(context.Background(), secret.New("AAECAwQFBgcICQoLDA0ODw=="))
+	if err == nil || strings.Contains(err.Error(), "SENTINEL") || !strings.Contains(err.Error(), addr) {
+		t.Errorf("error %v, want the host named and the query left out", err)
+	}
+}

@@ -143,6 +143,12 @@ func (g *HTTPGateway) Do(ctx context.Context, key secret.Key) error {
 	req.Header.Set("X-Mpgw-Signature", hex.EncodeToString(mac.Sum(nil)))
 	resp, err := g.Client.Do(req)
 	if err != nil {
+		// *url.Error quotes the whole URL, whose query may hold a token:
+		// name the host and keep what it wraps.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return fmt.Errorf("gateway %s: %w", req.URL.Host, ue.Err)
+		}
 		return err
 	}
 	defer resp.Body.Close()

@@ -8,7 +8,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/emulator"
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/rotate"
@@ -71,7 +70,7 @@ func TestLambdaEventsDeliverToAWS(t *testing.T) {
 			for _, z := range allowedZones {
 				before[z] = c.Live(z)
 			}
-			out, err := h.LambdaHandler().Invoke(lambdaContext(t, "req-"+strings.ReplaceAll(e.name, " ", "-"), 15*time.Second), e.event(t))
+			out, err := h.LambdaHandler().Invoke(lambdaContext(t, "req-"+strings.ReplaceAll(e.name, " ", "-"), realisticDeadline), e.event(t))
 			if err != nil {
 				t.Fatalf("invocation error: %v", err)
 			}
@@ -113,7 +112,7 @@ func TestLambdaLostPutAnswerMakesOneVersion(t *testing.T) {
 	before := versions(zoneAlpha)
 	c.Emu.Inject(emulator.Fault{Action: "secretsmanager.PutSecretValue", Target: c.AWSName(zoneAlpha), Phase: emulator.After,
 		Code: "InternalServiceError", Times: 1})
-	out, err := h.LambdaHandler().Invoke(lambdaContext(t, "req-lost", 15*time.Second), []byte(`{"action":"rotate","zones":["zone-alpha"]}`))
+	out, err := h.LambdaHandler().Invoke(lambdaContext(t, "req-lost", realisticDeadline), []byte(`{"action":"rotate","zones":["zone-alpha"]}`))
 	if err != nil {
 		t.Fatalf("invocation error: %v", err)
 	}
@@ -138,14 +137,14 @@ func TestLambdaRedeliveredScheduleRefreshesNothing(t *testing.T) {
 	t.Parallel()
 	c := awsCloud(t, nil)
 	event := readFixture(t, "eventbridge.json")
-	if _, err := productionHandler(c).LambdaHandler().Invoke(lambdaContext(t, "req-1", 15*time.Second), event); err != nil {
+	if _, err := productionHandler(c).LambdaHandler().Invoke(lambdaContext(t, "req-1", realisticDeadline), event); err != nil {
 		t.Fatalf("first delivery: %v", err)
 	}
 	refreshes := c.Emu.Performed(actionRefresh)
 	if refreshes != len(allowedZones) {
 		t.Fatalf("%d refreshes for %d zones", refreshes, len(allowedZones))
 	}
-	out, err := productionHandler(c).LambdaHandler().Invoke(lambdaContext(t, "req-2", 15*time.Second), event)
+	out, err := productionHandler(c).LambdaHandler().Invoke(lambdaContext(t, "req-2", realisticDeadline), event)
 	if err != nil {
 		t.Fatalf("redelivery: %v", err)
 	}

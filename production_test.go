@@ -33,17 +33,19 @@ func productionHandler(c *testkit.Cloud) *keyrotator.Handler {
 	return h
 }
 
-// TestEntryPointsRotateWithProductionTiming: a timer, an HTTP and a direct
-// invocation through the SCF runtime, with the production settings and a
-// 10 s deadline, each rotate both zones, with six API calls per zone (SSM
-// and a webhook configured) and one Describe per zone.
+// TestEntryPointsRotateWithProductionTiming: a timer, an HTTP (function URL
+// and API Gateway) and a direct invocation through the SCF runtime, with the
+// production settings and a 10 s deadline, each rotate both zones, with six
+// API calls per zone (SSM and a webhook configured) and one Describe per
+// zone; the direct one again in staged mode, where Modify changes the keys.
 func TestEntryPointsRotateWithProductionTiming(t *testing.T) {
 	t.Parallel()
 	const token = "production-trigger-token"
 	entries := []struct {
-		name  string
-		event func(t *testing.T) []byte
-		http  bool
+		name   string
+		event  func(t *testing.T) []byte
+		http   bool
+		staged bool
 	}{
 		{name: "timer", event: func(t *testing.T) []byte {
 			return timerEvent(t, "daily-rotation", time.Now().UTC().Format(time.RFC3339), "scheduled")
@@ -52,8 +54,15 @@ func TestEntryPointsRotateWithProductionTiming(t *testing.T) {
 			h, _ := authHeaders(t, bearer, token, "", nil)
 			return functionURLEvent(t, "POST", "/rotate", h, nil)
 		}},
+		{name: "HTTP API Gateway", http: true, event: func(t *testing.T) []byte {
+			h, _ := authHeaders(t, bearer, token, "", nil)
+			return apiGatewayEvent(t, "POST", "/rotate", h, nil)
+		}},
 		{name: "direct", event: func(t *testing.T) []byte {
 			return []byte(`{"action":"rotate","rotationId":"direct-production"}`)
+		}},
+		{name: "direct, staged mode", staged: true, event: func(t *testing.T) []byte {
+			return []byte(`{"action":"rotate","rotationId":"direct-production-staged"}`)
 		}},
 	}
 	for _, e := range entries {
@@ -61,7 +70,11 @@ func TestEntryPointsRotateWithProductionTiming(t *testing.T) {
 			t.Parallel()
 			// The priming rotation was just now: MIN_ROTATION_INTERVAL would
 			// refuse the HTTP rotate (its own tests are in interval_test.go).
-			f := startProductionSCF(t, map[string]string{"TRIGGER_TOKEN": token, "MIN_ROTATION_INTERVAL": "0"})
+			env := map[string]string{"TRIGGER_TOKEN": token, "MIN_ROTATION_INTERVAL": "0"}
+			if e.staged {
+				env["ROTATION_MODE"] = "staged"
+			}
+			f := startProductionSCF(t, env)
 			f.prime()
 			before := f.liveKeys()
 			resp := f.invoke(e.event(t), time.Now().Add(realisticDeadline))
@@ -91,7 +104,15 @@ func TestEntryPointsRotateWithProductionTiming(t *testing.T) {
 			for _, n := range calls {
 				total += n
 			}
-			if calls[actionDescribe] != 2 || calls[actionRefresh] != 2 || calls["UpdateDescription"] != 2 || total != 12 {
+			switch {
+			case e.staged:
+				if calls[actionModify] != 2 || calls[actionRefresh] != 0 {
+					t.Errorf("API calls %v, want one Modify per zone and no Refresh", calls)
+				}
+				if err := f.cloud.Emu.LiveKeysStoredFirst(); err != nil {
+					t.Errorf("a key went live before it was stored: %v", err)
+				}
+			case calls[actionDescribe] != 2 || calls[actionRefresh] != 2 || calls["UpdateDescription"] != 2 || total != 12:
 				t.Errorf("API calls %v (%d in all), want 6 per zone: one Describe, Refresh and UpdateDescription each", calls, total)
 			}
 		})

@@ -61,11 +61,18 @@ type result struct {
 // logger writes to the command's stderr.
 func runCLI(t *testing.T, c *testkit.Cloud, stdin string, args ...string) result {
 	t.Helper()
+	return runCLITuned(t, c, handlerkit.Fast, stdin, args...)
+}
+
+// runCLITuned is runCLI with the handler's tuning; the zero Tuning is
+// production's.
+func runCLITuned(t *testing.T, c *testkit.Cloud, tuning keyrotator.Tuning, stdin string, args ...string) result {
+	t.Helper()
 	var stdout, stderr testkit.Buffer
 	h := &keyrotator.Handler{
 		Getenv: c.Getenv,
 		Logger: slog.New(slog.NewJSONHandler(&stderr, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Tuning: handlerkit.Fast,
+		Tuning: tuning,
 	}
 	code := Main(context.Background(), args, Env{
 		Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &stderr, Getenv: c.Getenv, Handler: h,
@@ -156,6 +163,43 @@ func TestGoodActions(t *testing.T) {
 	for _, z := range cliZones {
 		if c.SSMValue(z) != c.Live(z) {
 			t.Errorf("%s: SSM does not hold the live key", z)
+		}
+	}
+	noLeak(t, c, before, all...)
+}
+
+// TestProductionSettingsAtTenSeconds: the commands with the production
+// settings and a realistic --timeout: a first rotate (it creates the
+// secrets), a steady one, then sync and check find every sink on the live
+// key, in eight, six, three and three calls per zone.
+func TestProductionSettingsAtTenSeconds(t *testing.T) {
+	c := testkit.NewCloud(t, cliZones)
+	before := liveKeys(c)
+	steps := []struct {
+		action    string
+		want      rotate.Outcome
+		wantCalls int // per zone
+	}{
+		{"rotate", rotate.Rotated, 8}, // a Describe first; CreateSecret for UpdateDescription, and its read-back
+		{"rotate", rotate.Rotated, 6},
+		{"sync", rotate.InSync, 3},
+		{"check", rotate.InSync, 3},
+	}
+	var all []result
+	for _, s := range steps {
+		c.Emu.ResetCounters()
+		r := runCLITuned(t, c, keyrotator.Tuning{}, "", s.action, "--timeout", "10s")
+		all = append(all, r)
+		if r.code != ExitOK {
+			t.Fatalf("%s: exit %d\nstdout: %s\nstderr: %s", s.action, r.code, r.stdout, r.stderr)
+		}
+		for _, z := range r.report(t).Zones {
+			if z.Outcome != s.want || c.SSMValue(z.ZoneID) != c.Live(z.ZoneID) {
+				t.Errorf("%s: %s %s (%s), SSM on the live key: %v", s.action, z.ZoneID, z.Outcome, z.Error, c.SSMValue(z.ZoneID) == c.Live(z.ZoneID))
+			}
+		}
+		if got, want := callCount(c.Emu, apiActions), s.wantCalls*len(cliZones); got != want {
+			t.Errorf("%s: %d API calls, want %d", s.action, got, want)
 		}
 	}
 	noLeak(t, c, before, all...)

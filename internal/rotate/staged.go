@@ -142,29 +142,29 @@ func (z *rotation) resumeStaged() ZoneResult {
 		return z.unchanged(z.res, err)
 	}
 	z.res.PreviousFingerprint = z.own.From
+	if live := z.live.Fingerprint(); z.own.State == sink.Done || live == z.own.To || live != z.own.From {
+		// Set already (or changed by someone else): the Describe just made
+		// is the test; finish with the live key, no pending key needed.
+		z.res.KeyChanged, z.res.Redelivered = true, true
+		z.res.RotatedAt = z.own.At.UTC().Format(time.RFC3339)
+		z.res.Fingerprint = z.live.Fingerprint()
+		return z.stagedFailure(z.deliver(z.zone, z.live, false, z.res, Rotated))
+	}
 	key, found, err := z.pendingKey(z.own.To)
 	if err != nil {
 		return z.unchanged(z.res, err)
 	}
-	switch live := z.live.Fingerprint(); {
-	case z.own.State == sink.Done || live == z.own.To || live != z.own.From:
-		// Set already (or changed by someone else): finish with the live key.
-		z.res.KeyChanged, z.res.Redelivered = true, true
-		z.res.RotatedAt = z.own.At.UTC().Format(time.RFC3339)
-		return z.testFinish(z.live, z.live)
-	case found:
-		// Stored, not yet live: set the same key.
-		z.from = z.own.From
-		if stop, ok := z.mayChangeKey(z.res); !ok {
-			return stop
-		}
-		return z.setTestFinish(key)
-	default:
+	z.from = z.own.From
+	if !found {
 		// Recorded but never stored (a crash between the two): that key
 		// never left this process, so a new one takes its place.
-		z.from = z.own.From
 		return z.newKey()
 	}
+	// Stored, not yet live: set the same key.
+	if stop, ok := z.mayChangeKey(z.res); !ok {
+		return stop
+	}
+	return z.setTestFinish(key)
 }
 
 // pendingKey is the key a store holds as pending whose fingerprint is want.

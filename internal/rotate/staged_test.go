@@ -104,5 +104,35 @@ func TestStagedResumeStopsForBrokenStep(t *testing.T) {
 	if m, s := teo.modifies(), st.stagedCount(); m != 1 || s != 1 {
 		t.Errorf("%d Modify and %d Stage calls, want the canary's one each", m, s)
 	}
-	noLeak(t, teo, rep, logs, []*hookSink{hook}, pending)
+	noLeak(t, teo, rep, logs, []*hookSink{hook})
+}
+
+// TestStagedRetryAfterTheSet: a retried staged rotation whose key an
+// earlier attempt already made live finishes with two Describes: its read
+// of the live key, which is the test, and the one confirming the delivery
+// (no third one to test again).
+func TestStagedRetryAfterTheSet(t *testing.T) {
+	teo := newFakeTEO("zone-1")
+	teo.trace = &trace{}
+	st := &stagerSink{storeSink: newStore(), pending: map[string]string{}}
+	old := teo.key("zone-1")
+	st.seed("zone-1", old)
+	newKey := randomKey()
+	teo.setKey("zone-1", newKey) // the earlier attempt's Modify
+	st.setRecord("zone-1", sink.Record{RotationID: "rot-1", State: sink.Pending, From: fp(old), To: fp(newKey)})
+	st.pending["zone-1"] = newKey
+	e, logs := newEngine(teo, []string{"zone-1"}, st)
+	e.Staged = true
+
+	rep := e.Run(context.Background(), Request{Action: Rotate, RotationID: "rot-1"})
+	if z := rep.Zones[0]; z.Outcome != Rotated || !z.Redelivered || st.held("zone-1") != newKey {
+		t.Errorf("retry: %+v, store holds the live key: %v", z, st.held("zone-1") == newKey)
+	}
+	if n := teo.describes("zone-1"); n != 2 {
+		t.Errorf("%d Describe calls, want 2", n)
+	}
+	if m := teo.modifies(); m != 0 {
+		t.Errorf("%d Modify calls on a retry after the set", m)
+	}
+	noLeak(t, teo, rep, logs, nil)
 }

@@ -2,11 +2,13 @@ package awssm
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -119,13 +121,31 @@ func caBundleClient(path string) (*http.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One client per bundle for the life of the process: a new transport
+	// per invocation would never reuse a connection.
+	key := sha256.Sum256(append([]byte(path+"\x00"), pem...))
+	caClients.mu.Lock()
+	defer caClients.mu.Unlock()
+	if c, ok := caClients.byBundle[key]; ok {
+		return c, nil
+	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("%s holds no PEM certificate", path)
 	}
 	c := *sharedHTTPClient
 	c.Transport = endpoint.TransportTrusting(pool)
+	if caClients.byBundle == nil {
+		caClients.byBundle = map[[sha256.Size]byte]*http.Client{}
+	}
+	caClients.byBundle[key] = &c
 	return &c, nil
+}
+
+// caClients are the clients caBundleClient made, by path and contents.
+var caClients struct {
+	mu       sync.Mutex
+	byBundle map[[sha256.Size]byte]*http.Client
 }
 
 // sharedHTTPClient keeps connections alive across clients. It has no timers

@@ -2,9 +2,12 @@ package awssm_test
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -197,5 +200,34 @@ func TestNetworkFailureIsRetryable(t *testing.T) {
 	}
 	if op := e.Operation(); op != awssm.ActionGet && op != awssm.ActionDescribe {
 		t.Errorf("operation %q", op)
+	}
+}
+
+// TestCABundleClientIsReused: AWS_CA_BUNDLE's client trusts the bundle and
+// is made once per bundle, so warm invocations reuse its connections.
+func TestCABundleClientIsReused(t *testing.T) {
+	srv := httptest.NewTLSServer(&recorder{status: 400, body: `{"__type":"ResourceNotFoundException","Message":"no"}`})
+	t.Cleanup(srv.Close)
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	block := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(path, block, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"AWS_REGION": "us-east-1", "AWS_CA_BUNDLE": path, "AWS_ENDPOINT_URL": srv.URL,
+		"AWS_ACCESS_KEY_ID": testKeyID, "AWS_SECRET_ACCESS_KEY": testSecret}
+	var clients []aws.HTTPClient
+	for range 2 {
+		api, err := awssm.NewAPI(func(k string) string { return env[k] }, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, api.Options().HTTPClient)
+		_, err = api.DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String("s")})
+		if err == nil || !strings.Contains(err.Error(), "ResourceNotFoundException") { // the answer came: TLS trusted the bundle
+			t.Fatalf("DescribeSecret over TLS trusting the bundle: %v", err)
+		}
+	}
+	if clients[0] != clients[1] {
+		t.Error("a second NewAPI made a second client for the same bundle")
 	}
 }

@@ -27,20 +27,6 @@ func NewReplayGuard(window time.Duration, limit int) *ReplayGuard {
 	return &ReplayGuard{window: window, max: max(limit, 1), at: map[string]time.Time{}}
 }
 
-// seen reports whether id was marked within the window.
-func (g *ReplayGuard) seen(id string) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.expire(time.Now())
-	_, ok := g.at[id]
-	return ok
-}
-
-// mark records id as served now.
-func (g *ReplayGuard) mark(id string) {
-	g.claim(id, time.Now())
-}
-
 // claim marks id as served at now unless it already is, and reports
 // whether it was new. Checking and marking under one lock lets only one of
 // two concurrent identical requests through.

@@ -10,6 +10,18 @@ import (
 	"github.com/mpgw-keyrotator/mpgw-keyrotator/internal/stdwebhook"
 )
 
+// seen reports whether id was marked within the window (for the tests).
+func (g *ReplayGuard) seen(id string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.expire(time.Now())
+	_, ok := g.at[id]
+	return ok
+}
+
+// mark records id as served now (for the tests).
+func (g *ReplayGuard) mark(id string) { g.claim(id, time.Now()) }
+
 func TestReplayGuardEvictsOldestBeyondLimit(t *testing.T) {
 	g := NewReplayGuard(time.Hour, 2)
 	for _, id := range []string{"a", "b", "c"} {

@@ -46,7 +46,7 @@ func TestAssumeRole(t *testing.T) {
 	base := permanent(emu)
 	for _, region := range []string{"ap-guangzhou", "" /* defaults: STS needs one */} {
 		client := &tcapi.Client{Endpoint: ep, Region: region}
-		cred, err := AssumeRole(context.Background(), client, base, testRole, "mpgw-keyrotator-test")
+		cred, _, err := assumeRole(context.Background(), client, base, testRole, "mpgw-keyrotator-test", time.Now())
 		if err != nil {
 			t.Fatalf("AssumeRole (region %q): %v", region, err)
 		}
@@ -77,7 +77,7 @@ func TestAssumeRole(t *testing.T) {
 		t.Errorf("AssumeRole performed %d times, want 2", got)
 	}
 	// Without the token the temporary key pair is refused.
-	cred, err := AssumeRole(context.Background(), &tcapi.Client{Endpoint: ep, Region: ""}, base, testRole, "mpgw-keyrotator-test")
+	cred, _, err := assumeRole(context.Background(), &tcapi.Client{Endpoint: ep, Region: ""}, base, testRole, "mpgw-keyrotator-test", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestAssumeRoleErrors(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			cred, err := AssumeRole(ctx, &tcapi.Client{Endpoint: ep, Region: "ap-guangzhou"}, base, tc.role, tc.session)
+			cred, _, err := assumeRole(ctx, &tcapi.Client{Endpoint: ep, Region: "ap-guangzhou"}, base, tc.role, tc.session, time.Now())
 			if err == nil {
 				t.Fatalf("AssumeRole succeeded: %s", cred.Source)
 			}
@@ -155,7 +155,7 @@ func TestAssumeRoleErrors(t *testing.T) {
 func TestAssumeRoleRetriesTransientFailures(t *testing.T) {
 	emu, ep := stsCloud(t)
 	emu.Inject(emulator.Fault{Action: "AssumeRole", Code: "RequestLimitExceeded", Times: 1})
-	cred, err := AssumeRole(context.Background(), &tcapi.Client{Endpoint: ep, Region: ""}, permanent(emu), testRole, "mpgw-keyrotator-test")
+	cred, _, err := assumeRole(context.Background(), &tcapi.Client{Endpoint: ep, Region: ""}, permanent(emu), testRole, "mpgw-keyrotator-test", time.Now())
 	if err != nil {
 		t.Fatalf("AssumeRole: %v", err)
 	}

@@ -184,17 +184,12 @@ func notConfigured(err error) bool {
 	return errors.As(err, &se) && se.GetMessage() == "could not find config file"
 }
 
-// AssumeRole exchanges base for the temporary credentials of roleARN
+// assumeRole exchanges base for the temporary credentials of roleARN
 // through sts: client gives the endpoint, region, timeouts, retries and
-// transport (it is not changed; its service and credential are not used). A warm instance keeps the answer in a RoleCache instead of
-// calling this for every invocation.
-func AssumeRole(ctx context.Context, client *tcapi.Client, base Credential, roleARN, session string) (Credential, error) {
-	cred, _, err := assumeRole(ctx, client, base, roleARN, session, time.Now())
-	return cred, err
-}
-
-// assumeRole is AssumeRole, also returning when the credentials expire
-// (ExpiredTime in the answer; zero when STS did not say), judged at now.
+// transport (it is not changed; its service and credential are not used).
+// It also returns when the credentials expire (ExpiredTime in the answer;
+// zero when STS did not say), judged at now. RoleCache calls it, and keeps
+// the answer across a warm instance's invocations.
 func assumeRole(ctx context.Context, client *tcapi.Client, base Credential, roleARN, session string, now time.Time) (Credential, time.Time, error) {
 	client = client.For("sts", "2018-08-13")
 	client.Credential = base

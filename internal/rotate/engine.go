@@ -402,6 +402,10 @@ func skipped(zone, why string) ZoneResult {
 	return ZoneResult{ZoneID: zone, Outcome: Skipped, Sinks: []SinkResult{}, Error: "key unchanged: skipped: " + why}
 }
 
+// rotatedIncomplete starts the error of a zone whose key changed but whose
+// delivery did not finish (stagedFailure rewords it for staged mode).
+const rotatedIncomplete = "key rotated, delivery incomplete: run sync: "
+
 // fail fills res as failed because of err; keyChanged says whether the
 // zone's key was replaced (consumers may hold a dead key).
 func fail(res ZoneResult, keyChanged bool, err error) ZoneResult {
@@ -410,7 +414,7 @@ func fail(res ZoneResult, keyChanged bool, err error) ZoneResult {
 	res.APIAction, res.Code = failedCall(err)
 	prefix := "key unchanged: "
 	if res.KeyChanged {
-		prefix = "key rotated, delivery incomplete: run sync: "
+		prefix = rotatedIncomplete
 	}
 	res.Error = prefix + err.Error()
 	return res

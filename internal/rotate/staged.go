@@ -189,9 +189,8 @@ func (z *rotation) pendingKey(want string) (secret.Key, bool, error) {
 // key is stored durably (as pending, where it was not promoted), and sync
 // promotes it.
 func (z *rotation) stagedFailure(res ZoneResult) ZoneResult {
-	const refreshMode = "key rotated, delivery incomplete: run sync: "
-	if res.Outcome == Failed && res.KeyChanged && strings.HasPrefix(res.Error, refreshMode) {
-		res.Error = "key rotated, stored as pending: run sync: " + strings.TrimPrefix(res.Error, refreshMode)
+	if rest, ok := strings.CutPrefix(res.Error, rotatedIncomplete); ok && res.Outcome == Failed && res.KeyChanged {
+		res.Error = "key rotated, stored as pending: run sync: " + rest
 	}
 	return res
 }

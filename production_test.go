@@ -400,8 +400,11 @@ func TestReceiverDownRefreshesOneZone(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := c.Emu.Performed(actionRefresh); got > 1 {
-				t.Errorf("%d zones refreshed with the receiver down, want at most 1", got)
+			if got := c.Emu.Performed(actionRefresh); got != 1 {
+				t.Errorf("%d zones refreshed with the receiver down, want 1 (the first)", got)
+			}
+			if z := rep.Zones[0]; z.Outcome != rotate.Failed || !z.KeyChanged || !strings.HasPrefix(z.Error, "key rotated, delivery incomplete") {
+				t.Errorf("the first zone: %s %q, want failed with its key rotated", z.Outcome, z.Error)
 			}
 			for _, z := range rep.Zones[1:] {
 				if z.Outcome != rotate.Failed || z.KeyChanged || !strings.HasPrefix(z.Error, "key unchanged") || !strings.Contains(z.Error, "webhook") {

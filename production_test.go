@@ -33,6 +33,30 @@ func productionHandler(c *testkit.Cloud) *keyrotator.Handler {
 	return h
 }
 
+// rotatedCloud is a cloud with SSM and a webhook where zone has been
+// rotated once: its secret and record exist.
+func rotatedCloud(t *testing.T, zone string) *testkit.Cloud {
+	t.Helper()
+	c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook())
+	if rep := run(t, c, rotate.Request{Action: rotate.Rotate, RotationID: "setup"}); !rep.OK {
+		t.Fatalf("setup: %s", reportJSON(t, rep))
+	}
+	return c
+}
+
+// runProduction runs req on c with the production settings and a
+// realisticDeadline.
+func runProduction(t *testing.T, c *testkit.Cloud, req rotate.Request) rotate.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), realisticDeadline)
+	defer cancel()
+	rep, err := productionHandler(c).Run(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
 // TestEntryPointsRotateWithProductionTiming: a timer, an HTTP (function URL
 // and API Gateway) and a direct invocation through the SCF runtime, with the
 // production settings and a 10 s deadline, each rotate both zones, with six
@@ -326,19 +350,11 @@ func TestSlowAnswerIsRetried(t *testing.T) {
 func TestSlowRefreshAtTheRealisticDeadline(t *testing.T) {
 	t.Parallel()
 	const zone = "zone-slowrefresh"
-	c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook())
-	if rep := run(t, c, rotate.Request{Action: rotate.Rotate, RotationID: "setup"}); !rep.OK {
-		t.Fatalf("setup: %s", reportJSON(t, rep))
-	}
+	c := rotatedCloud(t, zone)
 	c.Emu.ResetCounters()
 	before := c.Live(zone)
 	c.Emu.Inject(emulator.Fault{Action: actionRefresh, Delay: 6 * time.Second, Times: 1})
-	ctx, cancel := context.WithTimeout(context.Background(), realisticDeadline)
-	defer cancel()
-	rep, err := productionHandler(c).Run(ctx, rotate.Request{Action: rotate.Rotate})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := runProduction(t, c, rotate.Request{Action: rotate.Rotate})
 	z := rep.Zones[0]
 	if z.Outcome != rotate.Skipped || z.KeyChanged || c.Live(zone) != before || c.SSMValue(zone) != before {
 		t.Errorf("want skipped with the key unchanged: %s", reportJSON(t, rep))
@@ -359,18 +375,10 @@ func TestSlowRefreshAtTheRealisticDeadline(t *testing.T) {
 func TestReceiverHangsOnceAtTheRealisticDeadline(t *testing.T) {
 	t.Parallel()
 	const zone = "zone-hang"
-	c := testkit.NewCloud(t, []string{zone}, testkit.WithWebhook())
-	if rep := run(t, c, rotate.Request{Action: rotate.Rotate, RotationID: "setup"}); !rep.OK {
-		t.Fatalf("setup: %s", reportJSON(t, rep))
-	}
+	c := rotatedCloud(t, zone)
 	before := c.Live(zone)
 	c.Hook.Set(testkit.HookHang, 0, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), realisticDeadline)
-	defer cancel()
-	rep, err := productionHandler(c).Run(ctx, rotate.Request{Action: rotate.Rotate})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := runProduction(t, c, rotate.Request{Action: rotate.Rotate})
 	live := c.Live(zone)
 	if z := rep.Zones[0]; z.Outcome != rotate.Rotated || live == before || !allSinksHold(c, zone, live) {
 		t.Errorf("want rotated and delivered everywhere: %s", reportJSON(t, rep))
@@ -394,12 +402,7 @@ func TestReceiverDownRefreshesOneZone(t *testing.T) {
 			zones := zoneIDs(8)
 			c := testkit.NewCloud(t, zones, testkit.WithWebhook())
 			mode.set(c)
-			ctx, cancel := context.WithTimeout(context.Background(), realisticDeadline)
-			defer cancel()
-			rep, err := productionHandler(c).Run(ctx, rotate.Request{Action: rotate.Rotate})
-			if err != nil {
-				t.Fatal(err)
-			}
+			rep := runProduction(t, c, rotate.Request{Action: rotate.Rotate})
 			if got := c.Emu.Performed(actionRefresh); got != 1 {
 				t.Errorf("%d zones refreshed with the receiver down, want 1 (the first)", got)
 			}
@@ -423,12 +426,7 @@ func TestNewSecretUnreadableIsNotRefreshed(t *testing.T) {
 	c := testkit.NewCloud(t, []string{zone})
 	c.Emu.Inject(emulator.Fault{Action: "GetSecretValue", Code: "UnauthorizedOperation"})
 	before := c.Live(zone)
-	ctx, cancel := context.WithTimeout(context.Background(), realisticDeadline)
-	defer cancel()
-	rep, err := productionHandler(c).Run(ctx, rotate.Request{Action: rotate.Rotate})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := runProduction(t, c, rotate.Request{Action: rotate.Rotate})
 	z := rep.Zones[0]
 	if z.Outcome != rotate.Failed || z.KeyChanged || z.Code != "UnauthorizedOperation" || c.Live(zone) != before {
 		t.Errorf("want failed with the key unchanged: %s", reportJSON(t, rep))
